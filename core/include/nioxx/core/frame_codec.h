@@ -1,0 +1,100 @@
+// Protobuf's standard length-delimited framing: a base-128 varint32 length, then that many bytes
+// (Java writeDelimitedTo/parseDelimitedFrom, Netty ProtobufVarint32FrameDecoder).
+//
+// Errors are reported the moment they are knowable: Error::frame_too_large as soon as the prefix
+// is complete and exceeds the limit (before the payload arrives), Error::malformed_frame as soon
+// as a sixth prefix byte would be needed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "nioxx/core/error.h"
+
+namespace nioxx {
+
+inline constexpr std::size_t kDefaultMaxFrameSize = 65536;
+inline constexpr std::size_t kMaxVarint32Bytes = 5;
+
+std::size_t varint32Size(std::uint32_t value) noexcept;
+// Writes value to out (room for kMaxVarint32Bytes); returns the bytes written.
+std::size_t encodeVarint32(std::uint32_t value, std::uint8_t* out) noexcept;
+
+enum class VarintStatus { ok, incomplete, malformed };
+struct VarintResult {
+  VarintStatus status;
+  std::uint32_t value;  // valid when ok
+  std::size_t length;   // prefix bytes when ok
+};
+VarintResult decodeVarint32(std::span<const std::uint8_t> bytes) noexcept;
+
+struct FrameEncoder {
+  // Appends the prefix and payload to out.
+  static void encode(std::string_view payload, std::string& out);
+  static void encode(std::span<const std::uint8_t> payload, std::vector<std::uint8_t>& out);
+};
+
+// Result of FrameDecoder::scan: bytes consumed by complete frames, and the error (if any) of the
+// frame that starts right after them.
+struct FrameScan {
+  std::size_t consumed = 0;
+  std::error_code error;
+};
+
+// OnFrame is void(std::span<const std::uint8_t>) or bool(std::span<const std::uint8_t>);
+// returning false stops the scan after that frame (backpressure).
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(std::size_t maxFrameSize = kDefaultMaxFrameSize) noexcept
+      : maxFrameSize_(maxFrameSize) {}
+
+  std::size_t maxFrameSize() const noexcept { return maxFrameSize_; }
+
+  // Stateless: delivers each complete frame at the front of bytes as a view into bytes (no copy)
+  // and reports how much was consumed. The caller keeps the rest (e.g. ByteBuffer::compact()).
+  template <class OnFrame>
+  FrameScan scan(std::span<const std::uint8_t> bytes, OnFrame&& onFrame) const;
+
+  // Streaming: accepts bytes in arbitrary pieces (one at a time works). Frames wholly inside
+  // bytes are delivered as views; only a frame split across calls is copied into an internal
+  // buffer. After an error the decoder stays failed and returns that error until reset().
+  template <class OnFrame>
+  std::error_code feed(std::span<const std::uint8_t> bytes, OnFrame&& onFrame);
+  template <class OnFrame>
+  std::error_code feed(std::string_view bytes, OnFrame&& onFrame) {
+    return feed(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                std::forward<OnFrame>(onFrame));
+  }
+
+  std::size_t buffered() const noexcept { return partial_.size(); }
+  bool failed() const noexcept { return static_cast<bool>(error_); }
+  void reset() noexcept;
+
+ private:
+  template <class OnFrame>
+  static bool deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame);
+  // Checks one prefix: ok with the frame's total size, incomplete, or an error.
+  struct Prefix {
+    VarintStatus status;
+    std::size_t header;
+    std::size_t payload;
+    std::error_code error;
+  };
+  Prefix readPrefix(std::span<const std::uint8_t> bytes) const noexcept;
+  // Consumes bytes into partial_ until one frame completes; returns bytes used.
+  std::size_t fillPartial(std::span<const std::uint8_t> bytes, bool& complete);
+
+  std::size_t maxFrameSize_;
+  std::vector<std::uint8_t> partial_;  // empty when no frame is split across feed() calls
+  std::error_code error_;
+};
+
+}  // namespace nioxx
+
+#include "nioxx/core/frame_codec_inl.h"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour: scripts/build.sh [release|asan|tsan|debug] -> build/ or build-<flavour>/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+flavour=${1:-release}
+jobs=${NIOXX_JOBS:-$(nproc)}
+werror=OFF
+if [[ "${CI:-}" == true || "${NIOXX_WERROR:-}" == 1 ]]; then werror=ON; fi
+case "$flavour" in
+  release) dir=build; args=(-DCMAKE_BUILD_TYPE=Release) ;;
+  debug) dir=build-debug; args=(-DCMAKE_BUILD_TYPE=Debug) ;;
+  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIOXX_SANITIZE=asan -DNIOXX_BUILD_BENCH=OFF) ;;
+  tsan) dir=build-tsan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIOXX_SANITIZE=tsan -DNIOXX_BUILD_BENCH=OFF) ;;
+  *) echo "usage: $0 [release|debug|asan|tsan]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" -G Ninja -DNIOXX_WERROR="$werror" "${args[@]}" >/dev/null
+cmake --build "$dir" -j "$jobs"

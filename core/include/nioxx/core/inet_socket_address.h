@@ -31,7 +31,8 @@ class InetSocketAddress {
   std::string host() const;      // "127.0.0.1", "::1"
   std::string toString() const;  // "127.0.0.1:7070", "[::1]:7070"
 
-  const sockaddr* sockaddr() const noexcept {
+  // "struct": inside the class, plain `sockaddr` names this member function.
+  const struct sockaddr* sockaddr() const noexcept {
     return reinterpret_cast<const struct sockaddr*>(&storage_);
   }
   socklen_t length() const noexcept;

@@ -1,0 +1,72 @@
+// Connection and ConnectionHandler: the per-connection object and the user callback interface
+// used by ReactorServer (Doug Lea's "Handler"), so an application writes only a handler.
+//
+// A Connection owns its SocketChannel, reads into an input buffer, keeps an ordered output
+// queue (partial writes enable OP_WRITE until drained) and closes itself on end of stream or
+// error. It is shared-owned: a handler or a worker may keep a std::shared_ptr to it; after close
+// every call is a harmless no-op.
+//
+// Thread rule of the callbacks: with Concurrency::worker_pool they run on pool threads,
+// serialised per connection (never two at once for one connection, always in order); in every
+// other mode they run on the connection's loop thread. write()/close() are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <system_error>
+
+#include "nioxx/core/byte_buffer.h"
+#include "nioxx/core/inet_socket_address.h"
+
+namespace nioxx {
+
+class Connection;
+class Reactor;
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Once, before any onData.
+  virtual void onOpen(Connection& connection) { (void)connection; }
+  // New bytes arrived. input is in drain mode (position..limit = unconsumed bytes); consume
+  // what you can by advancing its position (get(), advance()); the unconsumed rest is kept and
+  // presented again, followed by more data, at the next call.
+  virtual void onData(Connection& connection, ByteBuffer& input) = 0;
+  // Once, last. reason is clear for an orderly close (end of stream, close()), else the error.
+  virtual void onClose(Connection& connection, const std::error_code& reason) {
+    (void)connection;
+    (void)reason;
+  }
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  virtual ~Connection() = default;
+
+  // Queues bytes for sending, in order; on the loop thread it first tries to write at once.
+  // Off the loop thread the bytes are copied and the write hops to the loop. Returns false
+  // (bytes dropped) if the connection is closed or closing. Any thread.
+  virtual bool write(std::span<const std::uint8_t> bytes) = 0;
+  bool write(std::string_view bytes) {
+    return write(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+  }
+  // Closes after the queued output is flushed (onClose then reports a clear reason). Any thread.
+  virtual void close() = 0;
+  // Closes at once, dropping queued output. Any thread.
+  virtual void abort() = 0;
+
+  // Bytes queued but not yet accepted by the kernel (for backpressure). Any thread.
+  virtual std::size_t pendingWriteBytes() const noexcept = 0;
+  virtual bool isOpen() const noexcept = 0;
+  virtual const InetSocketAddress& remoteAddress() const noexcept = 0;
+  // The reactor whose loop thread does this connection's I/O.
+  virtual Reactor& reactor() noexcept = 0;
+  // Unique per ReactorServer, increasing.
+  virtual std::uint64_t id() const noexcept = 0;
+};
+
+}  // namespace nioxx

@@ -1,0 +1,128 @@
+// Reactor: Schmidt's Initiation Dispatcher / Doug Lea's Reactor. It owns a Selector, runs the
+// event loop on one thread, dispatches each ready key to the EventHandler attached to it, runs
+// posted tasks and timers.
+//
+// One loop iteration: select (timeout 0 if tasks are queued, else until the next timer) and
+// dispatch the ready keys; run expired timers; run the posted tasks queued so far (FIFO).
+//
+// Thread rule (muduo's): the loop thread is the thread inside run()/runOnce(). Loop-only calls
+// (registerHandler, schedule, cancelTimer, and everything on registered channels) must happen on
+// it, or before the loop starts; debug/sanitizer builds abort otherwise (assertInLoopThread).
+// stop(), post(), runInLoop(), wakeup() and isInLoopThread() are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <unordered_map>
+#include <vector>
+
+#include "nioxx/core/thread_affinity.h"
+#include "nioxx/reactor/selectable_channel.h"
+#include "nioxx/reactor/selection_key.h"
+#include "nioxx/reactor/selector.h"
+
+namespace nioxx {
+
+// Schmidt's Event Handler. handleEvent() runs on the loop thread with key.readyOps() set. It is
+// never called after its key was cancelled or its channel closed; it may close its own channel,
+// cancel its key or destroy itself (delete this) inside handleEvent.
+class EventHandler {
+ public:
+  virtual ~EventHandler() = default;
+  virtual void handleEvent(SelectionKey& key) = 0;
+};
+
+// Identifies a scheduled timer; 0 is never a valid id.
+struct TimerId {
+  std::uint64_t value = 0;
+  explicit operator bool() const noexcept { return value != 0; }
+  friend bool operator==(TimerId, TimerId) = default;
+};
+
+class Reactor {
+ public:
+  using Task = std::function<void()>;
+
+  Reactor();   // opens its Selector; throws std::system_error
+  ~Reactor();  // not while run() executes; pending tasks and timers are dropped uncalled
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // Registers channel for ops with handler as the key's attachment (EventHandler*). Returns the
+  // key (change its interestOps() later, cancel it, or close the channel to unregister).
+  // Loop thread, or before run().
+  SelectionKey& registerHandler(SelectableChannel& channel, int ops, EventHandler& handler);
+
+  // Runs the loop on the calling thread until stop(). stop() is sticky: run() returns at once if
+  // stop() was already called. Throws std::logic_error if the loop is already running.
+  void run();
+  // One iteration waiting at most timeout (negative = until an event/task/timer). Returns the
+  // number of handlers, timers and tasks run. Loop thread (the caller becomes it).
+  int runOnce(std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
+  // Makes run() return after the current iteration. Any thread.
+  void stop() noexcept;
+  bool isStopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+
+  // Queues fn to run on the loop thread, after the current iteration's events, in FIFO order;
+  // never runs it inline. The selector is woken (coalesced). Any thread.
+  void post(Task fn);
+  // Runs fn now if called on the loop thread, else post(fn). Any thread.
+  void runInLoop(Task fn);
+  // True if posted tasks are waiting (the loop then selects with timeout 0). Any thread.
+  bool hasPendingTasks() const noexcept { return pendingTasks_.load(std::memory_order_acquire); }
+
+  // One-shot timer: fn runs on the loop thread no earlier than delay from now. O(log n).
+  // Loop thread, or before run(); from other threads use post([=]{ schedule(...); }).
+  TimerId schedule(std::chrono::nanoseconds delay, Task fn);
+  // Cancels a timer that has not run yet: true if it was pending. Loop thread.
+  bool cancelTimer(TimerId id);
+  std::size_t pendingTimers() const noexcept { return timerTasks_.size(); }
+
+  // Wakes a blocked select (e.g. after changing state the loop polls). Any thread.
+  void wakeup() noexcept { selector_.wakeup(); }
+
+  bool isInLoopThread() const noexcept { return affinity_.isCurrentThread(); }
+  // Aborts in debug/sanitizer builds if called off the loop thread once the loop has started.
+  void assertInLoopThread(const char* what = "Reactor loop-only call") const noexcept {
+    affinity_.assertCurrentThread(what);
+  }
+  // The reactor whose loop runs on the calling thread, or nullptr.
+  static Reactor* current() noexcept;
+
+  Selector& selector() noexcept { return selector_; }
+
+ private:
+  struct TimerEntry {
+    std::chrono::steady_clock::time_point deadline;
+    std::uint64_t id;
+    bool operator>(const TimerEntry& o) const noexcept {
+      return deadline != o.deadline ? deadline > o.deadline : id > o.id;
+    }
+  };
+
+  std::chrono::milliseconds computeTimeout(std::chrono::milliseconds requested);
+  int runTimers();
+  int runTasks();
+  void compactTimers();
+
+  Selector selector_;
+  ThreadAffinity affinity_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> running_{false};
+
+  std::mutex taskMutex_;
+  std::vector<Task> tasks_;         // guarded by taskMutex_
+  std::vector<Task> runningTasks_;  // loop thread: swapped with tasks_ to drain outside the lock
+  std::atomic<bool> pendingTasks_{false};
+
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timerHeap_;
+  std::unordered_map<std::uint64_t, Task> timerTasks_;  // live timers; heap entries may be stale
+  std::uint64_t nextTimerId_ = 1;
+};
+
+}  // namespace nioxx

@@ -1,0 +1,99 @@
+// FramedSession: everything a connection of a framed demo server does except I/O. The glue
+// (reactive or proactive) reads bytes into readSpace(), commits them, writes what nextOutput()
+// returns, and closes the socket when shouldClose() says so. The session splits the input into
+// frames, hands them to the FrameService, queues the replies, and applies the limits:
+//
+// - max frame: a prefix declaring more, or a varint longer than 5 bytes, gets one error reply after
+//   the replies to every earlier request; then the connection closes (after the flush).
+// - output cap: while more than outputCap reply bytes wait to be written, no further request is
+//   decoded and wantsRead() is false, so the glue stops reading: a client that does not read its
+//   replies is held back by TCP flow control instead of growing the server's memory.
+//
+// Memory per connection is bounded by maxFrame + kMaxVarint32Bytes + kReadChunk of input and
+// outputCap + one reply of output.
+//
+// Thread rule: not synchronised; one thread at a time (the connection's).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/frame_service.h"
+#include "common/output_buffer.h"
+#include "common/server_stats.h"
+#include "nioxx/core/frame_codec.h"
+
+namespace nioxx::demo {
+
+struct SessionLimits {
+  std::size_t maxFrame = kDefaultMaxFrameSize;
+  std::size_t outputCap = 256 * 1024;
+};
+
+class FramedSession {
+ public:
+  static constexpr std::size_t kReadChunk = 4096;  // initial and minimum free space offered
+
+  // stats may be null (unit tests).
+  FramedSession(std::unique_ptr<FrameService> service, SessionLimits limits, ServerStats* stats);
+
+  // --- input ---
+  // True while the glue should read: the connection is open, no EOF was seen, and the output
+  // backlog is under the cap.
+  bool wantsRead() const noexcept;
+  // Free space to read into (at least kReadChunk bytes, or what the current frame still needs).
+  // Stable until commitRead(); precondition wantsRead().
+  std::span<std::uint8_t> readSpace();
+  // n bytes were read into readSpace(): decodes and answers every complete frame (up to the cap).
+  void commitRead(std::size_t n);
+  // The peer sent EOF (or, during a graceful stop, the socket has nothing more for us): answers
+  // what is complete and closes after the flush. A partial frame left at a real EOF gets an error
+  // reply; at a graceful stop (truncatedIsError = false) it is dropped silently.
+  void endOfInput(bool truncatedIsError = true);
+
+  // --- output ---
+  bool hasOutput() const noexcept { return !out_.empty(); }
+  std::size_t pendingOutput() const noexcept { return out_.pending(); }
+  // The next bytes to write; stays valid until consumeOutput(), even if replies are appended.
+  std::span<const std::uint8_t> nextOutput() noexcept { return out_.next(); }
+  // n bytes of nextOutput() were written. If this brings the backlog under the cap, decoding of
+  // input already read resumes (so check wantsRead()/hasOutput() again afterwards).
+  void consumeOutput(std::size_t n);
+
+  // --- lifetime ---
+  // Replaces all further processing with one error reply (e.g. "too many connections").
+  void reject(std::string_view reason);
+  // True once the connection is finished: the close was decided and every reply was written.
+  bool shouldClose() const noexcept { return closing_ && out_.empty(); }
+  bool closing() const noexcept { return closing_; }
+  // Counts for this connection (tests and logs).
+  std::uint64_t requests() const noexcept { return requests_; }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  void process();
+  void fail(std::string reason);
+  std::size_t buffered() const noexcept { return inEnd_ - inStart_; }
+
+  std::unique_ptr<FrameService> service_;
+  SessionLimits limits_;
+  ServerStats* stats_;
+  FrameDecoder decoder_;
+  std::vector<std::uint8_t> in_;  // unread-by-the-decoder bytes are [inStart_, inEnd_)
+  std::size_t inStart_ = 0;
+  std::size_t inEnd_ = 0;
+  std::size_t needed_ = 0;  // total size of the frame at inStart_, when its prefix is known
+  OutputBuffer out_;
+  bool eof_ = false;
+  bool truncatedIsError_ = true;
+  bool blocked_ = false;  // decoding paused by the output cap
+  bool closing_ = false;
+  bool failed_ = false;
+  std::uint64_t requests_ = 0;
+};
+
+}  // namespace nioxx::demo

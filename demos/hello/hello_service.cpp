@@ -1,0 +1,89 @@
+#include "hello/hello_service.h"
+
+#include <google/protobuf/stubs/logging.h>
+#include <google/protobuf/unknown_field_set.h>
+
+#include "hello.pb.h"
+#include "nioxx/core/frame_codec.h"
+#include "nioxx/core/log.h"
+
+namespace nioxx::demo {
+
+namespace {
+
+// Serialises msg after its varint32 length, straight into out (no temporary string).
+template <class Message>
+void appendFramed(const Message& msg, std::string& out) {
+  const std::size_t size = msg.ByteSizeLong();
+  std::uint8_t prefix[kMaxVarint32Bytes];
+  const std::size_t prefixLen = encodeVarint32(static_cast<std::uint32_t>(size), prefix);
+  const std::size_t at = out.size();
+  out.resize(at + prefixLen + size);
+  auto* dst = reinterpret_cast<std::uint8_t*>(out.data()) + at;
+  std::copy(prefix, prefix + prefixLen, dst);
+  msg.SerializeWithCachedSizesToArray(dst + prefixLen);
+}
+
+// Reused per thread: parsing into a fresh message per request would allocate every time.
+thread_local hello::HelloRequest tRequest;
+thread_local hello::HelloReply tReply;
+
+}  // namespace
+
+std::string HelloService::greeting(std::string_view name) {
+  std::string g;
+  g.reserve(name.size() + 8);
+  g.append("Hello, ").append(name).append("!");
+  return g;
+}
+
+bool HelloService::onFrame(std::span<const std::uint8_t> payload, std::string& out) {
+  if (!tRequest.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    // proto3 rejects a string field holding invalid UTF-8; tell that apart from broken wire
+    // format by parsing again without field types (only on this error path).
+    google::protobuf::UnknownFieldSet raw;
+    const bool wireOk = raw.ParseFromArray(payload.data(), static_cast<int>(payload.size()));
+    appendError(wireOk ? "bad request: name is not valid UTF-8"
+                       : "bad request: payload is not a valid HelloRequest (malformed protobuf)",
+                out);
+    return false;
+  }
+  tReply.Clear();
+  std::string* g = tReply.mutable_greeting();
+  g->reserve(tRequest.name().size() + 8);
+  g->append("Hello, ").append(tRequest.name()).append("!");
+  tReply.set_seq(tRequest.seq());
+  appendFramed(tReply, out);
+  return true;
+}
+
+void HelloService::appendError(std::string_view reason, std::string& out) {
+  hello::HelloReply reply;
+  reply.set_error(std::string(reason));
+  appendFramed(reply, out);
+}
+
+void HelloService::appendRequest(std::string_view name, std::uint64_t seq, std::string& out) {
+  hello::HelloRequest request;
+  request.set_name(std::string(name));
+  request.set_seq(seq);
+  appendFramed(request, out);
+}
+
+void HelloService::appendReply(const hello::HelloReply& reply, std::string& out) {
+  appendFramed(reply, out);
+}
+
+void HelloService::routeProtobufLogs() {
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
+        static const auto logger = nioxx::log::get("hello");
+        if (level >= google::protobuf::LOGLEVEL_FATAL) {
+          logger->critical("protobuf {}:{}: {}", file, line, message);
+        } else {
+          logger->debug("protobuf {}:{}: {}", file, line, message);
+        }
+      });
+}
+
+}  // namespace nioxx::demo

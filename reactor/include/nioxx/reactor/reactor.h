@@ -6,9 +6,9 @@
 // dispatch the ready keys; run expired timers; run the posted tasks queued so far (FIFO).
 //
 // Thread rule (muduo's): the loop thread is the thread inside run()/runOnce(). Loop-only calls
-// (registerHandler, schedule, cancelTimer, and everything on registered channels) must happen on
-// it, or before the loop starts; debug/sanitizer builds abort otherwise (assertInLoopThread).
-// stop(), post(), runInLoop(), wakeup() and isInLoopThread() are safe from any thread.
+// (registerHandler and everything on registered channels) must happen on it, or before the loop
+// starts; debug/sanitizer builds abort otherwise (assertInLoopThread). stop(), post(),
+// runInLoop(), schedule(), cancelTimer(), wakeup() and isInLoopThread() are safe from any thread.
 #pragma once
 
 #include <atomic>
@@ -77,10 +77,13 @@ class Reactor {
   bool hasPendingTasks() const noexcept { return pendingTasks_.load(std::memory_order_acquire); }
 
   // One-shot timer: fn runs on the loop thread no earlier than delay from now. O(log n).
-  // Loop thread, or before run(); from other threads use post([=]{ schedule(...); }).
+  // Any thread: off the loop thread the insertion hops to the loop via post() (the id is
+  // returned at once and can be cancelled right away).
   TimerId schedule(std::chrono::nanoseconds delay, Task fn);
-  // Cancels a timer that has not run yet: true if it was pending. Loop thread.
+  // Cancels a timer that has not run yet. On the loop thread: true if it was pending. Off the
+  // loop thread the cancellation is posted and the result is true if it was queued.
   bool cancelTimer(TimerId id);
+  // Live timers. Loop thread.
   std::size_t pendingTimers() const noexcept { return timerTasks_.size(); }
 
   // Wakes a blocked select (e.g. after changing state the loop polls). Any thread.
@@ -107,6 +110,8 @@ class Reactor {
 
   std::chrono::milliseconds computeTimeout(std::chrono::milliseconds requested);
   int runTimers();
+  void insertTimer(std::chrono::steady_clock::time_point deadline, std::uint64_t id, Task fn);
+  int iterate(std::chrono::milliseconds timeout);
   int runTasks();
   void compactTimers();
 
@@ -122,7 +127,7 @@ class Reactor {
 
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timerHeap_;
   std::unordered_map<std::uint64_t, Task> timerTasks_;  // live timers; heap entries may be stale
-  std::uint64_t nextTimerId_ = 1;
+  std::atomic<std::uint64_t> nextTimerId_{1};
 };
 
 }  // namespace nioxx

@@ -71,7 +71,7 @@ class SelectionKey {
   // the kernel's interest list at once (so no further events), and the key's memory is freed at
   // the start of the next select. Idempotent. Any thread.
   void cancel() noexcept;
-  bool isValid() const noexcept { return state_.load(std::memory_order_acquire) == kValid; }
+  bool isValid() const noexcept { return state_.load(std::memory_order_acquire) != kCancelled; }
 
   // The channel, or nullptr once the channel was closed/destroyed. Selector thread.
   SelectableChannel* channel() const noexcept { return channel_; }

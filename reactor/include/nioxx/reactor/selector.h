@@ -29,7 +29,8 @@ namespace nioxx {
 
 namespace detail {
 class EpollBackend;
-}
+struct BackendEvent;
+}  // namespace detail
 
 class Selector {
  public:
@@ -103,8 +104,10 @@ class Selector {
   std::vector<std::unique_ptr<SelectionKey>> keys_;  // SelectionKey::index_ points here
   std::vector<SelectionKey*> selected_;
   std::vector<ReadyEvent> ready_;
-  std::vector<SelectionKey*> dirty_;      // selector thread: keys whose interest changed
-  std::vector<SelectionKey*> cancelled_;  // selector thread: keys to free
+  std::vector<detail::BackendEvent> events_;  // raw wait output, same capacity as ready_
+  std::vector<SelectionKey*> dirty_;          // selector thread: keys whose interest changed
+  std::vector<SelectionKey*> cancelled_;      // selector thread: keys to free
+  std::atomic<bool> wakeupPending_{false};    // coalesces wakeup(): only the first one writes
 
   // Changes made from other threads, handed over under mutex_.
   std::mutex mutex_;

@@ -1,0 +1,179 @@
+#include "nioxx/reactor/reactor.h"
+
+#include <stdexcept>
+
+namespace nioxx {
+
+namespace {
+thread_local Reactor* tCurrent = nullptr;
+
+// Sets Reactor::current() for the duration of a loop call, restoring the outer value (nested
+// runOnce of another reactor on the same thread is allowed, e.g. in tests).
+class CurrentScope {
+ public:
+  explicit CurrentScope(Reactor* r) noexcept : previous_(tCurrent) { tCurrent = r; }
+  ~CurrentScope() { tCurrent = previous_; }
+  CurrentScope(const CurrentScope&) = delete;
+  CurrentScope& operator=(const CurrentScope&) = delete;
+
+ private:
+  Reactor* previous_;
+};
+}  // namespace
+
+Reactor::Reactor() = default;
+Reactor::~Reactor() = default;
+
+Reactor* Reactor::current() noexcept {
+  return tCurrent;
+}
+
+SelectionKey& Reactor::registerHandler(SelectableChannel& channel, int ops, EventHandler& handler) {
+  assertInLoopThread("Reactor::registerHandler");
+  return channel.registerWith<EventHandler>(selector_, ops, &handler);
+}
+
+void Reactor::run() {
+  if (running_.exchange(true, std::memory_order_acq_rel)) {
+    throw std::logic_error("Reactor::run: the loop is already running on another thread");
+  }
+  affinity_.bindToCurrentThread();
+  {
+    CurrentScope scope(this);
+    while (!stopped_.load(std::memory_order_acquire))
+      iterate(std::chrono::milliseconds(-1));
+  }
+  affinity_.unbind();
+  running_.store(false, std::memory_order_release);
+}
+
+int Reactor::runOnce(std::chrono::milliseconds timeout) {
+  affinity_.bindToCurrentThread();
+  CurrentScope scope(this);
+  return iterate(timeout);
+}
+
+int Reactor::iterate(std::chrono::milliseconds timeout) {
+  int handled = selector_.select(
+      [](SelectionKey& key) {
+        if (auto* handler = key.attachment<EventHandler>()) handler->handleEvent(key);
+      },
+      computeTimeout(timeout));
+  if (!timerHeap_.empty()) handled += runTimers();
+  if (pendingTasks_.load(std::memory_order_acquire)) handled += runTasks();
+  return handled;
+}
+
+void Reactor::stop() noexcept {
+  stopped_.store(true, std::memory_order_release);
+  selector_.wakeup();
+}
+
+std::chrono::milliseconds Reactor::computeTimeout(std::chrono::milliseconds requested) {
+  using std::chrono::milliseconds;
+  if (pendingTasks_.load(std::memory_order_acquire)) return milliseconds(0);
+  if (timerHeap_.empty()) return requested;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = timerHeap_.top().deadline;
+  // Round up so a timer is never woken for before its deadline (no busy spin of 0 ms waits).
+  const auto untilTimer =
+      deadline <= now ? milliseconds(0) : std::chrono::ceil<milliseconds>(deadline - now);
+  return requested.count() < 0 ? untilTimer : std::min(requested, untilTimer);
+}
+
+void Reactor::post(Task fn) {
+  bool wasEmpty;
+  {
+    std::lock_guard lock(taskMutex_);
+    wasEmpty = tasks_.empty();
+    tasks_.push_back(std::move(fn));
+    pendingTasks_.store(true, std::memory_order_release);
+  }
+  // The loop thread sees pendingTasks_ before it next selects; other posters already woke it.
+  if (wasEmpty && !isInLoopThread()) selector_.wakeup();
+}
+
+void Reactor::runInLoop(Task fn) {
+  if (isInLoopThread()) {
+    fn();
+  } else {
+    post(std::move(fn));
+  }
+}
+
+int Reactor::runTasks() {
+  {
+    std::lock_guard lock(taskMutex_);
+    runningTasks_.swap(tasks_);
+    pendingTasks_.store(false, std::memory_order_release);
+  }
+  const int count = static_cast<int>(runningTasks_.size());
+  // Tasks posted by these tasks land in tasks_ and run in the next iteration (FIFO kept).
+  for (Task& task : runningTasks_)
+    task();
+  runningTasks_.clear();
+  return count;
+}
+
+TimerId Reactor::schedule(std::chrono::nanoseconds delay, Task fn) {
+  const std::uint64_t id = nextTimerId_.fetch_add(1, std::memory_order_relaxed);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::max(delay, std::chrono::nanoseconds(0));
+  if (affinity_.isCurrentOrUnbound()) {
+    insertTimer(deadline, id, std::move(fn));
+  } else {
+    post([this, deadline, id, fn = std::move(fn)]() mutable {
+      insertTimer(deadline, id, std::move(fn));
+    });
+  }
+  return TimerId{id};
+}
+
+void Reactor::insertTimer(std::chrono::steady_clock::time_point deadline, std::uint64_t id,
+                          Task fn) {
+  timerTasks_.emplace(id, std::move(fn));
+  timerHeap_.push({deadline, id});
+}
+
+bool Reactor::cancelTimer(TimerId id) {
+  if (!affinity_.isCurrentOrUnbound()) {
+    post([this, id] { cancelTimer(id); });
+    return true;
+  }
+  if (timerTasks_.erase(id.value) == 0) return false;
+  compactTimers();
+  return true;
+}
+
+// Cancelled timers stay in the heap until their deadline; rebuild it when they dominate, so
+// idle-timeout patterns (cancel + reschedule on every read) keep it O(live timers).
+void Reactor::compactTimers() {
+  if (timerHeap_.size() < 64 || timerHeap_.size() < 2 * timerTasks_.size()) return;
+  std::vector<TimerEntry> live;
+  live.reserve(timerTasks_.size());
+  while (!timerHeap_.empty()) {
+    if (timerTasks_.count(timerHeap_.top().id) != 0) live.push_back(timerHeap_.top());
+    timerHeap_.pop();
+  }
+  timerHeap_ = decltype(timerHeap_)(std::greater<>(), std::move(live));
+}
+
+int Reactor::runTimers() {
+  const auto now = std::chrono::steady_clock::now();
+  // Timers scheduled by these callbacks (even with delay 0) wait for the next iteration.
+  const std::uint64_t limit = nextTimerId_.load(std::memory_order_relaxed);
+  int count = 0;
+  while (!timerHeap_.empty() && timerHeap_.top().deadline <= now && timerHeap_.top().id < limit) {
+    const std::uint64_t id = timerHeap_.top().id;
+    timerHeap_.pop();
+    auto it = timerTasks_.find(id);
+    if (it == timerTasks_.end()) continue;  // cancelled
+    Task fn = std::move(it->second);
+    timerTasks_.erase(it);
+    fn();
+    ++count;
+  }
+  return count;
+}
+
+}  // namespace nioxx

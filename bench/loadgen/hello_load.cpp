@@ -59,6 +59,8 @@ struct Conn {
 struct Stats {
   Histogram latency;
   std::uint64_t requests = 0;
+  std::uint64_t reads = 0;  // read() calls that returned replies (batching diagnostic)
+  std::uint64_t sends = 0;
   std::uint64_t wrong = 0;
   std::uint64_t lost = 0;
   std::uint64_t connErrors = 0;
@@ -133,6 +135,7 @@ class Worker {
   void flush(Conn& c) {
     if (c.failed || c.out.empty()) return;
     ssize_t w = ::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    ++stats.sends;
     if (w < 0 && errno != EAGAIN) return fail(c, true);
     c.out.erase(0, w < 0 ? 0 : static_cast<std::size_t>(w));
     epoll_event ev{};
@@ -150,6 +153,7 @@ class Worker {
       return fail(c, true);  // the server closed or reset the connection
     }
     c.inUsed += static_cast<std::size_t>(r);
+    ++stats.reads;
     const std::int64_t t = nowNs();
     std::size_t pos = 0;
     int answered = 0;
@@ -329,6 +333,8 @@ int main(int argc, char** argv) {
   for (auto& w : workers) {
     total.latency.merge(w->stats.latency);
     total.requests += w->stats.requests;
+    total.reads += w->stats.reads;
+    total.sends += w->stats.sends;
     total.wrong += w->stats.wrong;
     total.lost += w->stats.lost;
     total.connErrors += w->stats.connErrors;
@@ -348,6 +354,10 @@ int main(int argc, char** argv) {
       total.requests && !idle ? cpu / static_cast<double>(total.requests) * 1e6 : 0;
   const double rssPerConn =
       rssIdle >= 0 && rssBefore >= 0 ? static_cast<double>(rssIdle - rssBefore) / connections : 0;
+  const double perRead =
+      total.reads ? static_cast<double>(total.requests) / static_cast<double>(total.reads) : 0;
+  const double perSend =
+      total.sends ? static_cast<double>(total.requests) / static_cast<double>(total.sends) : 0;
   char summary[1024];
   if (idle) {
     std::snprintf(summary, sizeof summary,
@@ -362,13 +372,13 @@ int main(int argc, char** argv) {
                   "%d connections x pipeline %d, %.1f s: %llu requests, %.0f req/s\n"
                   "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
                   "server CPU %.3f s = %.3f us/request; wrong %llu, lost %llu, connection "
-                  "errors %llu\n",
+                  "errors %llu; client: %.1f replies per read, %.1f requests per send\n",
                   connections, pipeline, elapsed, static_cast<unsigned long long>(total.requests),
                   rps, us(0.5), us(0.9), us(0.99), us(0.999),
                   static_cast<double>(total.latency.max()) / 1000.0, cpu, cpuPerReq,
                   static_cast<unsigned long long>(total.wrong),
                   static_cast<unsigned long long>(total.lost),
-                  static_cast<unsigned long long>(total.connErrors));
+                  static_cast<unsigned long long>(total.connErrors), perRead, perSend);
   }
   std::fputs(summary, json ? stderr : stdout);
   if (json) {
@@ -377,13 +387,13 @@ int main(int argc, char** argv) {
         "\"requests\":%llu,\"rps\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
         "\"p999_us\":%.2f,\"max_us\":%.2f,\"wrong\":%llu,\"lost\":%llu,\"conn_errors\":%llu,"
         "\"server_cpu_s\":%.4f,\"server_cpu_us_per_req\":%.4f,\"rss_before_kib\":%ld,"
-        "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f}\n",
+        "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f,\"replies_per_read\":%.2f}\n",
         idle ? "idle" : "load", connections, pipeline, elapsed,
         static_cast<unsigned long long>(total.requests), rps, us(0.5), us(0.9), us(0.99), us(0.999),
         static_cast<double>(total.latency.max()) / 1000.0,
         static_cast<unsigned long long>(total.wrong), static_cast<unsigned long long>(total.lost),
         static_cast<unsigned long long>(total.connErrors), cpu, cpuPerReq, rssBefore, rssIdle,
-        rssPerConn);
+        rssPerConn, perRead);
   }
   return total.wrong || total.lost || total.connErrors ? 1 : 0;
 }

@@ -336,3 +336,17 @@ def main_wrapper(fn) -> None:
         traceback.print_exc()
         log(f"driver error: {e}")
         sys.exit(2)
+
+
+def round_trip_on(s: socket.socket, names_seqs, timeout: float = 10.0) -> bool:
+    """One checked round trip on an open connection."""
+    try:
+        s.settimeout(timeout)
+        s.sendall(b"".join(wire.request(n, q) for n, q in names_seqs))
+        c = Conversation(s)
+        if not c.read_n(len(names_seqs), timeout):
+            return False
+        return all(r.greeting == wire.greeting_for(n) and r.seq == q and not r.error
+                   for (n, q), r in zip(names_seqs, c.replies))
+    except OSError:
+        return False

@@ -56,17 +56,6 @@ class StandIn:
         self.stats = dict(connections=0, requests=0, errors=0, bytes_in=0, bytes_out=0)
         self.stopping = False
 
-    def interest(self, c: Conn):
-        ev = (selectors.EVENT_READ if c.reading and not c.closing else 0) | (
-            selectors.EVENT_WRITE if c.outbuf else 0)
-        if ev:
-            self.sel.modify(c.sock, ev, c)
-        else:
-            self.sel.modify(c.sock, selectors.EVENT_READ, c)  # still notice resets
-            if not (c.reading and not c.closing):
-                self.sel.unregister(c.sock)
-                self.sel.register(c.sock, selectors.EVENT_WRITE, c) if c.outbuf else None
-
     def close(self, c: Conn):
         try:
             self.sel.unregister(c.sock)
@@ -83,13 +72,21 @@ class StandIn:
                 return
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE):
-                    os.close(self.reserve)  # shed one pending connection, then re-arm the reserve
+                    # Shed one pending connection through the reserve descriptor, then re-arm it.
+                    # Linux reports EMFILE before looking at the backlog, so an empty backlog shows
+                    # up only as EAGAIN on this second accept: stop there, or this loop spins.
+                    os.close(self.reserve)
+                    drained = False
                     try:
                         s, _ = self.lsock.accept()
                         s.close()
+                    except BlockingIOError:
+                        drained = True
                     except OSError:
                         pass
                     self.reserve = os.open("/dev/null", os.O_RDONLY)
+                    if drained:
+                        return
                     continue
                 raise
             if len(self.conns) >= self.a.max_connections:

@@ -1,0 +1,146 @@
+// AsyncChannel: the shared state behind one AsyncSocket / AsyncServerSocket / AsyncFile handle,
+// as seen by the Asynchronous Operation Processor (descriptor, processor-private state) and by the
+// Completion Dispatcher (the channel's strand: its completions, in order, one handler at a time).
+//
+// Lifetime: reference counted. Every handle and every outstanding operation holds a reference, so
+// the descriptor stays open until close() or until the last handle *and* the last operation are
+// gone; then the processor is told to detach() it.
+//
+// Thread rule: fd()/id()/kind() from any thread; processorState belongs to the processor.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "nioxx/proactor/operation.h"
+
+namespace nioxx {
+
+namespace detail {
+class ProactorCore;
+
+// Serial executor for one channel's completions (paper 6.1: handlers written as single-threaded
+// code). A completion is appended under a short lock; if the strand was idle it is scheduled (as
+// one DispatchNode) on a dispatcher queue, and whichever thread runs it drains the FIFO.
+class Strand : public DispatchNode {
+ public:
+  Strand(RunFn fn, void* owner) noexcept : DispatchNode(fn, false), owner(owner) {}
+  void* const owner;  // the channel
+  // Appends op; true if the strand was idle and must now be scheduled by the caller.
+  bool push(Operation* op) noexcept {
+    std::lock_guard lock(mutex_);
+    op->DispatchNode::next = nullptr;
+    if (tail_ == nullptr) {
+      head_ = op;
+    } else {
+      tail_->DispatchNode::next = op;
+    }
+    tail_ = op;
+    if (scheduled_) return false;
+    scheduled_ = true;
+    return true;
+  }
+  // Pops the next completion, or marks the strand idle and returns null.
+  Operation* pop() noexcept {
+    std::lock_guard lock(mutex_);
+    Operation* op = head_;
+    if (op == nullptr) {
+      scheduled_ = false;
+      return nullptr;
+    }
+    head_ = static_cast<Operation*>(op->DispatchNode::next);
+    if (head_ == nullptr) tail_ = nullptr;
+    return op;
+  }
+
+ private:
+  std::mutex mutex_;
+  Operation* head_ = nullptr;
+  Operation* tail_ = nullptr;
+  bool scheduled_ = false;
+};
+}  // namespace detail
+
+enum class ChannelKind : std::uint8_t { socket, server_socket, file };
+
+class AsyncChannel {
+ public:
+  AsyncChannel(const AsyncChannel&) = delete;
+  AsyncChannel& operator=(const AsyncChannel&) = delete;
+
+  int fd() const noexcept { return fd_; }
+  std::uint64_t id() const noexcept { return id_; }
+  ChannelKind kind() const noexcept { return kind_; }
+  // True once close() was called on any handle of the channel.
+  bool isClosed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  // Bytes accepted by write/writev/writeAll but not yet completed (backpressure signal).
+  std::size_t pendingWriteBytes() const noexcept {
+    return pendingWriteBytes_.load(std::memory_order_relaxed);
+  }
+  std::size_t pendingWrites() const noexcept {
+    return pendingWrites_.load(std::memory_order_relaxed);
+  }
+
+  // Processor-private state, set in attach() and released in detach().
+  void* processorState = nullptr;
+
+  detail::ProactorCore& core() const noexcept { return *core_; }
+
+  void addRef() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept;
+
+ private:
+  friend class detail::ProactorCore;
+  friend class AsyncSocket;
+  friend class AsyncServerSocket;
+  friend class AsyncFile;
+  AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd, ChannelKind kind) noexcept;
+  ~AsyncChannel();
+  static void runStrand(detail::DispatchNode* node) noexcept;
+
+  std::atomic<std::uint32_t> refs_{1};
+  int fd_;
+  ChannelKind kind_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> readPending_{false};
+  std::atomic<std::size_t> pendingWrites_{0};
+  std::atomic<std::size_t> pendingWriteBytes_{0};
+  std::uint64_t id_;
+  std::shared_ptr<detail::ProactorCore> core_;
+  detail::Strand strand_;
+};
+
+// A counted reference to a channel (what handles and results hold).
+class ChannelRef {
+ public:
+  ChannelRef() = default;
+  // Adopts a reference the caller already owns.
+  static ChannelRef adopt(AsyncChannel* c) noexcept {
+    ChannelRef r;
+    r.c_ = c;
+    return r;
+  }
+  ChannelRef(const ChannelRef& o) noexcept : c_(o.c_) {
+    if (c_ != nullptr) c_->addRef();
+  }
+  ChannelRef(ChannelRef&& o) noexcept : c_(o.c_) { o.c_ = nullptr; }
+  ChannelRef& operator=(ChannelRef o) noexcept {
+    std::swap(c_, o.c_);
+    return *this;
+  }
+  ~ChannelRef() {
+    if (c_ != nullptr) c_->release();
+  }
+  AsyncChannel* get() const noexcept { return c_; }
+  AsyncChannel* operator->() const noexcept { return c_; }
+  explicit operator bool() const noexcept { return c_ != nullptr; }
+
+ private:
+  AsyncChannel* c_ = nullptr;
+};
+
+}  // namespace nioxx

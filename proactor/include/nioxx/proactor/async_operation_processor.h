@@ -1,0 +1,103 @@
+// The Asynchronous Operation Processor (Proactor paper, 6.2): performs operations and reports
+// their completion to the Completion Dispatcher (the Proactor, through CompletionSink).
+//
+// proactor/ only defines the interface. bridge/EmulatedProcessor implements it over the Reactor
+// (readiness + non-blocking I/O performed by the framework); a native engine (io_uring, where the
+// kernel performs the I/O) implements the same calls, so user code does not change.
+//
+// Contract for implementations:
+// - submit(op): any thread. The op ends in exactly one final state (Operation::tryTransition),
+//   its result filled, and is then handed to sink.complete(op) exactly once. The sink, not the
+//   processor, guarantees that no handler runs inside the initiating call.
+// - Operations of one channel and one direction complete in submission order.
+// - Report phases with sink.notify(op, OpPhase::waiting / performing) (cheap when no observer).
+// - After shutdown() returns: no thread of the processor runs; every op that was in flight has
+//   been completed (operation_aborted); later submit() calls complete at once with
+//   operation_aborted; detach() still releases descriptors.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "nioxx/proactor/dispatch_strategy.h"
+#include "nioxx/proactor/operation.h"
+
+namespace nioxx {
+
+// What the Proactor tells its processor once, before any other call.
+struct ProcessorConfig {
+  DispatchStrategy strategy = DispatchStrategy::call_through;
+};
+
+// The Completion Dispatcher as seen by a processor (implemented by the Proactor).
+class CompletionSink {
+ public:
+  // Hands over an operation that reached its final state. Any thread, never blocks for long.
+  virtual void complete(Operation* op) noexcept = 0;
+  // Processor threads that perform I/O bracket their life with enterProcessorThread() /
+  // leaveProcessorThread(): completions that must not run inline (inside an initiating call, or
+  // beyond the call-through depth) are then kept in a thread-private queue, which the thread
+  // empties by calling runDeferred() before it blocks (and before leaving).
+  virtual void enterProcessorThread() noexcept = 0;
+  virtual void leaveProcessorThread() noexcept = 0;
+  // Runs the calling thread's deferred completions; returns how many ran.
+  virtual std::size_t runDeferred() noexcept = 0;
+  virtual bool hasDeferred() const noexcept = 0;
+
+  // Observer hook: one predictable branch when no observer is installed.
+  void notify(const Operation& op, OpPhase phase) const noexcept {
+    if (observer_ != nullptr) [[unlikely]]
+      observer_->onPhase(op, phase);
+  }
+
+ protected:
+  ~CompletionSink() = default;
+  OperationObserver* observer_ = nullptr;
+};
+
+class AsyncOperationProcessor {
+ public:
+  virtual ~AsyncOperationProcessor() = default;
+
+  // Called once by the Proactor constructor. The processor may start its threads here.
+  virtual void start(CompletionSink& sink, const ProcessorConfig& config) = 0;
+
+  // A new channel (its descriptor open and non-blocking) joins the processor. Any thread.
+  virtual void attach(AsyncChannel& channel) = 0;
+  // The channel's last reference is gone (no operation outstanding): release the processor's
+  // state and close the descriptor. Any thread, also after shutdown().
+  virtual void detach(AsyncChannel& channel) noexcept = 0;
+
+  // Starts an operation (see the contract above). Any thread.
+  virtual void submit(Operation* op) noexcept = 0;
+  // Completes every outstanding operation of the channel with operation_aborted; later operations
+  // are unaffected. Any thread; asynchronous (the completions arrive through the sink).
+  virtual void cancel(AsyncChannel& channel) noexcept = 0;
+  // cancel() + shut the descriptor down so the peer sees the close; the descriptor itself is
+  // closed in detach(). Any thread.
+  virtual void close(AsyncChannel& channel) noexcept = 0;
+  // Cancels the timer operation with this id if it has not fired (operation_aborted).
+  virtual void cancelTimer(std::uint64_t timerId) noexcept = 0;
+
+  // Aborts everything in flight, joins the processor's threads. Not from a processor thread.
+  virtual void shutdown() noexcept = 0;
+
+  // Runs node->run(node) soon on one of the processor's threads (used by call_through for
+  // completions that must not run on the current thread). False if the processor has no
+  // threads of its own or is shut down: the Proactor then queues the node for run().
+  virtual bool execute(detail::DispatchNode* node) noexcept = 0;
+
+  // Leader/followers hook: lets a thread inside Proactor::run() perform the processor's
+  // demultiplexing and I/O itself for up to `timeout` when no completion is queued. Returns false
+  // if the processor cannot be driven by this thread now (it has its own threads, or another
+  // thread is driving); the caller then waits on the completion queue instead.
+  virtual bool drive(std::chrono::nanoseconds /*timeout*/) noexcept { return false; }
+  // Interrupts a drive() in progress (a completion was queued by another thread, or stop()).
+  virtual void wakeup() noexcept {}
+  // True when every completion of one channel is reported by one thread, in order (channel
+  // affinity): the call_through dispatcher then needs no per-channel strand.
+  virtual bool channelAffinity() const noexcept { return false; }
+};
+
+}  // namespace nioxx

@@ -1,0 +1,58 @@
+// AsyncServerSocket: a listening TCP socket with asynchronous accept (Java NIO.2's
+// AsynchronousServerSocketChannel, ACE's ACE_Asynch_Accept).
+//
+// One accept at a time: a second outstanding accept completes with read_pending. The accepted
+// socket (AcceptResult::socket()) is attached to the same Proactor.
+//
+// Thread rule: every member is safe from any thread; handlers never run inside the initiating
+// call. Counted handle, like AsyncSocket.
+#pragma once
+
+#include <chrono>
+#include <future>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "nioxx/core/inet_socket_address.h"
+#include "nioxx/proactor/async_socket.h"
+
+namespace nioxx {
+
+class AsyncServerSocket {
+ public:
+  using Nanos = std::chrono::nanoseconds;
+
+  AsyncServerSocket() = default;
+  static AsyncServerSocket open(Proactor& proactor, bool ipv6 = false);
+  // bind(2) with SO_REUSEADDR, then listen(2).
+  std::error_code bind(const InetSocketAddress& local, int backlog = 1024);
+  std::optional<InetSocketAddress> localAddress() const;
+  bool isOpen() const noexcept { return channel_ && !channel_->isClosed(); }
+  int fd() const noexcept { return channel_ ? channel_->fd() : -1; }
+
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void accept(Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    Operation* op = detail::makeOperation<AcceptResult>(OpKind::accept, checked(), std::move(act),
+                                                        std::forward<H>(h));
+    op->timeout = timeout;
+    detail::initiate(op);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void accept(H&& h) { accept(NoAct{}, std::forward<H>(h)); }
+  std::future<AcceptResult> accept(UseFuture, Nanos timeout = Nanos::zero());
+
+  void cancel();
+  void close();
+
+  AsyncChannel* channel() const noexcept { return channel_.get(); }
+  explicit AsyncServerSocket(ChannelRef channel) noexcept : channel_(std::move(channel)) {}
+
+ private:
+  AsyncChannel* checked() const;
+  ChannelRef channel_;
+};
+
+}  // namespace nioxx

@@ -1,0 +1,184 @@
+// AsyncSocket: a TCP connection with asynchronous operations (Java NIO.2's
+// AsynchronousSocketChannel, ACE's ACE_Asynch_Read_Stream/Write_Stream).
+//
+// Every operation comes in three forms: (buffer, act, handler[, timeout]), (buffer, handler),
+// and (buffer, use_future[, timeout]) -> std::future<Result>. The buffer is moved into the
+// operation and handed back in the result (no dangling memory). Reads fill [position, limit) and
+// advance position; writes drain [position, limit) and advance position (Java NIO.2).
+//
+// When and where handlers run: never inside the initiating call; then according to the
+// Proactor's DispatchStrategy. Per direction, completions arrive in initiation order; handlers of
+// one socket never run concurrently.
+//
+// Rules (docs/parts/proactor.md):
+// - One read at a time (read/readv/readExactly): a second one completes with read_pending.
+// - Writes queue in FIFO order (write/writev/writeAll may be initiated back to back from any
+//   thread); beyond ProactorOptions::writeQueueLimit a write completes with queue_full.
+//   pendingWriteBytes() is the backpressure signal.
+// - A timeout (0 = none) completes the operation with timed_out and the bytes moved so far; after
+//   a write timed out mid-buffer the stream content is undefined: close the socket.
+//
+// Thread rule: every member is safe from any thread. An AsyncSocket is a counted handle: copies
+// refer to the same socket; the descriptor is closed by close() or when the last handle and the
+// last outstanding operation are gone.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <future>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "nioxx/core/byte_buffer.h"
+#include "nioxx/core/inet_socket_address.h"
+#include "nioxx/proactor/async_channel.h"
+#include "nioxx/proactor/async_result.h"
+#include "nioxx/proactor/completion_handler.h"
+#include "nioxx/proactor/detail/typed_operation.h"
+
+namespace nioxx {
+
+class Proactor;
+
+namespace detail {
+template <class T>
+concept NotFutureTag = !std::is_same_v<std::remove_cvref_t<T>, UseFuture>;
+}  // namespace detail
+
+class AsyncSocket {
+ public:
+  using Nanos = std::chrono::nanoseconds;
+
+  AsyncSocket() = default;  // no socket; isOpen() is false
+  // A new, unconnected TCP socket attached to the proactor (throws std::system_error if the OS
+  // refuses a descriptor).
+  static AsyncSocket open(Proactor& proactor, bool ipv6 = false);
+  // Adopts a connected stream descriptor (made non-blocking here).
+  static AsyncSocket adopt(Proactor& proactor, int fd);
+
+  bool isOpen() const noexcept { return channel_ && !channel_->isClosed(); }
+  explicit operator bool() const noexcept { return static_cast<bool>(channel_); }
+  int fd() const noexcept { return channel_ ? channel_->fd() : -1; }
+  std::size_t pendingWriteBytes() const noexcept;
+  std::size_t pendingWrites() const noexcept;
+  std::optional<InetSocketAddress> localAddress() const;
+  std::optional<InetSocketAddress> remoteAddress() const;
+  std::error_code setNoDelay(bool on);
+
+  // ---- connect -> ConnectResult ----
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void connect(const InetSocketAddress& to, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    Operation* op = detail::makeOperation<ConnectResult>(OpKind::connect, checked(), std::move(act),
+                                                         std::forward<H>(h));
+    op->address = to;
+    start(op, timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void connect(const InetSocketAddress& to, H&& h) { connect(to, NoAct{}, std::forward<H>(h)); }
+  std::future<ConnectResult> connect(const InetSocketAddress& to, UseFuture,
+                                     Nanos timeout = Nanos::zero());
+
+  // ---- read: completes as soon as some bytes arrived (end_of_stream if the peer closed) ----
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void read(ByteBuffer dst, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    io(OpKind::read, false, std::move(dst), std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void read(ByteBuffer dst, H&& h) { read(std::move(dst), NoAct{}, std::forward<H>(h)); }
+  std::future<IoResult> read(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
+
+  // ---- readExactly: completes when dst has no remaining room (or on error/EOF) ----
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void readExactly(ByteBuffer dst, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    io(OpKind::read, true, std::move(dst), std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void readExactly(ByteBuffer dst, H&& h) {
+    readExactly(std::move(dst), NoAct{}, std::forward<H>(h));
+  }
+  std::future<IoResult> readExactly(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
+
+  // ---- write: completes after some bytes were written (at least one) ----
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void write(ByteBuffer src, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    io(OpKind::write, false, std::move(src), std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void write(ByteBuffer src, H&& h) { write(std::move(src), NoAct{}, std::forward<H>(h)); }
+  std::future<IoResult> write(ByteBuffer src, UseFuture, Nanos timeout = Nanos::zero());
+
+  // ---- writeAll: completes when src is drained (or on error) ----
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void writeAll(ByteBuffer src, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    io(OpKind::write, true, std::move(src), std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void writeAll(ByteBuffer src, H&& h) { writeAll(std::move(src), NoAct{}, std::forward<H>(h)); }
+  std::future<IoResult> writeAll(ByteBuffer src, UseFuture, Nanos timeout = Nanos::zero());
+
+  // ---- scatter/gather -> ScatterResult; `whole` = complete only when every buffer is full/drained
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void readv(std::vector<ByteBuffer> dsts, Act act, H&& h, Nanos timeout = Nanos::zero(),
+             bool whole = false) {
+    iov(OpKind::readv, whole, std::move(dsts), std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void writev(std::vector<ByteBuffer> srcs, Act act, H&& h, Nanos timeout = Nanos::zero(),
+              bool whole = true) {
+    iov(OpKind::writev, whole, std::move(srcs), std::move(act), std::forward<H>(h), timeout);
+  }
+  std::future<ScatterResult> writev(std::vector<ByteBuffer> srcs, UseFuture,
+                                    Nanos timeout = Nanos::zero(), bool whole = true);
+
+  // Completes every outstanding operation with operation_aborted; the socket stays usable and the
+  // next operation is unaffected. Asynchronous.
+  void cancel();
+  // Cancels everything (operation_aborted) and shuts the connection down; later operations
+  // complete with Error::closed. Idempotent.
+  void close();
+
+  AsyncChannel* channel() const noexcept { return channel_.get(); }
+  explicit AsyncSocket(ChannelRef channel) noexcept : channel_(std::move(channel)) {}
+
+ private:
+  AsyncChannel* checked() const;  // throws std::logic_error on a default-constructed socket
+  static void start(Operation* op, Nanos timeout) {
+    op->timeout = timeout;
+    detail::initiate(op);
+  }
+  template <class Act, class H>
+  void io(OpKind kind, bool whole, ByteBuffer buf, Act&& act, H&& h, Nanos timeout) {
+    Operation* op = detail::makeOperation<IoResult>(kind, checked(), std::forward<Act>(act),
+                                                    std::forward<H>(h));
+    op->buffer = std::move(buf);
+    op->whole = whole;
+    start(op, timeout);
+  }
+  template <class Act, class H>
+  void iov(OpKind kind, bool whole, std::vector<ByteBuffer> bufs, Act&& act, H&& h, Nanos timeout) {
+    Operation* op = detail::makeOperation<ScatterResult>(kind, checked(), std::forward<Act>(act),
+                                                         std::forward<H>(h));
+    op->buffers = std::move(bufs);
+    op->whole = whole;
+    start(op, timeout);
+  }
+  std::future<IoResult> ioFuture(OpKind kind, bool whole, ByteBuffer buf, Nanos timeout);
+
+  ChannelRef channel_;
+};
+
+}  // namespace nioxx

@@ -1,0 +1,118 @@
+// TypedOperation: an Operation with the user's handler and ACT type-erased into it once, at
+// initiation (no std::function; memory recycled per thread).
+#pragma once
+
+#include <cstddef>
+#include <future>
+#include <stdexcept>
+#include <utility>
+
+#include "nioxx/proactor/async_result.h"
+#include "nioxx/proactor/completion_handler.h"
+#include "nioxx/proactor/operation.h"
+
+namespace nioxx::detail {
+
+class ProactorCore;
+
+// Per-thread recycling allocator for operations (small size classes; larger ones use new).
+void* allocateOperation(std::size_t size);
+void deallocateOperation(void* p, std::size_t size) noexcept;
+
+// Validates and starts an operation of a channel (read_pending, queue_full, closed checks; then
+// the processor). Never runs the handler inside this call.
+void initiate(Operation* op);
+// Starts a channel-less operation (timer, post) on core.
+void initiate(ProactorCore& core, Operation* op);
+// accept: wraps the accepted descriptor into a channel of the same Proactor.
+ChannelRef adoptAccepted(AsyncChannel& server, int fd) noexcept;
+
+// Builds a Result from a finished operation, moving the buffers and channel reference out.
+template <class Result>
+struct ResultBuilder;
+
+template <class Result, class Act, class Handler>
+class TypedOperation final : public Operation {
+ public:
+  TypedOperation(OpKind kind, AsyncChannel* channel, Act&& act, Handler&& handler)
+      : Operation(kind, channel, &runNode, &destroyNode),
+        act_(std::move(act)),
+        handler_(std::move(handler)) {}
+
+  static void* operator new(std::size_t size) { return allocateOperation(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { deallocateOperation(p, size); }
+
+ private:
+  static void runNode(DispatchNode* node) noexcept {
+    auto* self = static_cast<TypedOperation*>(node);
+    Result result = ResultBuilder<Result>::build(*self);
+    invokeHandler<Result, Act>(self->handler_, result, self->act_);
+    delete self;
+  }
+  static void destroyNode(Operation* op) noexcept { delete static_cast<TypedOperation*>(op); }
+
+  Act act_;
+  Handler handler_;
+};
+
+template <class Result, class Act, class H>
+Operation* makeOperation(OpKind kind, AsyncChannel* channel, Act act, H&& handler) {
+  using Storage = HandlerStorage<Result, Act, H>;
+  using Op = TypedOperation<Result, Act, typename Storage::type>;
+  return new Op(kind, channel, std::move(act), Storage::make(std::forward<H>(handler)));
+}
+
+// The future form: returns the operation and the future of its result.
+template <class Result>
+std::pair<Operation*, std::future<Result>> makeFutureOperation(OpKind kind, AsyncChannel* channel) {
+  std::promise<Result> promise;
+  auto future = promise.get_future();
+  using Op = TypedOperation<Result, NoAct, std::promise<Result>>;
+  return {new Op(kind, channel, NoAct{}, std::move(promise)), std::move(future)};
+}
+
+template <>
+struct ResultBuilder<IoResult> {
+  static IoResult build(Operation& op) {
+    return IoResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
+                    std::move(op.buffer));
+  }
+};
+template <>
+struct ResultBuilder<ScatterResult> {
+  static ScatterResult build(Operation& op) {
+    return ScatterResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
+                         std::move(op.buffers));
+  }
+};
+template <>
+struct ResultBuilder<ConnectResult> {
+  static ConnectResult build(Operation& op) {
+    return ConnectResult(op.id(), op.error, ChannelRef::adopt(op.releaseChannel()));
+  }
+};
+template <>
+struct ResultBuilder<AcceptResult> {
+  static AcceptResult build(Operation& op) {
+    ChannelRef server = ChannelRef::adopt(op.releaseChannel());
+    ChannelRef accepted;
+    if (op.acceptedFd >= 0) {
+      accepted = adoptAccepted(*server.get(), op.acceptedFd);
+      op.acceptedFd = -1;
+    }
+    return AcceptResult(op.id(), op.error, std::move(server), std::move(accepted));
+  }
+};
+template <>
+struct ResultBuilder<FileResult> {
+  static FileResult build(Operation& op) {
+    return FileResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
+                      std::move(op.buffer), op.offset);
+  }
+};
+template <>
+struct ResultBuilder<TimerResult> {
+  static TimerResult build(Operation& op) { return TimerResult(op.id(), op.error); }
+};
+
+}  // namespace nioxx::detail

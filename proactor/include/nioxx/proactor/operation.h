@@ -1,0 +1,142 @@
+// Operation: one Asynchronous Operation of the Proactor pattern (paper 6.2), as seen by an
+// Asynchronous Operation Processor. It carries its identity, its request (buffers, timeout,
+// address, offset), its result (bytes, error) and one atomic state that makes exactly one final
+// outcome possible, whoever races to it (I/O, cancel, close, timeout, shutdown).
+//
+// Users never touch Operation: AsyncSocket/AsyncFile/Proactor create it (with the user's handler
+// and ACT type-erased into it, once) and hand it to the processor. Processor implementations
+// (bridge/EmulatedProcessor, a future io_uring engine) read the request, fill the result, resolve
+// the state and pass the operation to CompletionSink::complete().
+//
+// Thread rule: an operation belongs to one thread at a time (initiator -> processor ->
+// dispatcher); only state() is safe to read concurrently.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+#include <vector>
+
+#include "nioxx/core/byte_buffer.h"
+#include "nioxx/core/inet_socket_address.h"
+
+namespace nioxx {
+
+class AsyncChannel;
+class Operation;
+
+// What the operation asks the processor to do.
+enum class OpKind : std::uint8_t {
+  read,      // read into buffer (whole = readExactly)
+  write,     // write from buffer (whole = writeAll)
+  readv,     // scatter read into buffers
+  writev,    // gather write from buffers
+  connect,   // connect to address
+  accept,    // accept one connection; result in acceptedFd
+  read_at,   // file read at offset (performed on a worker thread)
+  write_at,  // file write at offset (performed on a worker thread)
+  timer,     // fires after timeout (Proactor::scheduleTimer)
+  post,      // completes at once (Proactor::post), never inside the posting call
+};
+
+// The one atomic state. pending -> performing -> pending is the "would block, wait again" loop;
+// every final state is reached exactly once through tryTransition().
+enum class OpState : std::uint8_t { pending, performing, completed, cancelled, timed_out };
+
+// Lifecycle phases reported to an OperationObserver (issue 4: call-chain tracing later).
+enum class OpPhase : std::uint8_t { initiated, waiting, performing, completed, dispatched };
+
+const char* toString(OpKind kind) noexcept;
+const char* toString(OpPhase phase) noexcept;
+
+// A cheap optional hook: when ProactorOptions::observer is null (the default) each phase costs one
+// predictable branch. onPhase may be called from any thread, concurrently; it must not block.
+class OperationObserver {
+ public:
+  virtual ~OperationObserver() = default;
+  virtual void onPhase(const Operation& op, OpPhase phase) noexcept = 0;
+};
+
+namespace detail {
+class ProactorCore;
+// A node in the dispatcher's intrusive queues: an Operation or a channel's strand.
+struct DispatchNode {
+  using RunFn = void (*)(DispatchNode*) noexcept;
+  DispatchNode(RunFn fn, bool isOperation) noexcept : run(fn), isOperation(isOperation) {}
+  DispatchNode* next = nullptr;
+  RunFn run;  // runs the handler (operations) or drains the FIFO (strands)
+  bool isOperation;
+};
+}  // namespace detail
+
+class Operation : public detail::DispatchNode {
+ public:
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  OpKind kind() const noexcept { return kind_; }
+  // The channel the operation belongs to; null for timers and posts.
+  AsyncChannel* channel() const noexcept { return channel_; }
+
+  OpState state() const noexcept { return state_.load(std::memory_order_acquire); }
+  // Atomically moves from `from` to `to`; false (and no change) if the state was not `from`.
+  bool tryTransition(OpState from, OpState to) noexcept {
+    return state_.compare_exchange_strong(from, to, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
+  }
+  bool isFinal() const noexcept { return state() >= OpState::completed; }
+
+  // Resolves a pending (or performing) operation as cancelled/timed out with the matching error.
+  // False if it already reached a final state (the other outcome won the race).
+  bool tryAbort(OpState finalState) noexcept;
+
+  // ---- request (set at initiation; read by the processor) ----
+  ByteBuffer buffer;                    // read/write/read_at/write_at
+  std::vector<ByteBuffer> buffers;      // readv/writev
+  bool whole = false;                   // readExactly/writeAll: complete only when all is done
+  std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
+  std::int64_t offset = 0;              // read_at/write_at
+  InetSocketAddress address;            // connect target
+
+  // ---- result (filled by the processor before completing) ----
+  std::size_t transferred = 0;
+  std::error_code error;
+  int acceptedFd = -1;  // accept: the new connection (owned by the op until dispatched)
+
+  // ---- processor scratch: free for the processor while the op is in its hands ----
+  Operation* next = nullptr;
+  void* scratch = nullptr;
+  std::uint64_t scratchTag = 0;
+
+  // Hands over the channel reference the operation holds (used when building the result).
+  AsyncChannel* releaseChannel() noexcept {
+    AsyncChannel* c = channel_;
+    channel_ = nullptr;
+    return c;
+  }
+
+ protected:
+  using DestroyFn = void (*)(Operation*) noexcept;
+  Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy) noexcept;
+  ~Operation();
+
+ public:
+  // Frees an operation that was never handed to the processor, without running its handler
+  // (initiation refused with an exception).
+  void destroyUnstarted() noexcept { destroy_(this); }
+
+ private:
+  friend class detail::ProactorCore;
+  DestroyFn destroy_;
+  std::size_t accounted_ = 0;  // write bytes counted in the channel's pendingWriteBytes
+  bool holdsSlot_ = false;     // owns the channel's read slot / a write-queue place
+  std::uint64_t id_;
+  AsyncChannel* channel_;  // counted reference, released by ~Operation unless handed over
+  OpKind kind_;
+  std::atomic<OpState> state_{OpState::pending};
+};
+
+}  // namespace nioxx

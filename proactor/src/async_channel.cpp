@@ -1,0 +1,79 @@
+#include "nioxx/proactor/async_channel.h"
+
+#include <unistd.h>
+
+#include <cstddef>
+
+#include "detail/proactor_core.h"
+#include "nioxx/proactor/async_file.h"
+#include "nioxx/proactor/async_result.h"
+#include "nioxx/proactor/async_server_socket.h"
+#include "nioxx/proactor/async_socket.h"
+
+namespace nioxx {
+
+namespace detail {
+std::uint64_t allocateId() noexcept;
+}  // namespace detail
+
+AsyncChannel::AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd,
+                           ChannelKind kind) noexcept
+    : fd_(fd),
+      kind_(kind),
+      id_(detail::allocateId()),
+      core_(std::move(core)),
+      strand_(&AsyncChannel::runStrand, this) {}
+
+AsyncChannel::~AsyncChannel() = default;
+
+void AsyncChannel::release() noexcept {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Last reference: no handle and no operation left. The processor closes the descriptor.
+  core_->detach(*this);
+  delete this;
+}
+
+void AsyncChannel::runStrand(detail::DispatchNode* node) noexcept {
+  auto* channel = static_cast<AsyncChannel*>(static_cast<detail::Strand*>(node)->owner);
+  channel->core_->runStrand(*channel);
+}
+
+AsyncSocket IoResult::socket() const {
+  return AsyncSocket(channel_);
+}
+AsyncSocket ScatterResult::socket() const {
+  return AsyncSocket(channel_);
+}
+AsyncSocket ConnectResult::socket() const {
+  return AsyncSocket(channel_);
+}
+AsyncSocket AcceptResult::socket() const {
+  return AsyncSocket(accepted_);
+}
+AsyncServerSocket AcceptResult::server() const {
+  return AsyncServerSocket(channel_);
+}
+AsyncFile FileResult::file() const {
+  return AsyncFile(channel_);
+}
+
+namespace detail {
+
+void initiate(Operation* op) {
+  op->channel()->core().initiate(op);
+}
+void initiate(ProactorCore& core, Operation* op) {
+  core.initiateChannelless(op);
+}
+
+ChannelRef adoptAccepted(AsyncChannel& server, int fd) noexcept {
+  try {
+    return server.core().newChannel(fd, ChannelKind::socket);
+  } catch (...) {
+    ::close(fd);
+    return {};
+  }
+}
+
+}  // namespace detail
+}  // namespace nioxx

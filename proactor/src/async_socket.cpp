@@ -1,0 +1,129 @@
+#include "nioxx/proactor/async_socket.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <system_error>
+
+#include "detail/proactor_core.h"
+#include "nioxx/core/error.h"
+#include "nioxx/proactor/proactor.h"
+
+namespace nioxx {
+namespace detail {
+
+std::optional<InetSocketAddress> addressOf(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return std::nullopt;
+  return InetSocketAddress::fromSockaddr(ss, len);
+}
+
+int openStreamSocket(bool ipv6) {
+  const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::system_error(lastError(), "nioxx: socket(2) failed");
+  return fd;
+}
+
+}  // namespace detail
+
+AsyncSocket AsyncSocket::open(Proactor& proactor, bool ipv6) {
+  const int fd = detail::openStreamSocket(ipv6);
+  try {
+    return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket));
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    throw std::system_error(lastError(), "nioxx: AsyncSocket::adopt: fcntl(O_NONBLOCK) failed");
+  }
+  return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket));
+}
+
+AsyncChannel* AsyncSocket::checked() const {
+  if (!channel_) {
+    throw std::logic_error(
+        "nioxx: operation on an empty AsyncSocket; create it with AsyncSocket::open() or take "
+        "it from AcceptResult::socket()");
+  }
+  return channel_.get();
+}
+
+std::size_t AsyncSocket::pendingWriteBytes() const noexcept {
+  return channel_ ? channel_->pendingWriteBytes() : 0;
+}
+std::size_t AsyncSocket::pendingWrites() const noexcept {
+  return channel_ ? channel_->pendingWrites() : 0;
+}
+std::optional<InetSocketAddress> AsyncSocket::localAddress() const {
+  return channel_ ? detail::addressOf(channel_->fd(), false) : std::nullopt;
+}
+std::optional<InetSocketAddress> AsyncSocket::remoteAddress() const {
+  return channel_ ? detail::addressOf(channel_->fd(), true) : std::nullopt;
+}
+
+std::error_code AsyncSocket::setNoDelay(bool on) {
+  const int v = on ? 1 : 0;
+  if (::setsockopt(checked()->fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) {
+    return lastError();
+  }
+  return {};
+}
+
+std::future<ConnectResult> AsyncSocket::connect(const InetSocketAddress& to, UseFuture,
+                                                Nanos timeout) {
+  auto [op, future] = detail::makeFutureOperation<ConnectResult>(OpKind::connect, checked());
+  op->address = to;
+  start(op, timeout);
+  return std::move(future);
+}
+
+std::future<IoResult> AsyncSocket::ioFuture(OpKind kind, bool whole, ByteBuffer buf,
+                                            Nanos timeout) {
+  auto [op, future] = detail::makeFutureOperation<IoResult>(kind, checked());
+  op->buffer = std::move(buf);
+  op->whole = whole;
+  start(op, timeout);
+  return std::move(future);
+}
+
+std::future<IoResult> AsyncSocket::read(ByteBuffer dst, UseFuture, Nanos timeout) {
+  return ioFuture(OpKind::read, false, std::move(dst), timeout);
+}
+std::future<IoResult> AsyncSocket::readExactly(ByteBuffer dst, UseFuture, Nanos timeout) {
+  return ioFuture(OpKind::read, true, std::move(dst), timeout);
+}
+std::future<IoResult> AsyncSocket::write(ByteBuffer src, UseFuture, Nanos timeout) {
+  return ioFuture(OpKind::write, false, std::move(src), timeout);
+}
+std::future<IoResult> AsyncSocket::writeAll(ByteBuffer src, UseFuture, Nanos timeout) {
+  return ioFuture(OpKind::write, true, std::move(src), timeout);
+}
+std::future<ScatterResult> AsyncSocket::writev(std::vector<ByteBuffer> srcs, UseFuture,
+                                               Nanos timeout, bool whole) {
+  auto [op, future] = detail::makeFutureOperation<ScatterResult>(OpKind::writev, checked());
+  op->buffers = std::move(srcs);
+  op->whole = whole;
+  start(op, timeout);
+  return std::move(future);
+}
+
+void AsyncSocket::cancel() {
+  checked()->core().cancel(*channel_.get());
+}
+void AsyncSocket::close() {
+  if (channel_) channel_->core().close(*channel_.get());
+}
+
+}  // namespace nioxx

@@ -1,0 +1,90 @@
+// ProactorCore: the Completion Dispatcher's machinery, shared (by shared_ptr) between the
+// Proactor facade and every channel, so a channel outliving the Proactor object stays safe.
+//
+// Dispatch paths (see docs/parts/proactor.md):
+// - call_through: the completing thread runs the handler at once, unless it is inside an
+//   initiating call, deeper than callThroughDepth, or has older deferred work; then the node goes
+//   to the thread's private deferred queue (processor threads), to processor->execute(), or to
+//   the shared queue.
+// - post_reactive / pool: the node goes to the shared queue, served by run() / the pool.
+// Channel operations pass through the channel's strand (serialisation + order) unless the
+// processor has channel affinity and the strategy is call_through (then the thread is the strand).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "nioxx/proactor/async_operation_processor.h"
+#include "nioxx/proactor/proactor.h"
+
+namespace nioxx::detail {
+
+class ProactorCore final : public CompletionSink,
+                           public std::enable_shared_from_this<ProactorCore> {
+ public:
+  ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor, ProactorOptions options);
+  ~ProactorCore();
+  void start();  // after construction, once shared_from_this works
+
+  // ---- initiation ----
+  void initiate(Operation* op);             // channel operation
+  void initiateChannelless(Operation* op);  // timer / post
+  ChannelRef newChannel(int fd, ChannelKind kind);
+  void cancel(AsyncChannel& channel);
+  void close(AsyncChannel& channel);
+  void detach(AsyncChannel& channel) noexcept { processor_->detach(channel); }
+
+  // ---- CompletionSink ----
+  void complete(Operation* op) noexcept override;
+  void enterProcessorThread() noexcept override;
+  void leaveProcessorThread() noexcept override;
+  std::size_t runDeferred() noexcept override;
+  bool hasDeferred() const noexcept override;
+
+  // ---- dispatcher ----
+  void run();
+  std::size_t runOnce(std::chrono::nanoseconds timeout);
+  void stop();
+  void restart();
+  bool stopped() const noexcept;
+  void shutdown();
+  bool isShutDown() const noexcept { return shutdownDone_.load(std::memory_order_acquire); }
+
+  void runStrand(AsyncChannel& channel) noexcept;
+
+  AsyncOperationProcessor& processor() noexcept { return *processor_; }
+  const ProactorOptions& options() const noexcept { return options_; }
+
+ private:
+  void reject(Operation* op, std::error_code error) noexcept;
+  void releaseSlot(Operation* op) noexcept;
+  void schedule(DispatchNode* node) noexcept;
+  void runNode(DispatchNode* node) noexcept;
+  void pushShared(DispatchNode* node) noexcept;
+  // Pops one node, waiting until `deadline` (lock held by caller); null on timeout/stop.
+  DispatchNode* popShared(std::unique_lock<std::mutex>& lock,
+                          std::chrono::steady_clock::time_point deadline, bool poolThread);
+  void poolLoop();
+
+  std::unique_ptr<AsyncOperationProcessor> processor_;
+  ProactorOptions options_;
+  const bool inlineAffinity_;  // call_through + processor channel affinity: no strands
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  DispatchNode* head_ = nullptr;
+  DispatchNode* tail_ = nullptr;
+  std::size_t waiters_ = 0;
+  std::size_t runners_ = 0;  // threads inside run()/runOnce()
+  std::size_t drivers_ = 0;  // threads inside processor_->drive()
+  bool stopped_ = false;
+  bool shuttingDown_ = false;
+  bool shutdownStarted_ = false;
+  std::atomic<bool> shutdownDone_{false};
+  std::vector<std::thread> pool_;
+};
+
+}  // namespace nioxx::detail

@@ -1,0 +1,398 @@
+#include "detail/proactor_core.h"
+
+#include <stdexcept>
+
+#include "nioxx/core/error.h"
+#include "nioxx/core/log.h"
+
+namespace nioxx::detail {
+namespace {
+
+// Per-thread dispatch state. A thread is a "processor thread" of at most one core at a time.
+struct ThreadState {
+  ProactorCore* processorCore = nullptr;  // set between enter/leaveProcessorThread
+  ProactorCore* handlerCore = nullptr;    // set while the thread serves run()/pool of a core
+  DispatchNode* head = nullptr;           // deferred completions (processor threads only)
+  DispatchNode* tail = nullptr;
+  int initiating = 0;     // > 0 inside an initiating call
+  std::size_t depth = 0;  // nested inline handler calls
+};
+thread_local ThreadState tls;
+
+struct InitiationGuard {
+  InitiationGuard() noexcept { ++tls.initiating; }
+  ~InitiationGuard() { --tls.initiating; }
+};
+
+bool isReadKind(OpKind k) noexcept {
+  return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
+}
+bool isWriteKind(OpKind k) noexcept {
+  return k == OpKind::write || k == OpKind::writev;
+}
+
+std::size_t bytesOf(const Operation& op) noexcept {
+  if (op.kind() == OpKind::write) return op.buffer.remaining();
+  std::size_t n = 0;
+  for (const auto& b : op.buffers)
+    n += b.remaining();
+  return n;
+}
+
+}  // namespace
+
+ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
+                           ProactorOptions options)
+    : processor_(std::move(processor)),
+      options_(options),
+      inlineAffinity_(options.strategy == DispatchStrategy::call_through &&
+                      processor_->channelAffinity()) {
+  observer_ = options_.observer;
+  if (options_.callThroughDepth == 0) options_.callThroughDepth = 1;
+}
+
+ProactorCore::~ProactorCore() = default;
+
+void ProactorCore::start() {
+  processor_->start(*this, ProcessorConfig{options_.strategy});
+  if (options_.strategy == DispatchStrategy::pool) {
+    const std::size_t n = options_.poolThreads == 0 ? 1 : options_.poolThreads;
+    for (std::size_t i = 0; i < n; ++i)
+      pool_.emplace_back([this] { poolLoop(); });
+  }
+}
+
+// ---------------------------------------------------------------- initiation
+
+void ProactorCore::initiate(Operation* op) {
+  if (isShutDown()) {
+    op->destroyUnstarted();
+    throw std::logic_error(
+        "nioxx: operation initiated on a Proactor that was shut down; initiate before "
+        "Proactor::shutdown() or create a new Proactor");
+  }
+  InitiationGuard guard;
+  notify(*op, OpPhase::initiated);
+  AsyncChannel& ch = *op->channel();
+  if (ch.isClosed()) return reject(op, Error::closed);
+  const OpKind kind = op->kind();
+  if (isReadKind(kind)) {
+    if (ch.readPending_.exchange(true, std::memory_order_acq_rel)) {
+      return reject(op, Error::read_pending);
+    }
+    op->holdsSlot_ = true;
+  } else if (isWriteKind(kind)) {
+    if (ch.pendingWrites_.fetch_add(1, std::memory_order_relaxed) >= options_.writeQueueLimit) {
+      ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
+      return reject(op, Error::queue_full);
+    }
+    op->holdsSlot_ = true;
+    op->accounted_ = bytesOf(*op);
+    ch.pendingWriteBytes_.fetch_add(op->accounted_, std::memory_order_relaxed);
+  }
+  processor_->submit(op);
+}
+
+void ProactorCore::initiateChannelless(Operation* op) {
+  if (isShutDown()) {
+    op->destroyUnstarted();
+    throw std::logic_error(
+        "nioxx: Proactor::post/scheduleTimer after Proactor::shutdown(); schedule work before "
+        "shutting down");
+  }
+  InitiationGuard guard;
+  notify(*op, OpPhase::initiated);
+  if (op->kind() == OpKind::post) {
+    op->tryTransition(OpState::pending, OpState::completed);
+    complete(op);  // deferred: we are inside the initiating call
+    return;
+  }
+  processor_->submit(op);
+}
+
+void ProactorCore::reject(Operation* op, std::error_code error) noexcept {
+  op->error = error;
+  op->tryTransition(OpState::pending, OpState::completed);
+  complete(op);
+}
+
+ChannelRef ProactorCore::newChannel(int fd, ChannelKind kind) {
+  if (isShutDown()) {
+    throw std::logic_error("nioxx: opening a channel on a Proactor that was shut down");
+  }
+  ChannelRef ref = ChannelRef::adopt(new AsyncChannel(shared_from_this(), fd, kind));
+  processor_->attach(*ref.get());
+  return ref;
+}
+
+void ProactorCore::cancel(AsyncChannel& channel) {
+  processor_->cancel(channel);
+}
+
+void ProactorCore::close(AsyncChannel& channel) {
+  if (channel.closed_.exchange(true, std::memory_order_acq_rel)) return;
+  processor_->close(channel);
+}
+
+// ---------------------------------------------------------------- completion
+
+void ProactorCore::releaseSlot(Operation* op) noexcept {
+  if (!op->holdsSlot_) return;
+  op->holdsSlot_ = false;
+  AsyncChannel& ch = *op->channel();
+  if (isReadKind(op->kind())) {
+    ch.readPending_.store(false, std::memory_order_release);
+  } else {
+    ch.pendingWriteBytes_.fetch_sub(op->accounted_, std::memory_order_relaxed);
+    ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+void ProactorCore::complete(Operation* op) noexcept {
+  notify(*op, OpPhase::completed);
+  releaseSlot(op);
+  AsyncChannel* ch = op->channel();
+  if (ch != nullptr && !inlineAffinity_) {
+    if (!ch->strand_.push(op)) return;  // the thread draining the strand will run it
+    schedule(&ch->strand_);
+    return;
+  }
+  schedule(op);
+}
+
+void ProactorCore::schedule(DispatchNode* node) noexcept {
+  ThreadState& t = tls;
+  if (options_.strategy == DispatchStrategy::call_through) {
+    const bool mine = t.processorCore == this;
+    if (t.initiating == 0 && t.depth < options_.callThroughDepth && t.head == nullptr &&
+        (mine || t.processorCore == nullptr)) {
+      ++t.depth;
+      runNode(node);
+      --t.depth;
+      return;
+    }
+    if (mine) {
+      node->next = nullptr;
+      if (t.tail == nullptr) {
+        t.head = node;
+      } else {
+        t.tail->next = node;
+      }
+      t.tail = node;
+      return;
+    }
+    if (processor_->execute(node)) return;
+  }
+  pushShared(node);
+}
+
+void ProactorCore::runNode(DispatchNode* node) noexcept {
+  if (node->isOperation) {
+    notify(*static_cast<Operation*>(node), OpPhase::dispatched);
+  }
+  node->run(node);
+}
+
+void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
+  channel.addRef();  // a handler may drop the last handle while we drain
+  while (Operation* op = channel.strand_.pop())
+    runNode(op);
+  channel.release();
+}
+
+void ProactorCore::enterProcessorThread() noexcept {
+  tls.processorCore = this;
+}
+
+void ProactorCore::leaveProcessorThread() noexcept {
+  runDeferred();
+  tls.processorCore = nullptr;
+}
+
+std::size_t ProactorCore::runDeferred() noexcept {
+  ThreadState& t = tls;
+  std::size_t n = 0;
+  while (t.head != nullptr) {
+    DispatchNode* node = t.head;
+    t.head = node->next;
+    if (t.head == nullptr) t.tail = nullptr;
+    ++t.depth;
+    runNode(node);
+    --t.depth;
+    ++n;
+  }
+  return n;
+}
+
+bool ProactorCore::hasDeferred() const noexcept {
+  return tls.head != nullptr;
+}
+
+// ---------------------------------------------------------------- shared queue
+
+void ProactorCore::pushShared(DispatchNode* node) noexcept {
+  node->next = nullptr;
+  bool wakeDriver = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (tail_ == nullptr) {
+      head_ = node;
+    } else {
+      tail_->next = node;
+    }
+    tail_ = node;
+    if (waiters_ > 0) cv_.notify_one();
+    wakeDriver = drivers_ > 0;
+  }
+  if (wakeDriver) processor_->wakeup();
+}
+
+DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      bool poolThread) {
+  for (;;) {
+    if (head_ != nullptr) {
+      DispatchNode* node = head_;
+      head_ = node->next;
+      if (head_ == nullptr) tail_ = nullptr;
+      if (head_ != nullptr && waiters_ > 0) cv_.notify_one();
+      return node;
+    }
+    if (shuttingDown_) return nullptr;
+    if (!poolThread && stopped_) return nullptr;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return nullptr;
+    // Leader/followers: if the processor lets us, do its waiting and I/O ourselves.
+    if (!poolThread && drivers_ == 0) {
+      ++drivers_;
+      lock.unlock();
+      const auto slice =
+          std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(100));
+      const bool drove = processor_->drive(slice);
+      lock.lock();
+      --drivers_;
+      if (drove) continue;
+    }
+    ++waiters_;
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      cv_.wait(lock);
+    } else {
+      cv_.wait_until(lock, deadline);
+    }
+    --waiters_;
+  }
+}
+
+void ProactorCore::run() {
+  ProactorCore* const previous = tls.handlerCore;
+  tls.handlerCore = this;
+  std::unique_lock lock(mutex_);
+  ++runners_;
+  while (DispatchNode* node =
+             popShared(lock, std::chrono::steady_clock::time_point::max(), false)) {
+    lock.unlock();
+    runNode(node);
+    lock.lock();
+  }
+  if (--runners_ == 0) cv_.notify_all();
+  tls.handlerCore = previous;
+}
+
+std::size_t ProactorCore::runOnce(std::chrono::nanoseconds timeout) {
+  ProactorCore* const previous = tls.handlerCore;
+  tls.handlerCore = this;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = timeout >= std::chrono::steady_clock::time_point::max() - now
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + timeout;
+  std::size_t n = 0;
+  std::unique_lock lock(mutex_);
+  ++runners_;
+  if (DispatchNode* node = popShared(lock, deadline, false)) {
+    // Run the first one, then whatever is already queued, without waiting again.
+    do {
+      lock.unlock();
+      runNode(node);
+      ++n;
+      lock.lock();
+      node = head_ != nullptr ? popShared(lock, {}, false) : nullptr;
+    } while (node != nullptr);
+  }
+  if (--runners_ == 0) cv_.notify_all();
+  tls.handlerCore = previous;
+  return n;
+}
+
+void ProactorCore::poolLoop() {
+  tls.handlerCore = this;
+  std::unique_lock lock(mutex_);
+  while (DispatchNode* node = popShared(lock, std::chrono::steady_clock::time_point::max(), true)) {
+    lock.unlock();
+    runNode(node);
+    lock.lock();
+  }
+  tls.handlerCore = nullptr;
+}
+
+void ProactorCore::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    cv_.notify_all();
+  }
+  processor_->wakeup();
+}
+
+void ProactorCore::restart() {
+  std::lock_guard lock(mutex_);
+  stopped_ = false;
+}
+
+bool ProactorCore::stopped() const noexcept {
+  std::lock_guard lock(mutex_);
+  return stopped_;
+}
+
+void ProactorCore::shutdown() {
+  if (tls.handlerCore == this || tls.processorCore == this) {
+    throw std::logic_error(
+        "nioxx: Proactor::shutdown() called from a handler or processor thread of the same "
+        "Proactor; it waits for those threads: call it from another thread (e.g. after run())");
+  }
+  {
+    std::unique_lock lock(mutex_);
+    if (shutdownStarted_) {
+      cv_.wait(lock, [this] { return isShutDown(); });
+      return;
+    }
+    shutdownStarted_ = true;
+  }
+  // 1. The processor aborts everything in flight and joins its threads; the aborted handlers run
+  //    on its threads (call_through) or are queued here.
+  processor_->shutdown();
+  // 2. Pool threads and run() callers drain the queue and leave.
+  {
+    std::lock_guard lock(mutex_);
+    shuttingDown_ = true;
+    cv_.notify_all();
+  }
+  processor_->wakeup();
+  for (auto& t : pool_)
+    t.join();
+  pool_.clear();
+  // 3. Whatever is left (and what those handlers initiate: aborted at once) runs here.
+  tls.handlerCore = this;
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [this] { return runners_ == 0; });
+  while (head_ != nullptr) {
+    DispatchNode* node = popShared(lock, {}, true);
+    lock.unlock();
+    runNode(node);
+    lock.lock();
+  }
+  tls.handlerCore = nullptr;
+  shutdownDone_.store(true, std::memory_order_release);
+  cv_.notify_all();
+}
+
+}  // namespace nioxx::detail

@@ -126,7 +126,7 @@ std::size_t FrameDecoder::fillPartial(std::span<const std::uint8_t> bytes, bool&
           partial_.erase(partial_.begin(), partial_.begin() + static_cast<long>(partialHead_));
           partialHead_ = 0;
         }
-        partial_.reserve(total);
+        // No reserve(total): memory follows the bytes that arrived, not what a peer declares.
         const std::size_t take = std::min(total - partial_.size(), bytes.size() - used);
         partial_.insert(partial_.end(), bytes.begin() + static_cast<long>(used),
                         bytes.begin() + static_cast<long>(used + take));

@@ -41,6 +41,9 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::start() {
+  if (isPoolThread()) {  // the pool is running; also, stop() may hold the lock while joining us
+    throw std::logic_error("ThreadPool::start called from one of its own threads: already started");
+  }
   std::lock_guard lock(lifecycleMutex_);
   if (started_ || stopped_) {
     throw std::logic_error("ThreadPool::start: the pool was already " +

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -73,8 +74,12 @@ std::int64_t nowNs() {
 
 class Worker {
  public:
-  Worker(std::vector<Conn*> conns, int pipeline, bool idle)
-      : conns_(std::move(conns)), pipeline_(pipeline), idle_(idle), ep_(::epoll_create1(0)) {}
+  Worker(std::vector<Conn*> conns, int pipeline, bool idle, bool spin)
+      : conns_(std::move(conns)),
+        pipeline_(pipeline),
+        idle_(idle),
+        spin_(spin && !idle),
+        ep_(::epoll_create1(0)) {}
   ~Worker() { ::close(ep_); }
 
   Stats stats;
@@ -105,7 +110,9 @@ class Worker {
       sending_ = phase < kDrain && !idle_;
       if (phase == kStop || (phase == kDrain && inFlight_ == 0)) break;
       if (idle_ && inFlight_ == 0) roundTripsDone.store(true, std::memory_order_release);
-      int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 10);
+      // Spinning (timeout 0) keeps the load thread off the scheduler: no sleep/wake-up cost on
+      // either side of the loopback, for a load generator that has a CPU of its own.
+      int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), spin_ ? 0 : 10);
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<Conn*>(events[i].data.ptr);
         if (events[i].events & EPOLLOUT) flush(*c);
@@ -191,6 +198,7 @@ class Worker {
   std::vector<Conn*> conns_;
   int pipeline_;
   bool idle_;
+  bool spin_;
   int ep_;
   bool recording_ = false;
   bool sending_ = true;
@@ -227,6 +235,13 @@ double processCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+// This process's CPU time (all threads) in seconds.
+double selfCpuSeconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 // VmRSS of pid in KiB, or -1.
 long processRssKib(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -246,7 +261,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 7070, connections = 64, pipeline = 1, threads = 1, serverPid = 0;
   double duration = 10, warmup = 2;
-  bool idle = false, json = false;
+  bool idle = false, json = false, spin = false;
   app.add_option("--host", host, "server IPv4 address");
   app.add_option("--port", port, "server port")->required();
   app.add_option("--connections,-c", connections, "connections")->check(CLI::Range(1, 1000000));
@@ -257,6 +272,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "load threads")->check(CLI::Range(1, 64));
   app.add_option("--server-pid", serverPid, "report this process's CPU time and RSS");
   app.add_flag("--idle", idle, "one round trip per connection, then hold them idle");
+  app.add_flag("--spin", spin, "busy-poll (epoll_wait timeout 0): only with a CPU of its own");
   app.add_flag("--json", json, "print one JSON object on stdout (the summary goes to stderr)");
   CLI11_PARSE(app, argc, argv);
   if (!selfCheck()) {
@@ -292,14 +308,14 @@ int main(int argc, char** argv) {
     for (std::size_t i = static_cast<std::size_t>(t); i < conns.size(); i += threads) {
       if (!conns[i].failed) mine.push_back(&conns[i]);
     }
-    workers.push_back(std::make_unique<Worker>(std::move(mine), pipeline, idle));
+    workers.push_back(std::make_unique<Worker>(std::move(mine), pipeline, idle, spin));
   }
   std::vector<std::thread> running;
   for (auto& w : workers)
     running.emplace_back([&w] { w->run(); });
 
   auto sleepFor = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
-  double cpu0 = 0, cpu1 = 0, elapsed = duration;
+  double cpu0 = 0, cpu1 = 0, self0 = 0, self1 = 0, elapsed = duration;
   long rssIdle = -1;
   if (idle) {
     for (auto& w : workers) {
@@ -314,11 +330,13 @@ int main(int argc, char** argv) {
   } else {
     sleepFor(warmup);
     if (serverPid) cpu0 = processCpuSeconds(serverPid);
+    self0 = selfCpuSeconds();
     const auto start = Clock::now();
     gPhase.store(kMeasure, std::memory_order_release);
     sleepFor(duration);
     gPhase.store(kDrain, std::memory_order_release);
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    self1 = selfCpuSeconds();
     if (serverPid) cpu1 = processCpuSeconds(serverPid);
     std::thread stopper([&] {
       sleepFor(5.0);  // replies not back within 5 s of the end are lost
@@ -354,6 +372,9 @@ int main(int argc, char** argv) {
       total.requests && !idle ? cpu / static_cast<double>(total.requests) * 1e6 : 0;
   const double rssPerConn =
       rssIdle >= 0 && rssBefore >= 0 ? static_cast<double>(rssIdle - rssBefore) / connections : 0;
+  const double clientCpu = self1 - self0;
+  const double clientCpuPerReq =
+      total.requests && !idle ? clientCpu / static_cast<double>(total.requests) * 1e6 : 0;
   const double perRead =
       total.reads ? static_cast<double>(total.requests) / static_cast<double>(total.reads) : 0;
   const double perSend =
@@ -372,13 +393,15 @@ int main(int argc, char** argv) {
                   "%d connections x pipeline %d, %.1f s: %llu requests, %.0f req/s\n"
                   "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
                   "server CPU %.3f s = %.3f us/request; wrong %llu, lost %llu, connection "
-                  "errors %llu; client: %.1f replies per read, %.1f requests per send\n",
+                  "errors %llu\nclient: CPU %.0f%% of one core, %.3f us/request, %.1f replies per "
+                  "read, %.1f requests per send\n",
                   connections, pipeline, elapsed, static_cast<unsigned long long>(total.requests),
                   rps, us(0.5), us(0.9), us(0.99), us(0.999),
                   static_cast<double>(total.latency.max()) / 1000.0, cpu, cpuPerReq,
                   static_cast<unsigned long long>(total.wrong),
                   static_cast<unsigned long long>(total.lost),
-                  static_cast<unsigned long long>(total.connErrors), perRead, perSend);
+                  static_cast<unsigned long long>(total.connErrors), clientCpu / elapsed * 100,
+                  clientCpuPerReq, perRead, perSend);
   }
   std::fputs(summary, json ? stderr : stdout);
   if (json) {
@@ -387,13 +410,14 @@ int main(int argc, char** argv) {
         "\"requests\":%llu,\"rps\":%.1f,\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,"
         "\"p999_us\":%.2f,\"max_us\":%.2f,\"wrong\":%llu,\"lost\":%llu,\"conn_errors\":%llu,"
         "\"server_cpu_s\":%.4f,\"server_cpu_us_per_req\":%.4f,\"rss_before_kib\":%ld,"
-        "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f,\"replies_per_read\":%.2f}\n",
+        "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f,\"replies_per_read\":%.2f,\"client_cpu_us_"
+        "per_req\":%.4f,\"client_cpu_util\":%.3f}\n",
         idle ? "idle" : "load", connections, pipeline, elapsed,
         static_cast<unsigned long long>(total.requests), rps, us(0.5), us(0.9), us(0.99), us(0.999),
         static_cast<double>(total.latency.max()) / 1000.0,
         static_cast<unsigned long long>(total.wrong), static_cast<unsigned long long>(total.lost),
         static_cast<unsigned long long>(total.connErrors), cpu, cpuPerReq, rssBefore, rssIdle,
-        rssPerConn, perRead);
+        rssPerConn, perRead, clientCpuPerReq, idle ? 0 : clientCpu / elapsed);
   }
   return total.wrong || total.lost || total.connErrors ? 1 : 0;
 }

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -56,6 +57,7 @@ class Selector {
   // cancelled (or whose channel closed) during the batch is not visited afterwards. Returns the
   // number of keys visited. Selecting thread only.
   template <class Action>
+  requires std::invocable<Action&, SelectionKey&>
   int select(Action&& action, std::chrono::milliseconds timeout = std::chrono::milliseconds(-1));
 
   // Makes the current select return at once, or the next one if none is in progress (Java).
@@ -118,6 +120,7 @@ class Selector {
 };
 
 template <class Action>
+requires std::invocable<Action&, SelectionKey&>
 int Selector::select(Action&& action, std::chrono::milliseconds timeout) {
   const int n = doSelect(timeout);
   int visited = 0;

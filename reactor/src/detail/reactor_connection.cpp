@@ -1,0 +1,238 @@
+#include "detail/reactor_connection.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "nioxx/core/error.h"
+#include "nioxx/core/log.h"
+
+namespace nioxx::detail {
+
+namespace {
+// Grows buf (fill mode) so at least `need` bytes fit after its position, keeping its content.
+void ensureRoom(ByteBuffer& buf, std::size_t need) {
+  if (buf.remaining() >= need) return;
+  const std::size_t capacity = std::max(buf.capacity() * 2, buf.position() + need);
+  ByteBuffer grown = ByteBuffer::allocate(capacity);
+  buf.flip();
+  grown.put(buf);
+  buf = std::move(grown);
+}
+}  // namespace
+
+ReactorConnection::ReactorConnection(Reactor& reactor, SocketChannel channel,
+                                     std::unique_ptr<ConnectionHandler> handler, std::uint64_t id,
+                                     Config config, OnClosed onClosed)
+    : reactor_(reactor),
+      channel_(std::move(channel)),
+      handler_(std::move(handler)),
+      id_(id),
+      config_(config),
+      onClosed_(std::move(onClosed)),
+      remote_(channel_.remoteAddress().value_or(InetSocketAddress{})),
+      input_(ByteBuffer::allocate(config.readBufferSize)) {}
+
+ReactorConnection::~ReactorConnection() = default;
+
+void ReactorConnection::start() {
+  key_ = &reactor_.registerHandler(channel_, SelectionKey::OP_READ, *this);
+  if (config_.pool != nullptr) {
+    std::lock_guard lock(mutex_);
+    openPending_ = true;
+    scheduleDrain();
+  } else {
+    handler_->onOpen(*this);
+  }
+}
+
+void ReactorConnection::handleEvent(SelectionKey& key) {
+  auto self = shared_from_this();  // the handler may close (and so release) us
+  const int ready = key.readyOps();
+  if ((ready & SelectionKey::OP_READ) != 0) onReadable();
+  if ((ready & SelectionKey::OP_WRITE) != 0 && key.isValid()) onWritable();
+}
+
+void ReactorConnection::onReadable() {
+  std::error_code ec;
+  if (config_.pool == nullptr) {
+    if (!input_.hasRemaining()) {
+      if (input_.capacity() >= config_.maxInputBytes) {
+        closeNow(make_error_code(Error::limit_exceeded));
+        return;
+      }
+      ensureRoom(input_, config_.readBufferSize);
+    }
+    const auto n = channel_.read(input_, ec);
+    if (n > 0) {
+      deliverData();
+    } else if (n < 0) {
+      closeNow(ec);  // clear at end of stream
+    }
+    return;
+  }
+  input_.clear();
+  const auto n = channel_.read(input_, ec);
+  if (n < 0) {
+    closeNow(ec);
+    return;
+  }
+  if (n == 0) return;
+  bool overLimit = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (inbox_.size() + static_cast<std::size_t>(n) > config_.maxInputBytes) {
+      overLimit = true;
+    } else {
+      inbox_.insert(inbox_.end(), input_.array(), input_.array() + n);
+      scheduleDrain();
+    }
+  }
+  if (overLimit) closeNow(make_error_code(Error::limit_exceeded));
+}
+
+void ReactorConnection::deliverData() {
+  input_.flip();
+  handler_->onData(*this, input_);
+  input_.compact();
+}
+
+void ReactorConnection::onWritable() {
+  const std::size_t left = output_.size() - outputOffset_;
+  if (left > 0) {
+    const ssize_t n = channel_.writeSome(output_.data() + outputOffset_, left);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) closeNow(lastError());
+      return;
+    }
+    outputOffset_ += static_cast<std::size_t>(n);
+    pending_.fetch_sub(static_cast<std::size_t>(n), std::memory_order_acq_rel);
+  }
+  if (outputOffset_ == output_.size()) {
+    output_.clear();
+    outputOffset_ = 0;
+    if (key_ != nullptr && key_->isValid()) key_->interestOpsAnd(~SelectionKey::OP_WRITE);
+    if (closeAfterFlush_) closeNow({});
+  }
+}
+
+void ReactorConnection::writeInLoop(const std::uint8_t* data, std::size_t n) {
+  if (!isOpen() || closeAfterFlush_) return;
+  if (outputOffset_ == output_.size()) {  // nothing queued: try at once (no OP_WRITE round trip)
+    const ssize_t w = channel_.writeSome(data, n);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        closeNow(lastError());
+        return;
+      }
+    } else {
+      data += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    if (n == 0) return;
+    output_.clear();
+    outputOffset_ = 0;
+  }
+  output_.insert(output_.end(), data, data + n);
+  pending_.fetch_add(n, std::memory_order_acq_rel);
+  if (key_ != nullptr && key_->isValid()) key_->interestOpsOr(SelectionKey::OP_WRITE);
+}
+
+bool ReactorConnection::write(std::span<const std::uint8_t> bytes) {
+  if (!isOpen()) return false;
+  if (reactor_.isInLoopThread()) {
+    if (closeAfterFlush_) return false;
+    writeInLoop(bytes.data(), bytes.size());
+    return true;
+  }
+  pending_.fetch_add(bytes.size(), std::memory_order_acq_rel);
+  auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+  reactor_.post([self, copy = std::vector<std::uint8_t>(bytes.begin(), bytes.end())] {
+    self->pending_.fetch_sub(copy.size(), std::memory_order_acq_rel);
+    self->writeInLoop(copy.data(), copy.size());
+  });
+  return true;
+}
+
+void ReactorConnection::close() {
+  auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+  // Always posted, so onClose never runs inside the onData that asked for the close.
+  reactor_.post([self] {
+    if (!self->isOpen() || self->closeAfterFlush_) return;
+    if (self->outputOffset_ == self->output_.size()) {
+      self->closeNow({});
+      return;
+    }
+    self->closeAfterFlush_ = true;  // onWritable closes once the queue drains
+    if (self->key_ != nullptr && self->key_->isValid()) {
+      self->key_->interestOpsAnd(~SelectionKey::OP_READ);
+    }
+  });
+}
+
+void ReactorConnection::abort() {
+  auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+  reactor_.post([self] { self->closeNow(make_error_code(Error::operation_aborted)); });
+}
+
+void ReactorConnection::closeNow(const std::error_code& reason) {
+  if (!open_.exchange(false, std::memory_order_acq_rel)) return;
+  auto self = shared_from_this();
+  channel_.close();  // cancels the key: no further handleEvent
+  key_ = nullptr;
+  output_.clear();
+  outputOffset_ = 0;
+  pending_.store(0, std::memory_order_release);
+  if (config_.pool != nullptr) {
+    std::lock_guard lock(mutex_);
+    closePending_ = true;
+    closeReason_ = reason;
+    scheduleDrain();
+  } else {
+    handler_->onClose(*this, reason);
+  }
+  if (onClosed_) onClosed_(id_);
+}
+
+// mutex_ held.
+void ReactorConnection::scheduleDrain() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+  if (!config_.pool->submit([self] { self->drainOnPool(); })) {
+    scheduled_ = false;
+    log::get("reactor")->warn("connection {}: worker pool refused a task (full or stopped)", id_);
+  }
+}
+
+void ReactorConnection::drainOnPool() {
+  std::vector<std::uint8_t> data;
+  for (;;) {
+    bool opened = false;
+    bool closed = false;
+    std::error_code reason;
+    {
+      std::lock_guard lock(mutex_);
+      if (!openPending_ && inbox_.empty() && !closePending_) {
+        scheduled_ = false;
+        return;
+      }
+      opened = std::exchange(openPending_, false);
+      data.clear();
+      data.swap(inbox_);
+      closed = std::exchange(closePending_, false);
+      reason = closeReason_;
+    }
+    if (opened) handler_->onOpen(*this);
+    if (!data.empty()) {
+      ensureRoom(workInput_, data.size());
+      workInput_.put(std::span<const std::uint8_t>(data));
+      workInput_.flip();
+      handler_->onData(*this, workInput_);
+      workInput_.compact();
+    }
+    if (closed) handler_->onClose(*this, reason);
+  }
+}
+
+}  // namespace nioxx::detail

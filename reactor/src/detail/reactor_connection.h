@@ -1,0 +1,89 @@
+// ReactorConnection: the Connection implementation used by ReactorServer. It is the
+// EventHandler of its channel's key (Doug Lea's Handler): reads into an input buffer, keeps an
+// ordered output queue, and delivers ConnectionHandler callbacks either inline on the loop
+// thread or, with a worker pool, through a per-connection serial queue on the pool.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "nioxx/core/thread_pool.h"
+#include "nioxx/reactor/connection.h"
+#include "nioxx/reactor/reactor.h"
+#include "nioxx/reactor/socket_channel.h"
+
+namespace nioxx::detail {
+
+class ReactorConnection final : public Connection, public EventHandler {
+ public:
+  struct Config {
+    std::size_t readBufferSize;
+    std::size_t maxInputBytes;
+    ThreadPool* pool;  // null: callbacks on the loop thread
+  };
+  // Called on the loop thread once the connection is closed, to drop the owner's reference.
+  using OnClosed = std::function<void(std::uint64_t id)>;
+
+  ReactorConnection(Reactor& reactor, SocketChannel channel, std::unique_ptr<ConnectionHandler> h,
+                    std::uint64_t id, Config config, OnClosed onClosed);
+  ~ReactorConnection() override;
+
+  // Registers for OP_READ and delivers onOpen. Loop thread.
+  void start();
+
+  bool write(std::span<const std::uint8_t> bytes) override;
+  using Connection::write;
+  void close() override;
+  void abort() override;
+  std::size_t pendingWriteBytes() const noexcept override {
+    return pending_.load(std::memory_order_acquire);
+  }
+  bool isOpen() const noexcept override { return open_.load(std::memory_order_acquire); }
+  const InetSocketAddress& remoteAddress() const noexcept override { return remote_; }
+  Reactor& reactor() noexcept override { return reactor_; }
+  std::uint64_t id() const noexcept override { return id_; }
+
+  void handleEvent(SelectionKey& key) override;
+
+  // Closes now with reason (loop thread).
+  void closeNow(const std::error_code& reason);
+
+ private:
+  void onReadable();
+  void onWritable();
+  void writeInLoop(const std::uint8_t* data, std::size_t n);
+  void deliverData();  // loop mode: onData on input_
+  // Worker mode: queue events for the pool, serialised per connection.
+  void scheduleDrain();
+  void drainOnPool();
+
+  Reactor& reactor_;
+  SocketChannel channel_;
+  std::unique_ptr<ConnectionHandler> handler_;
+  std::uint64_t id_;
+  Config config_;
+  OnClosed onClosed_;
+  InetSocketAddress remote_;
+  SelectionKey* key_ = nullptr;
+
+  std::atomic<bool> open_{true};
+  bool closeAfterFlush_ = false;  // loop thread
+  ByteBuffer input_;              // loop thread (loop mode: also the handler's input)
+  std::vector<std::uint8_t> output_;
+  std::size_t outputOffset_ = 0;
+  std::atomic<std::size_t> pending_{0};
+
+  // Worker mode (guarded by mutex_): events waiting for the pool, in order.
+  std::mutex mutex_;
+  bool openPending_ = false;
+  std::vector<std::uint8_t> inbox_;
+  bool closePending_ = false;
+  std::error_code closeReason_;
+  bool scheduled_ = false;
+  ByteBuffer workInput_;  // pool side, one task at a time
+};
+
+}  // namespace nioxx::detail

@@ -1,0 +1,50 @@
+#include "nioxx/reactor/reactor_group.h"
+
+#include <pthread.h>
+
+#include <stdexcept>
+
+namespace nioxx {
+
+ReactorGroup::ReactorGroup(std::size_t n, std::string name) : name_(std::move(name)) {
+  if (n == 0) throw std::invalid_argument("ReactorGroup needs at least one reactor (n >= 1)");
+  reactors_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    reactors_.push_back(std::make_unique<Reactor>());
+}
+
+ReactorGroup::~ReactorGroup() {
+  stop();
+}
+
+void ReactorGroup::start() {
+  if (!threads_.empty()) return;
+  threads_.reserve(reactors_.size());
+  for (std::size_t i = 0; i < reactors_.size(); ++i) {
+    Reactor* reactor = reactors_[i].get();
+    const std::string threadName = (name_ + "-" + std::to_string(i)).substr(0, 15);
+    threads_.emplace_back([reactor, threadName] {
+      ::pthread_setname_np(::pthread_self(), threadName.c_str());
+      reactor->run();
+    });
+  }
+}
+
+void ReactorGroup::stop() {
+  for (auto& reactor : reactors_) {
+    if (reactor->isInLoopThread()) {
+      throw std::logic_error("ReactorGroup::stop called from one of its own reactor threads");
+    }
+  }
+  for (auto& reactor : reactors_)
+    reactor->stop();
+  for (auto& thread : threads_)
+    thread.join();
+  threads_.clear();
+}
+
+Reactor& ReactorGroup::next() noexcept {
+  return *reactors_[next_.fetch_add(1, std::memory_order_relaxed) % reactors_.size()];
+}
+
+}  // namespace nioxx

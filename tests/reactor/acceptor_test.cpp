@@ -1,0 +1,135 @@
+// Acceptor: accepts every pending connection per event and survives descriptor exhaustion.
+#include "nioxx/reactor/acceptor.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <vector>
+
+#include "nioxx_test/reactor_helpers.h"
+
+namespace nioxx {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(AcceptorTest, PortZeroPicksAFreePort) {
+  Reactor reactor;
+  Acceptor acceptor(reactor, InetSocketAddress::loopback(0), [](SocketChannel&&) {});
+  EXPECT_NE(acceptor.localAddress().port(), 0);
+  Acceptor v6(reactor, InetSocketAddress::loopback(0, true), [](SocketChannel&&) {});
+  EXPECT_TRUE(v6.localAddress().isIpv6());
+  EXPECT_NE(v6.localAddress().port(), 0);
+}
+
+TEST(AcceptorTest, AcceptsAllPendingConnectionsInOneEvent) {
+  Reactor reactor;
+  std::vector<SocketChannel> accepted;
+  Acceptor acceptor(reactor, InetSocketAddress::loopback(0),
+                    [&](SocketChannel&& ch) { accepted.push_back(std::move(ch)); });
+  std::vector<SocketChannel> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(SocketChannel::open());
+    clients.back().connect(acceptor.localAddress());
+  }
+  // Loopback completes the handshakes at connect(); give the kernel a moment if it did not.
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(100ms);
+    return accepted.size() == 5;
+  }));
+  EXPECT_EQ(acceptor.acceptedCount(), 5u);
+  for (auto& ch : accepted)
+    EXPECT_TRUE(ch.isConnected());
+}
+
+TEST(AcceptorTest, MaxAcceptsPerEventBoundsOneDispatch) {
+  Reactor reactor;
+  std::vector<SocketChannel> accepted;
+  Acceptor::Options options;
+  options.maxAcceptsPerEvent = 2;
+  Acceptor acceptor(
+      reactor, InetSocketAddress::loopback(0),
+      [&](SocketChannel&& ch) { accepted.push_back(std::move(ch)); }, options);
+  std::vector<SocketChannel> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(SocketChannel::open());
+    clients.back().connect(acceptor.localAddress());
+  }
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(100ms);
+    EXPECT_EQ(accepted.size() % 2 == 1 ? accepted.size() == 5 : true, true);
+    return accepted.size() == 5;
+  }));
+}
+
+TEST(AcceptorTest, SurvivesDescriptorExhaustion) {
+  Reactor reactor;
+  std::vector<SocketChannel> accepted;
+  Acceptor::Options options;
+  options.exhaustionPause = 20ms;
+  Acceptor acceptor(
+      reactor, InetSocketAddress::loopback(0),
+      [&](SocketChannel&& ch) { accepted.push_back(std::move(ch)); }, options);
+  SocketChannel victim = SocketChannel::open();  // its descriptor exists before exhaustion
+
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest = ::fcntl(0, F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(lowest, 0);
+  ::close(lowest);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest + 8);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (;;) {
+    const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    fillers.push_back(fd);
+  }
+  ASSERT_EQ(errno, EMFILE);
+
+  victim.connect(acceptor.localAddress());
+  for (int i = 0; i < 20 && acceptor.shedCount() == 0; ++i)
+    reactor.runOnce(50ms);
+  const auto shed = acceptor.shedCount();
+
+  for (int fd : fillers)
+    ::close(fd);
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+
+  EXPECT_GE(shed, 1u);
+  EXPECT_TRUE(accepted.empty());
+  // The shed client sees its connection closed rather than hanging in the backlog.
+  ByteBuffer in = ByteBuffer::allocate(8);
+  std::error_code ec;
+  EXPECT_TRUE(test::waitUntil([&] { return victim.read(in, ec) < 0; }));
+
+  // Service resumes after the pause: a new client is accepted.
+  SocketChannel late = SocketChannel::open();
+  late.connect(acceptor.localAddress());
+  EXPECT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(50ms);
+    return accepted.size() == 1;
+  }));
+}
+
+TEST(AcceptorTest, CloseStopsListening) {
+  Reactor reactor;
+  Acceptor acceptor(reactor, InetSocketAddress::loopback(0), [](SocketChannel&&) {});
+  const auto address = acceptor.localAddress();
+  acceptor.close();
+  reactor.runOnce(0ms);
+  EXPECT_EQ(reactor.selector().keyCount(), 0u);
+  SocketChannel client = SocketChannel::open();
+  std::error_code ec;
+  if (!client.connect(address, ec) && !ec) {
+    test::waitUntil([&] { return client.finishConnect(ec) || ec; });
+  }
+  EXPECT_EQ(ec, std::errc::connection_refused);
+}
+
+}  // namespace
+}  // namespace nioxx

@@ -1,0 +1,63 @@
+// ReactorGroup: N reactors on N threads, round-robin choice.
+#include "nioxx/reactor/reactor_group.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "nioxx_test/reactor_helpers.h"
+
+namespace nioxx {
+namespace {
+
+TEST(ReactorGroupTest, EachReactorRunsOnItsOwnThread) {
+  ReactorGroup group(3, "test-group");
+  group.start();
+  std::set<std::thread::id> threads;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    std::promise<std::thread::id> id;
+    Reactor& reactor = group.at(i);
+    reactor.post([&] {
+      EXPECT_EQ(Reactor::current(), &reactor);
+      id.set_value(std::this_thread::get_id());
+    });
+    threads.insert(id.get_future().get());
+  }
+  EXPECT_EQ(threads.size(), 3u);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
+  group.stop();
+  EXPECT_FALSE(group.isRunning());
+}
+
+TEST(ReactorGroupTest, NextIsRoundRobin) {
+  ReactorGroup group(2);
+  Reactor* first = &group.next();
+  Reactor* second = &group.next();
+  EXPECT_NE(first, second);
+  EXPECT_EQ(&group.next(), first);
+  EXPECT_EQ(&group.next(), second);
+}
+
+TEST(ReactorGroupTest, RejectsZeroReactors) {
+  EXPECT_THROW(ReactorGroup(0), std::invalid_argument);
+}
+
+TEST(ReactorGroupTest, StopIsIdempotentAndDestructorJoins) {
+  std::atomic<int> ran{0};
+  {
+    ReactorGroup group(2);
+    group.start();
+    group.start();  // idempotent
+    group.next().post([&] { ++ran; });
+    EXPECT_TRUE(test::waitUntil([&] { return ran.load() == 1; }));
+    group.stop();
+    group.stop();
+  }
+  EXPECT_EQ(ran.load(), 1);
+}
+
+}  // namespace
+}  // namespace nioxx

@@ -1,0 +1,261 @@
+// Reactor: dispatch, posted tasks, timers, thread rules.
+#include "nioxx/reactor/reactor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "nioxx/reactor/pipe.h"
+#include "nioxx_test/reactor_helpers.h"
+
+namespace nioxx {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FnHandler : EventHandler {
+  std::function<void(SelectionKey&)> fn;
+  explicit FnHandler(std::function<void(SelectionKey&)> f) : fn(std::move(f)) {}
+  void handleEvent(SelectionKey& key) override { fn(key); }
+};
+
+void writeByte(Pipe& pipe) {
+  char c = 'x';
+  ASSERT_EQ(pipe.sink().writeSome(&c, 1), 1);
+}
+
+TEST(ReactorTest, DispatchesReadyKeyToItsHandler) {
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  int calls = 0;
+  FnHandler handler([&](SelectionKey& key) {
+    ++calls;
+    EXPECT_TRUE(key.isReadable());
+    EXPECT_TRUE(reactor.isInLoopThread());
+    EXPECT_EQ(Reactor::current(), &reactor);
+    char c;
+    EXPECT_EQ(pipe.source().readSome(&c, 1), 1);
+  });
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+  writeByte(pipe);
+  EXPECT_EQ(reactor.runOnce(10s), 1);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(Reactor::current(), nullptr);
+}
+
+TEST(ReactorTest, PostRunsTasksInFifoOrderOnTheLoopThread) {
+  Reactor reactor;
+  std::vector<int> order;
+  std::thread::id loopThread;
+  std::thread loop([&] {
+    loopThread = std::this_thread::get_id();
+    reactor.run();
+  });
+  std::thread poster([&] {
+    for (int i = 0; i < 100; ++i) {
+      reactor.post([&, i] {
+        EXPECT_EQ(std::this_thread::get_id(), loopThread);
+        order.push_back(i);
+      });
+    }
+    reactor.post([&] { reactor.stop(); });
+  });
+  poster.join();
+  loop.join();
+  ASSERT_EQ(order.size(), 100u);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
+}
+
+TEST(ReactorTest, PostNeverRunsInlineAndRunInLoopDoes) {
+  Reactor reactor;
+  std::vector<std::string> log;
+  reactor.post([&] {
+    reactor.post([&] { log.push_back("posted"); });
+    reactor.runInLoop([&] { log.push_back("inline"); });
+    log.push_back("after");
+  });
+  EXPECT_TRUE(reactor.hasPendingTasks());
+  reactor.runOnce(0ms);
+  reactor.runOnce(0ms);
+  EXPECT_FALSE(reactor.hasPendingTasks());
+  EXPECT_EQ(log, (std::vector<std::string>{"inline", "after", "posted"}));
+}
+
+TEST(ReactorTest, PendingTaskMakesSelectNotBlock) {
+  Reactor reactor;
+  bool ran = false;
+  reactor.post([&] { ran = true; });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(reactor.runOnce(30s), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_TRUE(ran);
+}
+
+TEST(ReactorTest, StopFromAnotherThreadEndsRun) {
+  Reactor reactor;
+  std::thread loop([&] { reactor.run(); });
+  std::this_thread::sleep_for(10ms);
+  reactor.stop();
+  loop.join();
+  EXPECT_TRUE(reactor.isStopped());
+  reactor.run();  // sticky: returns at once
+}
+
+TEST(ReactorTest, TimerRunsNoEarlierThanItsDelay) {
+  Reactor reactor;
+  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point fired{};
+  reactor.schedule(30ms, [&] { fired = std::chrono::steady_clock::now(); });
+  EXPECT_EQ(reactor.pendingTimers(), 1u);
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(1s);
+    return fired != std::chrono::steady_clock::time_point{};
+  }));
+  EXPECT_GE(fired - start, 30ms);
+  EXPECT_EQ(reactor.pendingTimers(), 0u);
+}
+
+TEST(ReactorTest, TimersRunInDeadlineOrder) {
+  Reactor reactor;
+  std::vector<int> order;
+  reactor.schedule(20ms, [&] { order.push_back(2); });
+  reactor.schedule(10ms, [&] { order.push_back(1); });
+  reactor.schedule(30ms, [&] { order.push_back(3); });
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(1s);
+    return order.size() == 3;
+  }));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(ReactorTest, CancelledTimerDoesNotRun) {
+  Reactor reactor;
+  bool cancelledRan = false;
+  bool otherRan = false;
+  TimerId id = reactor.schedule(5ms, [&] { cancelledRan = true; });
+  reactor.schedule(20ms, [&] { otherRan = true; });
+  EXPECT_TRUE(reactor.cancelTimer(id));
+  EXPECT_FALSE(reactor.cancelTimer(id));  // no longer pending
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(1s);
+    return otherRan;
+  }));
+  EXPECT_FALSE(cancelledRan);
+}
+
+TEST(ReactorTest, ManyCancelledTimersAreCompacted) {
+  Reactor reactor;
+  for (int i = 0; i < 1000; ++i)
+    reactor.cancelTimer(reactor.schedule(1h, [] {}));
+  EXPECT_EQ(reactor.pendingTimers(), 0u);
+  EXPECT_EQ(reactor.runOnce(0ms), 0);
+}
+
+TEST(ReactorTest, ScheduleAndCancelFromAnotherThreadHopToTheLoop) {
+  Reactor reactor;
+  std::atomic<bool> fired{false};
+  std::atomic<bool> cancelledFired{false};
+  std::thread loop([&] { reactor.run(); });
+  ASSERT_TRUE(test::waitUntil([&] {
+    std::atomic<bool> ran{false};
+    reactor.post([&] { ran = true; });
+    return test::waitUntil([&] { return ran.load(); });
+  }));
+  TimerId doomed = reactor.schedule(20ms, [&] { cancelledFired = true; });
+  reactor.cancelTimer(doomed);
+  reactor.schedule(10ms, [&] { fired = true; });
+  EXPECT_TRUE(test::waitUntil([&] { return fired.load(); }));
+  std::this_thread::sleep_for(30ms);
+  reactor.stop();
+  loop.join();
+  EXPECT_FALSE(cancelledFired.load());
+}
+
+TEST(ReactorTest, HandlerClosingItsOwnChannelIsNotCalledAgain) {
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  int calls = 0;
+  FnHandler handler([&](SelectionKey& key) {
+    ++calls;
+    pipe.source().close();  // inside its own handler
+    EXPECT_FALSE(key.isValid());
+  });
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+  writeByte(pipe);
+  reactor.runOnce(10s);
+  reactor.runOnce(20ms);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(reactor.selector().keyCount(), 0u);
+}
+
+TEST(ReactorTest, HandlerMayDestroyItself) {
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  int calls = 0;
+  struct SelfDeleting : EventHandler {
+    Pipe& pipe;
+    int& calls;
+    SelfDeleting(Pipe& p, int& c) : pipe(p), calls(c) {}
+    void handleEvent(SelectionKey&) override {
+      ++calls;
+      pipe.source().close();
+      delete this;
+    }
+  };
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, *new SelfDeleting(pipe, calls));
+  writeByte(pipe);
+  reactor.runOnce(10s);
+  reactor.runOnce(20ms);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ReactorTest, StaleEventOfChannelClosedEarlierInTheBatchIsNotDispatched) {
+  Reactor reactor;
+  Pipe a = Pipe::open();
+  Pipe b = Pipe::open();
+  int calls = 0;
+  // Whichever runs first closes both channels; the other's event is already in the batch.
+  FnHandler ha([&](SelectionKey&) {
+    ++calls;
+    b.source().close();
+    a.source().close();
+  });
+  FnHandler hb([&](SelectionKey&) {
+    ++calls;
+    a.source().close();
+    b.source().close();
+  });
+  reactor.registerHandler(a.source(), SelectionKey::OP_READ, ha);
+  reactor.registerHandler(b.source(), SelectionKey::OP_READ, hb);
+  writeByte(a);
+  writeByte(b);
+  reactor.runOnce(10s);
+  reactor.runOnce(20ms);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(ReactorTest, RegisterHandlerOnWrongThreadAborts) {
+#if NIOXX_ASSERT_THREADS && !defined(__SANITIZE_THREAD__)
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Reactor reactor;
+        Pipe pipe = Pipe::open();
+        FnHandler handler([](SelectionKey&) {});
+        std::thread loop([&] { reactor.run(); });
+        test::waitUntil([&] { return false; }, 50ms);
+        reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+      },
+      "loop thread");
+#else
+  GTEST_SKIP() << "thread assertions are compiled in for Debug/ASan builds only";
+#endif
+}
+
+}  // namespace
+}  // namespace nioxx

@@ -1,0 +1,65 @@
+#include "common/demo_proactor.h"
+
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nioxx/bridge/emulated_processor.h"
+
+namespace nioxx::demo {
+namespace {
+
+DispatchStrategy parseDispatch(std::string_view dispatch) {
+  if (dispatch == "post-reactive") return DispatchStrategy::post_reactive;
+  if (dispatch == "call-through") return DispatchStrategy::call_through;
+  if (dispatch == "pool") return DispatchStrategy::pool;
+  throw std::invalid_argument("unknown dispatch strategy '" + std::string(dispatch) +
+                              "': use post-reactive, call-through or pool");
+}
+
+EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strategy) {
+  EmulatedProactorOptions options;
+  options.processor.reactorThreads = threads;  // I/O (readiness + non-blocking I/O) threads
+  options.proactor.strategy = strategy;
+  options.proactor.poolThreads = threads;  // pool strategy: handler threads
+  return options;
+}
+
+class EmulatedDemoProactor final : public DemoProactor {
+ public:
+  EmulatedDemoProactor(std::size_t threads, DispatchStrategy strategy)
+      : proactor_(makeEmulatedProactor(optionsFor(threads, strategy))) {
+    // post_reactive: handlers run only inside Proactor::run(), so somebody has to call it.
+    if (strategy == DispatchStrategy::post_reactive) {
+      for (std::size_t i = 0; i < threads; ++i)
+        runners_.emplace_back([this] { proactor_.run(); });
+    }
+  }
+  ~EmulatedDemoProactor() override { shutdown(); }
+
+  Proactor& proactor() noexcept override { return proactor_; }
+
+  void shutdown() override {
+    if (shutDown_) return;
+    shutDown_ = true;
+    proactor_.shutdown();  // run() returns in every runner once this is done
+    proactor_.stop();
+    for (auto& t : runners_)
+      t.join();
+    runners_.clear();
+  }
+
+ private:
+  Proactor proactor_;
+  std::vector<std::thread> runners_;
+  bool shutDown_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch) {
+  return std::make_unique<EmulatedDemoProactor>(threads, parseDispatch(dispatch));
+}
+
+}  // namespace nioxx::demo

@@ -1,0 +1,57 @@
+// DemoServer: a framed request/reply server over nioxx, in one of two I/O styles sharing the
+// protocol logic (FrameService + FramedSession):
+//   - reactive: an EventHandler per connection on a ReactorGroup (reactor/), Acceptor on loop 0;
+//   - proactive: completion handlers on AsyncSocket/AsyncServerSocket (proactor/) over the
+//     bridge's EmulatedProcessor, with the chosen DispatchStrategy.
+//
+// Both apply the same limits (ServerConfig) and the same graceful stop: stop accepting, read what
+// the sockets already hold, answer every complete request, flush, close.
+//
+// Thread rule: start()/stop() from one controlling thread outside the server's threads.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/frame_service.h"
+#include "common/framed_session.h"
+#include "common/server_stats.h"
+#include "nioxx/core/inet_socket_address.h"
+
+namespace nioxx::demo {
+
+struct ServerConfig {
+  std::string mode = "reactor";  // reactor | proactor
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 7070;                       // 0 = any free port
+  std::size_t threads = 2;                         // reactor loops, or proactor I/O threads
+  std::string dispatch = "call-through";           // proactor: post-reactive | call-through | pool
+  SessionLimits limits{};                          // max frame, output cap
+  std::size_t maxConnections = 10000;              // beyond: one error reply, then close
+  std::chrono::milliseconds idleTimeout{60000};    // 0 = never; no request and no write progress
+  std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
+  std::chrono::milliseconds shutdownGrace{10000};  // graceful stop gives up after this
+};
+
+class DemoServer {
+ public:
+  virtual ~DemoServer() = default;
+  // Binds and starts the threads; returns the bound address (the real port if 0 was asked).
+  // Throws std::system_error if the address cannot be bound.
+  virtual InetSocketAddress start() = 0;
+  // Graceful stop (see above); connections still open after config.shutdownGrace are closed
+  // hard. Blocks until every thread is joined. Idempotent.
+  virtual void stop() = 0;
+  virtual ServerStats& stats() noexcept = 0;
+};
+
+std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);
+std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config, ServiceFactory factory);
+
+// Connection-limit error text shared by both styles.
+std::string tooManyConnectionsReason(std::size_t limit);
+
+}  // namespace nioxx::demo

@@ -1,0 +1,368 @@
+// Proactive glue: completion handlers on AsyncSocket over the bridge's EmulatedProcessor.
+// A connection always has at most one read and one write in flight; every completion hands the
+// bytes to the FramedSession and initiates whatever the session wants next. Timeouts are the
+// operations' own: a read or write that sees no progress for --idle-timeout completes timed_out.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/demo_proactor.h"
+#include "common/demo_server.h"
+#include "nioxx/core/log.h"
+#include "nioxx/proactor/async_server_socket.h"
+#include "nioxx/proactor/async_socket.h"
+#include "nioxx/proactor/proactor.h"
+
+namespace nioxx::demo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+// During a graceful stop, a read that finds nothing within this time means "the socket holds
+// nothing more": the proactive counterpart of EAGAIN.
+constexpr milliseconds kDrainProbe{10};
+
+class ProactiveServer;
+
+class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnection> {
+ public:
+  ProactiveConnection(ProactiveServer& server, AsyncSocket socket);
+  ~ProactiveConnection();
+
+  void open(bool rejected);
+  void beginShutdown();
+  void closeNow();
+
+ private:
+  // Initiates what the session wants next. Caller holds mutex_.
+  void advance();
+  void startRead();
+  void startWrite();
+  void startDiscard();
+  void onRead(IoResult& r);
+  void onWrite(IoResult& r);
+  void onDiscard(IoResult& r);
+  void closeLocked();
+  nanoseconds readTimeout(Clock::time_point now) const;
+
+  ProactiveServer& server_;
+  AsyncSocket socket_;
+  std::mutex mutex_;  // handlers of one socket are serialised; beginShutdown() is not
+  FramedSession session_;
+  Clock::time_point lastActive_ = Clock::now();
+  Clock::time_point lingerDeadline_{};
+  bool readInFlight_ = false;
+  bool writeInFlight_ = false;
+  bool shutdown_ = false;
+  bool cancelIssued_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+class ProactiveServer final : public DemoServer {
+ public:
+  ProactiveServer(const ServerConfig& config, ServiceFactory factory)
+      : config_(config), factory_(std::move(factory)) {}
+  ~ProactiveServer() override { stop(); }
+
+  InetSocketAddress start() override;
+  void stop() override;
+  ServerStats& stats() noexcept override { return stats_; }
+
+  const ServerConfig& config() const noexcept { return config_; }
+  ServiceFactory& factory() noexcept { return factory_; }
+  void connectionGone(ProactiveConnection* c) {
+    std::lock_guard lock(registryMutex_);
+    registry_.erase(c);
+  }
+
+ private:
+  void acceptNext();
+  void onAccept(AcceptResult& r);
+  void shedOne();
+
+  ServerConfig config_;
+  ServiceFactory factory_;
+  ServerStats stats_;
+  std::unique_ptr<DemoProactor> proactor_;
+  AsyncServerSocket server_;
+  std::atomic<bool> stopping_{false};
+  std::mutex registryMutex_;
+  std::unordered_map<ProactiveConnection*, std::weak_ptr<ProactiveConnection>> registry_;
+  int reserveFd_ = -1;
+  Clock::time_point lastShedWarning_{};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+// ---- ProactiveConnection ----
+
+ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket socket)
+    : server_(server),
+      socket_(std::move(socket)),
+      session_(server.factory()(), server.config().limits, &server.stats()) {
+  ServerStats::add(server_.stats().active, 1);
+}
+
+ProactiveConnection::~ProactiveConnection() {
+  socket_.close();
+  server_.connectionGone(this);
+  server_.stats().active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ProactiveConnection::open(bool rejected) {
+  std::lock_guard lock(mutex_);
+  socket_.setNoDelay(true);
+  if (rejected) session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
+  advance();
+}
+
+void ProactiveConnection::beginShutdown() {
+  std::lock_guard lock(mutex_);
+  if (closed_ || shutdown_) return;
+  shutdown_ = true;
+  advance();
+}
+
+void ProactiveConnection::closeNow() {
+  std::lock_guard lock(mutex_);
+  closeLocked();
+}
+
+void ProactiveConnection::closeLocked() {
+  if (closed_) return;
+  closed_ = true;
+  socket_.close();  // outstanding operations complete with operation_aborted
+}
+
+nanoseconds ProactiveConnection::readTimeout(Clock::time_point now) const {
+  if (shutdown_) return kDrainProbe;
+  const auto idle = server_.config().idleTimeout;
+  if (idle.count() <= 0) return nanoseconds::zero();
+  return std::max<nanoseconds>(milliseconds(1), idle - (now - lastActive_));
+}
+
+void ProactiveConnection::advance() {
+  if (closed_) return;
+  if (!writeInFlight_ && session_.hasOutput()) startWrite();
+  if (!lingering_ && session_.shouldClose()) {
+    // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
+    ::shutdown(socket_.fd(), SHUT_WR);
+    lingering_ = true;
+    lingerDeadline_ = Clock::now() + server_.config().lingerTimeout;
+  }
+  if (lingering_) {
+    if (!readInFlight_) startDiscard();
+    return;
+  }
+  if (!readInFlight_ && session_.wantsRead()) startRead();
+  // A stop must not wait for a client that sends nothing: abort the read waiting without a
+  // deadline, and probe again with a short one. Only while no write is in flight, so that the
+  // cancel cannot cut a reply short.
+  if (shutdown_ && readInFlight_ && !writeInFlight_ && !cancelIssued_) {
+    cancelIssued_ = true;
+    socket_.cancel();
+  }
+}
+
+void ProactiveConnection::startRead() {
+  readInFlight_ = true;
+  const auto space = session_.readSpace();
+  socket_.read(
+      ByteBuffer::wrap(space), NoAct{},
+      [self = shared_from_this()](IoResult& r) { self->onRead(r); }, readTimeout(Clock::now()));
+}
+
+void ProactiveConnection::startWrite() {
+  writeInFlight_ = true;
+  const auto out = session_.nextOutput();  // stable until consumeOutput(), whatever is appended
+  const auto idle = server_.config().idleTimeout;
+  socket_.write(
+      ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}), NoAct{},
+      [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
+      idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
+}
+
+void ProactiveConnection::startDiscard() {
+  readInFlight_ = true;
+  const auto left = lingerDeadline_ - Clock::now();
+  socket_.read(
+      ByteBuffer::allocate(4096), NoAct{},
+      [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
+      std::max<nanoseconds>(milliseconds(1), left));
+}
+
+void ProactiveConnection::onRead(IoResult& r) {
+  std::lock_guard lock(mutex_);
+  readInFlight_ = false;
+  if (closed_) return;
+  if (lingering_) {  // a read that was already in flight when the close was decided
+    return advance();
+  }
+  if (const std::size_t n = r.bytesTransferred(); n > 0) {
+    const auto before = session_.requests();
+    session_.commitRead(n);
+    if (session_.requests() != before) lastActive_ = Clock::now();
+  }
+  if (r.success() || r.aborted()) return advance();
+  if (r.endOfStream()) {
+    session_.endOfInput(true);
+    return advance();
+  }
+  if (r.timedOut()) {
+    if (shutdown_) {
+      session_.endOfInput(false);
+      return advance();
+    }
+    const auto idle = server_.config().idleTimeout;
+    if (Clock::now() - lastActive_ < idle) return advance();  // writes kept it alive
+    ServerStats::add(server_.stats().idleClosed, 1);
+    return closeLocked();
+  }
+  closeLocked();  // reset by peer & co
+}
+
+void ProactiveConnection::onWrite(IoResult& r) {
+  std::lock_guard lock(mutex_);
+  writeInFlight_ = false;
+  if (closed_) return;
+  if (const std::size_t n = r.bytesTransferred(); n > 0) {
+    session_.consumeOutput(n);
+    lastActive_ = Clock::now();
+  }
+  if (r.success() || r.aborted()) return advance();
+  if (r.timedOut()) {  // the client stopped reading for a whole idle timeout
+    ServerStats::add(server_.stats().idleClosed, 1);
+  }
+  closeLocked();
+}
+
+void ProactiveConnection::onDiscard(IoResult& r) {
+  std::lock_guard lock(mutex_);
+  readInFlight_ = false;
+  if (closed_) return;
+  if (r.success() && Clock::now() < lingerDeadline_) return advance();
+  closeLocked();  // the peer's FIN, an error, or the linger timeout
+}
+
+// ---- ProactiveServer ----
+
+InetSocketAddress ProactiveServer::start() {
+  auto address = InetSocketAddress::of(config_.host, config_.port);
+  if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
+  proactor_ = makeDemoProactor(config_.threads, config_.dispatch);
+  server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
+  if (auto ec = server_.bind(*address)) {
+    throw std::system_error(ec, "cannot listen on " + address->toString());
+  }
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  started_ = true;
+  acceptNext();
+  return server_.localAddress().value_or(*address);
+}
+
+void ProactiveServer::acceptNext() {
+  server_.accept([this](AcceptResult& r) { onAccept(r); });
+}
+
+void ProactiveServer::onAccept(AcceptResult& r) {
+  if (stopping_.load(std::memory_order_acquire) || r.aborted()) return;
+  if (!r.success()) {
+    const auto ec = r.error();
+    if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
+      shedOne();
+    } else {
+      nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
+    }
+    // Whatever went wrong, try again a little later rather than spin.
+    proactor_->proactor().scheduleTimer(milliseconds(10), [this](TimerResult&) {
+      if (!stopping_.load(std::memory_order_acquire)) acceptNext();
+    });
+    return;
+  }
+  AsyncSocket socket = r.socket();
+  acceptNext();  // keep accepting while this one is set up
+  bool rejected;
+  std::shared_ptr<ProactiveConnection> conn;
+  {
+    std::lock_guard lock(registryMutex_);
+    rejected = registry_.size() >= config_.maxConnections;
+    conn = std::make_shared<ProactiveConnection>(*this, std::move(socket));
+    registry_.emplace(conn.get(), conn);
+  }
+  ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
+  if (stopping_.load(std::memory_order_acquire)) conn->beginShutdown();
+  conn->open(rejected);
+}
+
+// Descriptor exhaustion: free the reserve descriptor, accept the waiting connection and close it
+// at once (the client sees a close instead of hanging in the backlog), then take the reserve back.
+void ProactiveServer::shedOne() {
+  if (reserveFd_ >= 0) {
+    ::close(reserveFd_);
+    const int fd = ::accept4(server_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+    reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  const auto now = Clock::now();
+  if (now - lastShedWarning_ > std::chrono::seconds(1)) {
+    lastShedWarning_ = now;
+    nioxx::log::get("hello")->warn("out of file descriptors: shedding new connections");
+  }
+}
+
+void ProactiveServer::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stopping_.store(true, std::memory_order_release);
+  server_.close();  // the pending accept completes with operation_aborted
+  std::vector<std::shared_ptr<ProactiveConnection>> all;
+  {
+    std::lock_guard lock(registryMutex_);
+    for (auto& [raw, weak] : registry_) {
+      if (auto c = weak.lock()) all.push_back(std::move(c));
+    }
+  }
+  for (auto& c : all)
+    c->beginShutdown();
+  all.clear();  // our references must not keep finished connections alive
+  const auto deadline = Clock::now() + config_.shutdownGrace;
+  auto remaining = [this] {
+    std::lock_guard lock(registryMutex_);
+    return registry_.size();
+  };
+  while (remaining() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  if (const std::size_t left = remaining(); left > 0) {
+    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections", left);
+    std::lock_guard lock(registryMutex_);
+    for (auto& [raw, weak] : registry_) {
+      if (auto c = weak.lock()) all.push_back(std::move(c));
+    }
+  }
+  for (auto& c : all)
+    c->closeNow();
+  all.clear();
+  proactor_->shutdown();  // aborts what is left, runs those handlers, joins every thread
+  if (reserveFd_ >= 0) ::close(reserveFd_);
+  reserveFd_ = -1;
+}
+
+}  // namespace
+
+std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config,
+                                                ServiceFactory factory) {
+  return std::make_unique<ProactiveServer>(config, std::move(factory));
+}
+
+}  // namespace nioxx::demo

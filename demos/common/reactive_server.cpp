@@ -1,0 +1,338 @@
+// Reactive glue: one EventHandler per connection, pinned to one Reactor of a ReactorGroup.
+// The handler only moves bytes between its SocketChannel and its FramedSession and keeps the
+// key's interest set in step with what the session wants (read unless held back, write while
+// replies wait).
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/demo_server.h"
+#include "nioxx/core/log.h"
+#include "nioxx/reactor/acceptor.h"
+#include "nioxx/reactor/reactor_group.h"
+
+namespace nioxx::demo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs fn on r's loop thread and waits for it.
+void runOn(Reactor& r, const std::function<void()>& fn) {
+  std::promise<void> done;
+  r.post([&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+class ReactiveServer;
+class ReactiveConnection;
+
+// Per-loop state, touched only on that loop's thread.
+struct Loop {
+  Reactor* reactor = nullptr;
+  std::unordered_map<ReactiveConnection*, std::unique_ptr<ReactiveConnection>> connections;
+  bool stopping = false;
+};
+
+class ReactiveConnection final : public EventHandler {
+ public:
+  ReactiveConnection(ReactiveServer& server, Loop& loop, SocketChannel channel);
+  ~ReactiveConnection() override;
+
+  void open(bool rejected);
+  void beginShutdown();
+  // Closes idle or over-lingering connections; returns true if it destroyed itself.
+  bool sweep(Clock::time_point now);
+  void handleEvent(SelectionKey& key) override;
+
+ private:
+  // Moves bytes until nothing more can move, then closes or re-arms. May destroy this.
+  void pump(bool readReady);
+  bool readPhase(bool readReady);  // true if bytes were read; false + destroyed_ on error
+  bool writePhase();
+  void discardInput();  // lingering: read and drop until EOF
+  void destroy();
+
+  ReactiveServer& server_;
+  Loop& loop_;
+  SocketChannel channel_;
+  SelectionKey* key_ = nullptr;
+  FramedSession session_;
+  Clock::time_point lastActive_ = Clock::now();
+  Clock::time_point lingerDeadline_{};
+  bool shutdown_ = false;
+  bool lingering_ = false;
+  bool dead_ = false;
+};
+
+class ReactiveServer final : public DemoServer {
+ public:
+  ReactiveServer(const ServerConfig& config, ServiceFactory factory)
+      : config_(config),
+        factory_(std::move(factory)),
+        group_(config.threads, "hello-reactor"),
+        loops_(group_.size()) {
+    for (std::size_t i = 0; i < loops_.size(); ++i)
+      loops_[i].reactor = &group_.at(i);
+  }
+  ~ReactiveServer() override { stop(); }
+
+  InetSocketAddress start() override;
+  void stop() override;
+  ServerStats& stats() noexcept override { return stats_; }
+
+  const ServerConfig& config() const noexcept { return config_; }
+  ServiceFactory& factory() noexcept { return factory_; }
+  std::atomic<std::size_t>& live() noexcept { return live_; }
+
+ private:
+  void onAccept(SocketChannel&& channel);
+  void scheduleSweep(Loop& loop);
+
+  ServerConfig config_;
+  ServiceFactory factory_;
+  ServerStats stats_;
+  ReactorGroup group_;
+  std::vector<Loop> loops_;
+  std::unique_ptr<Acceptor> acceptor_;
+  std::atomic<std::size_t> live_{0};  // connection objects alive (including rejected ones)
+  std::atomic<std::size_t> nextLoop_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+// ---- ReactiveConnection ----
+
+ReactiveConnection::ReactiveConnection(ReactiveServer& server, Loop& loop, SocketChannel channel)
+    : server_(server),
+      loop_(loop),
+      channel_(std::move(channel)),
+      session_(server.factory()(), server.config().limits, &server.stats()) {
+  server_.live().fetch_add(1, std::memory_order_relaxed);
+  ServerStats::add(server_.stats().active, 1);
+}
+
+ReactiveConnection::~ReactiveConnection() {
+  channel_.close();
+  server_.live().fetch_sub(1, std::memory_order_relaxed);
+  server_.stats().active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ReactiveConnection::open(bool rejected) {
+  key_ = &loop_.reactor->registerHandler(channel_, 0, *this);
+  if (rejected) session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
+  if (loop_.stopping) shutdown_ = true;
+  pump(true);
+}
+
+void ReactiveConnection::beginShutdown() {
+  shutdown_ = true;
+  pump(false);
+}
+
+void ReactiveConnection::handleEvent(SelectionKey& key) {
+  if (lingering_) {
+    discardInput();
+    return;
+  }
+  pump(key.isReadable());
+}
+
+void ReactiveConnection::pump(bool readReady) {
+  // Each round reads what the session accepts and writes what it produced; writing can release
+  // the output cap and let the session decode input it already holds, hence the loop.
+  for (int round = 0; round < 64; ++round) {
+    const bool read = readPhase(readReady);
+    if (dead_) return destroy();
+    const bool wrote = writePhase();
+    if (dead_) return destroy();
+    readReady = read;  // keep reading only while reads make progress
+    if (!read && !wrote) break;
+  }
+  if (session_.shouldClose()) {
+    // Lingering close: our FIN now, the descriptor once the peer's FIN arrives (or the linger
+    // timeout): closing with unread input would send an RST that can destroy our last replies.
+    std::error_code ec;
+    channel_.shutdownOutput(ec);
+    lingering_ = true;
+    lingerDeadline_ = Clock::now() + server_.config().lingerTimeout;
+    key_->interestOps(SelectionKey::OP_READ);
+    discardInput();
+    return;
+  }
+  key_->interestOps((session_.wantsRead() ? SelectionKey::OP_READ : 0) |
+                    (session_.hasOutput() ? SelectionKey::OP_WRITE : 0));
+}
+
+bool ReactiveConnection::readPhase(bool readReady) {
+  bool progress = false;
+  // During a graceful stop the socket is read until it would block even without an event: what
+  // it holds then is everything the client sent before the stop.
+  while (session_.wantsRead() && (readReady || shutdown_)) {
+    const auto space = session_.readSpace();
+    const ssize_t n = channel_.readSome(space.data(), space.size());
+    if (n > 0) {
+      const auto before = session_.requests();
+      session_.commitRead(static_cast<std::size_t>(n));
+      if (session_.requests() != before) lastActive_ = Clock::now();
+      progress = true;
+      if (static_cast<std::size_t>(n) < space.size() && !shutdown_) break;  // likely drained
+      continue;
+    }
+    if (n == 0) {
+      session_.endOfInput(true);
+      return true;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (shutdown_) session_.endOfInput(false);
+      break;
+    }
+    dead_ = true;  // ECONNRESET & co: nobody left to answer
+    return false;
+  }
+  return progress;
+}
+
+bool ReactiveConnection::writePhase() {
+  bool progress = false;
+  while (session_.hasOutput()) {
+    const auto out = session_.nextOutput();
+    const ssize_t n = channel_.writeSome(out.data(), out.size());
+    if (n > 0) {
+      session_.consumeOutput(static_cast<std::size_t>(n));
+      lastActive_ = Clock::now();
+      progress = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    dead_ = true;  // EPIPE / ECONNRESET
+    return false;
+  }
+  return progress;
+}
+
+void ReactiveConnection::discardInput() {
+  thread_local std::uint8_t scratch[16384];
+  for (;;) {
+    const ssize_t n = channel_.readSome(scratch, sizeof scratch);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    return destroy();  // the peer's FIN (or an error): done
+  }
+}
+
+bool ReactiveConnection::sweep(Clock::time_point now) {
+  if (lingering_) {
+    if (now < lingerDeadline_) return false;
+  } else {
+    const auto idle = server_.config().idleTimeout;
+    if (idle.count() <= 0 || now - lastActive_ < idle) return false;
+    ServerStats::add(server_.stats().idleClosed, 1);
+    nioxx::log::get("hello")->debug("closing idle connection fd={}", channel_.fd());
+  }
+  destroy();
+  return true;
+}
+
+void ReactiveConnection::destroy() {
+  loop_.connections.erase(this);  // deletes this: nothing may follow
+}
+
+// ---- ReactiveServer ----
+
+InetSocketAddress ReactiveServer::start() {
+  auto address = InetSocketAddress::of(config_.host, config_.port);
+  if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
+  acceptor_ = std::make_unique<Acceptor>(*loops_[0].reactor, *address,
+                                         [this](SocketChannel&& ch) { onAccept(std::move(ch)); });
+  for (auto& loop : loops_)
+    scheduleSweep(loop);
+  group_.start();
+  started_ = true;
+  return acceptor_->localAddress();
+}
+
+void ReactiveServer::onAccept(SocketChannel&& channel) {
+  std::error_code ec;
+  channel.setTcpNoDelay(true, ec);
+  const bool rejected = live_.load(std::memory_order_relaxed) >= config_.maxConnections;
+  ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
+  Loop& loop = loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+  // The channel travels to its loop in a shared_ptr: a task dropped at stop still closes it.
+  auto holder = std::make_shared<SocketChannel>(std::move(channel));
+  // Counted now so that a burst of accepts cannot overshoot the limit before the hand-off runs.
+  live_.fetch_add(1, std::memory_order_relaxed);
+  loop.reactor->post([this, &loop, holder, rejected] {
+    live_.fetch_sub(1, std::memory_order_relaxed);
+    auto conn = std::make_unique<ReactiveConnection>(*this, loop, std::move(*holder));
+    ReactiveConnection* raw = conn.get();
+    loop.connections.emplace(raw, std::move(conn));
+    raw->open(rejected);
+  });
+}
+
+void ReactiveServer::scheduleSweep(Loop& loop) {
+  const auto idle = config_.idleTimeout.count() > 0 ? config_.idleTimeout : config_.lingerTimeout;
+  const auto period = std::clamp<std::chrono::milliseconds>(
+      std::min(idle, config_.lingerTimeout) / 4, std::chrono::milliseconds(20),
+      std::chrono::milliseconds(500));
+  loop.reactor->schedule(period, [this, &loop] {
+    const auto now = Clock::now();
+    std::vector<ReactiveConnection*> all;
+    all.reserve(loop.connections.size());
+    for (auto& [raw, conn] : loop.connections)
+      all.push_back(raw);
+    for (ReactiveConnection* c : all)
+      c->sweep(now);
+    scheduleSweep(loop);
+  });
+}
+
+void ReactiveServer::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  // The Acceptor lives and dies on loop 0's thread; its destructor closes the listening socket.
+  runOn(*loops_[0].reactor, [this] { acceptor_.reset(); });
+  for (auto& loop : loops_) {
+    loop.reactor->post([&loop] {
+      loop.stopping = true;
+      std::vector<ReactiveConnection*> all;
+      for (auto& [raw, conn] : loop.connections)
+        all.push_back(raw);
+      for (ReactiveConnection* c : all)
+        c->beginShutdown();
+    });
+  }
+  const auto deadline = Clock::now() + config_.shutdownGrace;
+  while (live_.load(std::memory_order_relaxed) > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (const std::size_t left = live_.load(); left > 0) {
+    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections", left);
+  }
+  for (auto& loop : loops_)
+    runOn(*loop.reactor, [&loop] { loop.connections.clear(); });
+  group_.stop();
+}
+
+}  // namespace
+
+std::string tooManyConnectionsReason(std::size_t limit) {
+  return "server busy: too many connections (limit " + std::to_string(limit) + "), try again later";
+}
+
+std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory) {
+  return std::make_unique<ReactiveServer>(config, std::move(factory));
+}
+
+}  // namespace nioxx::demo

@@ -1,0 +1,130 @@
+#include "common/server_main.h"
+
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include "common/demo_server.h"
+#include "nioxx/core/log.h"
+
+namespace nioxx::demo {
+namespace {
+
+// Lets the server hold as many connections as the hard limit allows (issue 6: 10,000 clients).
+void raiseFileLimit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+int serverMain(int argc, char** argv, const ServerProgram& program) {
+  ServerConfig config;
+  std::string logLevel = "info";
+  double idleSeconds = static_cast<double>(config.idleTimeout.count()) / 1000.0;
+  double graceSeconds = static_cast<double>(config.shutdownGrace.count()) / 1000.0;
+
+  CLI::App app(program.description, program.name);
+  app.add_option("--mode", config.mode,
+                 "I/O style: reactor (Event Handlers on reactor/) or proactor (Completion "
+                 "Handlers on proactor/ + bridge/); the protocol logic is the same")
+      ->check(CLI::IsMember({"reactor", "proactor"}))
+      ->capture_default_str();
+  app.add_option("--host", config.host, "Numeric IP address to listen on (or localhost)")
+      ->capture_default_str();
+  app.add_option("--port", config.port, "TCP port; 0 picks a free port (see the listening line)")
+      ->capture_default_str();
+  app.add_option("--threads", config.threads,
+                 "Reactor loops (reactor) or I/O/handler threads (proactor)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--dispatch", config.dispatch,
+                 "Proactor completion dispatch: post-reactive (handlers run in Proactor::run "
+                 "threads), call-through (the I/O thread runs them), pool (a handler pool)")
+      ->check(CLI::IsMember({"post-reactive", "call-through", "pool"}))
+      ->capture_default_str();
+  app.add_option("--max-frame", config.limits.maxFrame,
+                 "Largest request frame in bytes; larger ones get an error reply, then close")
+      ->check(CLI::Range(std::size_t{16}, std::size_t{64} << 20))
+      ->capture_default_str();
+  app.add_option("--max-connections", config.maxConnections,
+                 "Connections served at once; excess ones get an error reply, then close")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idleSeconds,
+                 "Seconds without a complete request or write progress before a connection is "
+                 "closed (0 = never)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--output-cap", config.limits.outputCap,
+                 "Reply bytes queued per connection before the server stops reading from it "
+                 "(backpressure for clients that do not read)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace", graceSeconds,
+                 "On SIGINT/SIGTERM, seconds to finish open connections before closing them hard")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  config.idleTimeout = std::chrono::milliseconds(static_cast<long long>(idleSeconds * 1000));
+  config.shutdownGrace = std::chrono::milliseconds(static_cast<long long>(graceSeconds * 1000));
+
+  nioxx::log::init(logLevel);
+  auto logger = nioxx::log::get("hello");
+  if (program.init) program.init();
+  raiseFileLimit();
+
+  // SIGINT/SIGTERM are blocked in every thread (the server's threads inherit the mask) and taken
+  // synchronously below with sigwait: no async-signal-safety puzzles.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<DemoServer> server;
+  InetSocketAddress bound;
+  try {
+    server = config.mode == "reactor" ? makeReactiveServer(config, program.factory)
+                                      : makeProactiveServer(config, program.factory);
+    bound = server->start();
+  } catch (const std::exception& e) {
+    logger->error("cannot start: {}", e.what());
+    std::fprintf(stderr, "%s: cannot start: %s\n", program.name.c_str(), e.what());
+    return 1;
+  }
+
+  std::string line = "listening on " + bound.toString() + " mode=" + config.mode +
+                     " threads=" + std::to_string(config.threads);
+  if (config.mode == "proactor") line += " dispatch=" + config.dispatch;
+  logger->info("{}", line);
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&stopSignals, &signal);
+  logger->info("{} received: stopping (no new connections; answering what was received)",
+               signal == SIGINT ? "SIGINT" : "SIGTERM");
+  server->stop();
+  const std::string summary = "stopped: " + server->stats().summary();
+  logger->info("{}", summary);
+  std::printf("%s\n", summary.c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace nioxx::demo

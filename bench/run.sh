@@ -17,8 +17,9 @@ PROACTOR_CALL_THROUGH_THREADS="1"
 PROACTOR_POOL_THREADS="2"
 ASIO_THREADS="1 2"
 EPOLL_THREADS="1 2"
-# Extra flags for hello_server (its default connection limit would refuse part of the idle
-# workload; its idle timeout is far longer than the idle hold).
+# Extra flags for hello_server (its default connection limit could refuse part of the idle
+# workload; its idle timeout is far longer than the idle hold; it prints the listening line on
+# stdout whatever the log level).
 NIOXX_EXTRA_ARGS="--max-connections 20000 --log-level warn"
 # Workloads: name connections pipeline (idle = hold connections idle, measure server RSS).
 WORKLOADS=("64x1 64 1" "1000x1 1000 1" "64x16 64 16" "idle10k 10000 idle")
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
-    --quick) ROUNDS=1; DURATION=1; WARMUP=0.5; IDLE_HOLD=1.2; shift ;;
+    --quick) ROUNDS=1; DURATION=1; WARMUP=0.3; IDLE_HOLD=1.1; shift ;;
     --no-build) DO_BUILD=0; shift ;;
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;

@@ -41,14 +41,14 @@ void Proactor::shutdown() {
   core_->shutdown();
 }
 
-TimerId Proactor::startTimer(Operation* op, std::chrono::nanoseconds delay) {
+std::uint64_t Proactor::startTimer(Operation* op, std::chrono::nanoseconds delay) {
   op->timeout = delay < std::chrono::nanoseconds::zero() ? std::chrono::nanoseconds::zero() : delay;
-  const TimerId id = op->id();
+  const std::uint64_t id = op->id();
   detail::initiate(*core_, op);
   return id;
 }
 
-void Proactor::cancelTimer(TimerId id) {
+void Proactor::cancelTimer(std::uint64_t id) {
   core_->processor().cancelTimer(id);
 }
 

@@ -30,7 +30,7 @@
 
 namespace nioxx {
 
-using TimerId = std::uint64_t;
+// Timer ids are operation ids (plain std::uint64_t: reactor/ has its own TimerId type).
 
 struct ProactorOptions {
   DispatchStrategy strategy = DispatchStrategy::call_through;
@@ -79,25 +79,25 @@ class Proactor {
   // Calls handler(TimerResult&, Act&) once `delay` has elapsed (success) or after
   // cancelTimer() (operation_aborted). Never inside this call. Returns the timer's id.
   template <class Act, class Handler>
-  requires(!std::is_same_v<std::remove_cvref_t<Act>, UseFuture>) TimerId
+  requires(!std::is_same_v<std::remove_cvref_t<Act>, UseFuture>) std::uint64_t
       scheduleTimer(std::chrono::nanoseconds delay, Act act, Handler&& handler) {
     Operation* op = detail::makeOperation<TimerResult>(OpKind::timer, nullptr, std::move(act),
                                                        std::forward<Handler>(handler));
     return startTimer(op, delay);
   }
   template <class Handler>
-  requires(!std::is_same_v<std::remove_cvref_t<Handler>, UseFuture>) TimerId
+  requires(!std::is_same_v<std::remove_cvref_t<Handler>, UseFuture>) std::uint64_t
       scheduleTimer(std::chrono::nanoseconds delay, Handler&& handler) {
     return scheduleTimer(delay, NoAct{}, std::forward<Handler>(handler));
   }
-  std::pair<TimerId, std::future<TimerResult>> scheduleTimer(std::chrono::nanoseconds delay,
-                                                             UseFuture) {
+  std::pair<std::uint64_t, std::future<TimerResult>> scheduleTimer(std::chrono::nanoseconds delay,
+                                                                   UseFuture) {
     auto [op, future] = detail::makeFutureOperation<TimerResult>(OpKind::timer, nullptr);
     return {startTimer(op, delay), std::move(future)};
   }
   // The timer completes with operation_aborted unless it already fired. Asynchronous; any
   // thread; unknown or fired ids are ignored.
-  void cancelTimer(TimerId id);
+  void cancelTimer(std::uint64_t id);
 
   DispatchStrategy strategy() const noexcept;
   AsyncOperationProcessor& processor() noexcept;
@@ -106,7 +106,7 @@ class Proactor {
   const std::shared_ptr<detail::ProactorCore>& core() const noexcept { return core_; }
 
  private:
-  TimerId startTimer(Operation* op, std::chrono::nanoseconds delay);
+  std::uint64_t startTimer(Operation* op, std::chrono::nanoseconds delay);
 
   std::shared_ptr<detail::ProactorCore> core_;
 };

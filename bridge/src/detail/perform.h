@@ -1,0 +1,18 @@
+// The non-blocking system calls behind each operation kind: the "perform" step of the emulated
+// Asynchronous Operation Processor (Asio's reactive_socket_*_op::do_perform).
+#pragma once
+
+#include "nioxx/proactor/operation.h"
+
+namespace nioxx::bridge_detail {
+
+enum class Perform { done, again };
+
+// Performs op on a non-blocking socket until it is done (result filled: transferred/error) or
+// would block (again; partial progress kept in the op). Loops on EINTR.
+Perform performSocketOp(int fd, Operation& op) noexcept;
+
+// Performs a file op with pread/pwrite (blocking; on a worker thread). Always done.
+void performFileOp(int fd, Operation& op) noexcept;
+
+}  // namespace nioxx::bridge_detail

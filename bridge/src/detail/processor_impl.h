@@ -1,0 +1,181 @@
+// The EmulatedProcessor's internals: per-reactor loops with an inbox, per-socket operation
+// queues, per-file FIFOs. See emulated_processor.h for the arrangement and docs/parts/proactor.md
+// for the life of one read.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/core/thread_pool.h"
+#include "nioxx/proactor/async_channel.h"
+#include "nioxx/reactor/reactor.h"
+#include "nioxx/reactor/selectable_channel.h"
+
+namespace nioxx::bridge_detail {
+
+// A registrable view of the channel's descriptor; owns (and finally closes) it.
+class FdChannel final : public SelectableChannel {
+ public:
+  explicit FdChannel(int fd) noexcept : SelectableChannel(fd) {}
+  int validOps() const noexcept override { return SelectionKey::OP_READ | SelectionKey::OP_WRITE; }
+};
+
+// Intrusive FIFO of operations through Operation::next.
+struct OpQueue {
+  Operation* head = nullptr;
+  Operation* tail = nullptr;
+  bool empty() const noexcept { return head == nullptr; }
+  void push(Operation* op) noexcept {
+    op->next = nullptr;
+    if (tail == nullptr) {
+      head = op;
+    } else {
+      tail->next = op;
+    }
+    tail = op;
+  }
+  Operation* pop() noexcept {
+    Operation* op = head;
+    if (op != nullptr) {
+      head = op->next;
+      if (head == nullptr) tail = nullptr;
+      op->next = nullptr;
+    }
+    return op;
+  }
+  // Unlinks the operation with this id; null if not queued.
+  Operation* removeId(std::uint64_t id) noexcept {
+    Operation* prev = nullptr;
+    for (Operation* op = head; op != nullptr; prev = op, op = op->next) {
+      if (op->id() != id) continue;
+      (prev == nullptr ? head : prev->next) = op->next;
+      if (tail == op) tail = prev;
+      op->next = nullptr;
+      return op;
+    }
+    return nullptr;
+  }
+};
+
+class ProcessorImpl;
+struct Loop;
+
+struct SocketState final : EventHandler {
+  SocketState(ProcessorImpl& p, Loop& l, int fd) noexcept : proc(p), loop(l), fdch(fd) {}
+  void handleEvent(SelectionKey& key) override;
+
+  ProcessorImpl& proc;
+  Loop& loop;
+  FdChannel fdch;
+  SelectionKey* key = nullptr;
+  OpQueue readQ;   // read, readv, accept
+  OpQueue writeQ;  // connect, write, writev (FIFO: the write queue)
+  int interest = 0;
+  bool closed = false;  // close() processed: queues aborted, descriptor shut down
+  bool dead = false;    // detached: waiting in the graveyard
+  bool busy = false;    // worker_pool mode: a worker is performing I/O
+  std::mutex mutex;     // worker_pool mode only: queues shared with the workers
+  SocketState* prevLive = nullptr;
+  SocketState* nextLive = nullptr;
+};
+
+struct FileState {
+  FileState(AsyncChannel& c) noexcept : channel(&c) {}
+  AsyncChannel* channel;
+  std::mutex mutex;
+  OpQueue queue;
+  bool scheduled = false;
+};
+
+struct InboxItem {
+  enum Kind : std::uint8_t { submit, cancel, close, detach, cancel_timer, execute, rearm };
+  Kind kind;
+  void* ptr;
+  std::uint64_t id;
+};
+
+struct Loop {
+  Reactor reactor;
+  std::size_t index = 0;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex inboxMutex;
+  std::vector<InboxItem> inbox;         // guarded by inboxMutex
+  bool inboxScheduled = false;          // guarded: a drain task is already posted
+  bool closed = false;                  // guarded: the loop thread has finished; do it yourself
+  std::vector<InboxItem> draining;      // loop thread
+  std::vector<SocketState*> graveyard;  // loop thread: detached states, freed between iterations
+  SocketState* live = nullptr;          // loop thread: registered states (for shutdown)
+  struct Timer {
+    Operation* op;
+    TimerId reactorTimer;
+  };
+  std::unordered_map<std::uint64_t, Timer> timers;  // loop thread: Proactor timers by op id
+};
+
+class ProcessorImpl {
+ public:
+  explicit ProcessorImpl(EmulatedProcessor::Options options);
+  ~ProcessorImpl();
+
+  void start(CompletionSink& sink, const ProcessorConfig& config);
+  void attach(AsyncChannel& channel);
+  void detach(AsyncChannel& channel) noexcept;
+  void submit(Operation* op) noexcept;
+  void cancel(AsyncChannel& channel, bool close) noexcept;
+  void cancelTimer(std::uint64_t timerId) noexcept;
+  void shutdown() noexcept;
+  bool execute(detail::DispatchNode* node) noexcept;
+  bool channelAffinity() const noexcept { return options_.ioMode == IoMode::inline_io; }
+  const EmulatedProcessor::Options& options() const noexcept { return options_; }
+
+  void onReady(SocketState& s, int readyOps) noexcept;
+
+ private:
+  bool post(Loop& l, InboxItem item) noexcept;
+  void drainInbox(Loop& l) noexcept;
+  void handle(Loop& l, const InboxItem& item) noexcept;
+  void loopMain(Loop& l) noexcept;
+  void abortLoop(Loop& l) noexcept;
+  void freeGraveyard(Loop& l) noexcept;
+
+  void startSocketOp(SocketState& s, Operation* op) noexcept;
+  void performQueue(SocketState& s, bool reads) noexcept;
+  void updateInterest(SocketState& s) noexcept;
+  void finish(Loop& l, Operation* op) noexcept;  // disarm timeout, resolve, complete
+  void abortQueue(SocketState& s, OpQueue& q) noexcept;
+  void cancelSocket(SocketState& s, bool close) noexcept;
+  void destroySocket(SocketState& s) noexcept;
+  void onIoTimeout(SocketState& s, std::uint64_t opId) noexcept;
+
+  void startTimer(Loop& l, Operation* op) noexcept;
+  void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;
+
+  void workerPerform(SocketState& s) noexcept;
+  void rearm(SocketState& s) noexcept;
+
+  void submitFile(Operation* op) noexcept;
+  void runFile(FileState& fs) noexcept;
+
+  void abortNow(Operation* op, Error error = Error::operation_aborted) noexcept;
+  Loop& loopOf(const SocketState& s) noexcept { return s.loop; }
+
+  EmulatedProcessor::Options options_;
+  CompletionSink* sink_ = nullptr;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::atomic<std::size_t> nextLoop_{0};
+  std::atomic<bool> shuttingDown_{false};
+  bool started_ = false;
+  std::unique_ptr<ThreadPool> ioPool_;
+  std::unique_ptr<ThreadPool> filePool_;
+};
+
+}  // namespace nioxx::bridge_detail

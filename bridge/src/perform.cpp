@@ -1,0 +1,199 @@
+#include "detail/perform.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "nioxx/core/error.h"
+
+namespace nioxx::bridge_detail {
+namespace {
+
+constexpr std::size_t kMaxIov = 64;
+
+bool wouldBlock(int e) noexcept {
+  return e == EAGAIN || e == EWOULDBLOCK;
+}
+
+// Fills iov from the buffers' remaining regions; returns the count.
+int gather(std::vector<ByteBuffer>& bufs, std::array<iovec, kMaxIov>& iov) noexcept {
+  int n = 0;
+  for (auto& b : bufs) {
+    if (!b.hasRemaining()) continue;
+    if (n == static_cast<int>(kMaxIov)) break;
+    auto span = b.remainingSpan();
+    iov[static_cast<std::size_t>(n++)] = {span.data(), span.size()};
+  }
+  return n;
+}
+
+void advance(std::vector<ByteBuffer>& bufs, std::size_t n) noexcept {
+  for (auto& b : bufs) {
+    if (n == 0) break;
+    const std::size_t step = std::min(n, b.remaining());
+    b.advance(step);
+    n -= step;
+  }
+}
+
+bool anyRemaining(const std::vector<ByteBuffer>& bufs) noexcept {
+  return std::any_of(bufs.begin(), bufs.end(),
+                     [](const ByteBuffer& b) { return b.hasRemaining(); });
+}
+
+Perform fail(Operation& op, std::error_code ec) noexcept {
+  op.error = ec;
+  return Perform::done;
+}
+
+Perform readOp(int fd, Operation& op) noexcept {
+  for (;;) {
+    const bool vec = op.kind() == OpKind::readv;
+    if (vec ? !anyRemaining(op.buffers) : !op.buffer.hasRemaining()) return Perform::done;
+    ssize_t n;
+    if (vec) {
+      std::array<iovec, kMaxIov> iov;
+      n = ::readv(fd, iov.data(), gather(op.buffers, iov));
+    } else {
+      auto span = op.buffer.remainingSpan();
+      n = ::read(fd, span.data(), span.size());
+    }
+    if (n > 0) {
+      if (vec) {
+        advance(op.buffers, static_cast<std::size_t>(n));
+      } else {
+        op.buffer.advance(static_cast<std::size_t>(n));
+      }
+      op.transferred += static_cast<std::size_t>(n);
+      if (!op.whole) return Perform::done;
+      continue;
+    }
+    if (n == 0) return fail(op, Error::end_of_stream);
+    if (errno == EINTR) continue;
+    if (wouldBlock(errno)) return Perform::again;
+    return fail(op, lastError());
+  }
+}
+
+Perform writeOp(int fd, Operation& op) noexcept {
+  for (;;) {
+    const bool vec = op.kind() == OpKind::writev;
+    if (vec ? !anyRemaining(op.buffers) : !op.buffer.hasRemaining()) return Perform::done;
+    ssize_t n;
+    if (vec) {
+      std::array<iovec, kMaxIov> iov;
+      msghdr msg{};
+      msg.msg_iov = iov.data();
+      msg.msg_iovlen = static_cast<std::size_t>(gather(op.buffers, iov));
+      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    } else {
+      auto span = op.buffer.remainingSpan();
+      n = ::send(fd, span.data(), span.size(), MSG_NOSIGNAL);
+    }
+    if (n > 0) {
+      if (vec) {
+        advance(op.buffers, static_cast<std::size_t>(n));
+      } else {
+        op.buffer.advance(static_cast<std::size_t>(n));
+      }
+      op.transferred += static_cast<std::size_t>(n);
+      if (!op.whole) return Perform::done;
+      continue;
+    }
+    if (n == 0) return Perform::again;  // not expected for a non-empty stream send
+    if (errno == EINTR) continue;
+    if (wouldBlock(errno)) return Perform::again;
+    return fail(op, lastError());
+  }
+}
+
+// op.offset doubles as "connect in progress" for connect operations (offset is unused there).
+Perform connectOp(int fd, Operation& op) noexcept {
+  if (op.offset == 0) {
+    for (;;) {
+      if (::connect(fd, op.address.sockaddr(), op.address.length()) == 0) return Perform::done;
+      if (errno == EINTR) continue;
+      if (errno == EINPROGRESS) {
+        op.offset = 1;
+        return Perform::again;
+      }
+      if (errno == EISCONN) return fail(op, Error::already_connected);
+      return fail(op, lastError());
+    }
+  }
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(op, lastError());
+  if (err == 0) {
+    // Writable with no error can also be a spurious wake-up before the handshake finished.
+    sockaddr_storage ss{};
+    socklen_t sl = sizeof(ss);
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return Perform::done;
+    if (errno == ENOTCONN) return Perform::again;
+    return fail(op, lastError());
+  }
+  if (err == EINPROGRESS || err == EALREADY) return Perform::again;
+  return fail(op, std::error_code(err, std::system_category()));
+}
+
+Perform acceptOp(int fd, Operation& op) noexcept {
+  for (;;) {
+    const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c >= 0) {
+      op.acceptedFd = c;
+      return Perform::done;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (wouldBlock(errno)) return Perform::again;
+    return fail(op, lastError());
+  }
+}
+
+}  // namespace
+
+Perform performSocketOp(int fd, Operation& op) noexcept {
+  switch (op.kind()) {
+    case OpKind::read:
+    case OpKind::readv:
+      return readOp(fd, op);
+    case OpKind::write:
+    case OpKind::writev:
+      return writeOp(fd, op);
+    case OpKind::connect:
+      return connectOp(fd, op);
+    case OpKind::accept:
+      return acceptOp(fd, op);
+    default:
+      return fail(op, Error::invalid_argument);
+  }
+}
+
+void performFileOp(int fd, Operation& op) noexcept {
+  const bool reading = op.kind() == OpKind::read_at;
+  for (;;) {
+    if (!op.buffer.hasRemaining()) return;
+    auto span = op.buffer.remainingSpan();
+    const off_t at = static_cast<off_t>(op.offset + static_cast<std::int64_t>(op.transferred));
+    const ssize_t n = reading ? ::pread(fd, span.data(), span.size(), at)
+                              : ::pwrite(fd, span.data(), span.size(), at);
+    if (n > 0) {
+      op.buffer.advance(static_cast<std::size_t>(n));
+      op.transferred += static_cast<std::size_t>(n);
+      if (!op.whole) return;
+      continue;
+    }
+    if (n == 0) {
+      if (reading) op.error = Error::end_of_stream;
+      return;
+    }
+    if (errno == EINTR) continue;
+    op.error = lastError();
+    return;
+  }
+}
+
+}  // namespace nioxx::bridge_detail

@@ -1,0 +1,513 @@
+#include "detail/processor_impl.h"
+
+#include <sys/socket.h>
+
+#include "detail/perform.h"
+#include "nioxx/core/error.h"
+#include "nioxx/core/log.h"
+
+namespace nioxx::bridge_detail {
+namespace {
+
+bool isReadKind(OpKind k) noexcept {
+  return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
+}
+
+// Locks the socket's mutex only in worker_pool mode, where workers share its queues.
+std::unique_lock<std::mutex> lockIf(bool workers, SocketState& s) {
+  return workers ? std::unique_lock<std::mutex>(s.mutex) : std::unique_lock<std::mutex>();
+}
+
+}  // namespace
+
+void SocketState::handleEvent(SelectionKey& k) {
+  proc.onReady(*this, k.readyOps());
+}
+
+ProcessorImpl::ProcessorImpl(EmulatedProcessor::Options options) : options_(options) {
+  if (options_.reactorThreads == 0) options_.reactorThreads = 1;
+  if (options_.ioWorkers == 0) options_.ioWorkers = 1;
+  if (options_.fileWorkers == 0) options_.fileWorkers = 1;
+  for (std::size_t i = 0; i < options_.reactorThreads; ++i) {
+    loops_.push_back(std::make_unique<Loop>());
+    loops_.back()->index = i;
+  }
+}
+
+ProcessorImpl::~ProcessorImpl() {
+  shutdown();
+  for (auto& l : loops_)
+    freeGraveyard(*l);
+}
+
+void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& /*config*/) {
+  sink_ = &sink;
+  started_ = true;
+  filePool_ = std::make_unique<ThreadPool>(
+      ThreadPool::Options{options_.fileWorkers, 1 << 20, "nioxx-file"});
+  filePool_->start();
+  if (options_.ioMode == IoMode::worker_pool) {
+    ioPool_ =
+        std::make_unique<ThreadPool>(ThreadPool::Options{options_.ioWorkers, 1 << 20, "nioxx-io"});
+    ioPool_->start();
+  }
+  for (auto& l : loops_) {
+    Loop* loop = l.get();
+    loop->thread = std::thread([this, loop] { loopMain(*loop); });
+  }
+}
+
+// ------------------------------------------------------------------ loops and inboxes
+
+void ProcessorImpl::loopMain(Loop& l) noexcept {
+  sink_->enterProcessorThread();
+  while (!l.stop.load(std::memory_order_acquire)) {
+    l.reactor.runOnce(sink_->hasDeferred() ? std::chrono::milliseconds(0)
+                                           : std::chrono::milliseconds(-1));
+    sink_->runDeferred();
+    if (!l.graveyard.empty()) freeGraveyard(l);
+  }
+  abortLoop(l);
+  sink_->leaveProcessorThread();
+  freeGraveyard(l);
+}
+
+bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
+  bool schedule = false;
+  {
+    std::lock_guard lock(l.inboxMutex);
+    if (l.closed) return false;
+    l.inbox.push_back(item);
+    schedule = !l.inboxScheduled;
+    l.inboxScheduled = true;
+  }
+  // One drain task per batch: wake-ups are coalesced by the flag above and by the Selector.
+  if (schedule) l.reactor.post([this, loop = &l] { drainInbox(*loop); });
+  return true;
+}
+
+void ProcessorImpl::drainInbox(Loop& l) noexcept {
+  {
+    std::lock_guard lock(l.inboxMutex);
+    l.draining.swap(l.inbox);
+    l.inboxScheduled = false;
+  }
+  for (const InboxItem& item : l.draining)
+    handle(l, item);
+  l.draining.clear();
+}
+
+void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
+  switch (item.kind) {
+    case InboxItem::submit: {
+      auto* op = static_cast<Operation*>(item.ptr);
+      if (op->kind() == OpKind::timer) {
+        startTimer(l, op);
+      } else {
+        startSocketOp(*static_cast<SocketState*>(op->channel()->processorState), op);
+      }
+      break;
+    }
+    case InboxItem::cancel:
+      cancelSocket(*static_cast<SocketState*>(item.ptr), false);
+      break;
+    case InboxItem::close:
+      cancelSocket(*static_cast<SocketState*>(item.ptr), true);
+      break;
+    case InboxItem::detach:
+      destroySocket(*static_cast<SocketState*>(item.ptr));
+      break;
+    case InboxItem::cancel_timer:
+      cancelTimerOnLoop(l, item.id);
+      break;
+    case InboxItem::execute: {
+      auto* node = static_cast<detail::DispatchNode*>(item.ptr);
+      node->run(node);
+      break;
+    }
+    case InboxItem::rearm:
+      rearm(*static_cast<SocketState*>(item.ptr));
+      break;
+  }
+}
+
+void ProcessorImpl::abortLoop(Loop& l) noexcept {
+  // Whatever is still queued to the loop is aborted here; later posts fail and the poster
+  // aborts the operation itself (submit() checks shuttingDown_ first anyway).
+  for (;;) {
+    {
+      std::lock_guard lock(l.inboxMutex);
+      l.draining.swap(l.inbox);
+      l.closed = l.draining.empty();
+    }
+    if (l.draining.empty()) break;
+    for (const InboxItem& item : l.draining) {
+      if (item.kind == InboxItem::submit) {
+        abortNow(static_cast<Operation*>(item.ptr));
+      } else {
+        handle(l, item);
+      }
+    }
+    l.draining.clear();
+  }
+  std::vector<SocketState*> live;
+  for (SocketState* s = l.live; s != nullptr; s = s->nextLive)
+    live.push_back(s);
+  for (SocketState* s : live) {
+    if (s->busy) continue;  // cannot happen after the I/O pool stopped; belt and braces
+    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, *s);
+    abortQueue(*s, s->readQ);
+    abortQueue(*s, s->writeQ);
+  }
+  auto timers = std::move(l.timers);
+  for (auto& [id, t] : timers) {
+    if (t.op->tryAbort(OpState::cancelled)) sink_->complete(t.op);
+  }
+  sink_->runDeferred();
+}
+
+void ProcessorImpl::freeGraveyard(Loop& l) noexcept {
+  auto graves = std::move(l.graveyard);
+  l.graveyard.clear();
+  for (SocketState* s : graves)
+    delete s;
+}
+
+// ------------------------------------------------------------------ channels
+
+void ProcessorImpl::attach(AsyncChannel& channel) {
+  if (channel.kind() == ChannelKind::file) {
+    channel.processorState = new FileState(channel);
+    return;
+  }
+  Loop& l = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+  channel.processorState = new SocketState(*this, l, channel.fd());
+}
+
+void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
+  if (channel.kind() == ChannelKind::file) {
+    auto* fs = static_cast<FileState*>(channel.processorState);
+    ::close(channel.fd());
+    delete fs;
+    return;
+  }
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  channel.processorState = nullptr;
+  Loop& l = s->loop;
+  if (l.reactor.isInLoopThread()) {
+    destroySocket(*s);
+  } else if (!post(l, {InboxItem::detach, s, 0})) {
+    delete s;  // the loop has finished: nobody else can touch the state
+  }
+}
+
+void ProcessorImpl::destroySocket(SocketState& s) noexcept {
+  if (s.dead) return;
+  s.dead = true;
+  if (s.prevLive != nullptr) s.prevLive->nextLive = s.nextLive;
+  if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
+  if (s.loop.live == &s) s.loop.live = s.nextLive;
+  s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
+  if (!s.busy) s.loop.graveyard.push_back(&s);  // else rearm() frees it
+}
+
+void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
+  if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  if (s->loop.reactor.isInLoopThread()) {
+    cancelSocket(*s, close);
+  } else if (!post(s->loop, {close ? InboxItem::close : InboxItem::cancel, s, 0})) {
+    if (close) s->fdch.close();  // the loop has finished: nobody else uses the descriptor
+  }
+}
+
+void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
+  if (s.dead) return;
+  {
+    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+    abortQueue(s, s.readQ);
+    abortQueue(s, s.writeQ);
+    if (close && !s.closed) {
+      // Java semantics: the descriptor is released now (the key is cancelled first, so no
+      // stale event reaches a reused descriptor number); SO_LINGER 0 therefore resets.
+      s.closed = true;
+      s.key = nullptr;
+      s.fdch.close();
+    }
+  }
+  updateInterest(s);
+}
+
+void ProcessorImpl::abortQueue(SocketState& s, OpQueue& q) noexcept {
+  while (Operation* op = q.pop()) {
+    if (op->scratchTag != 0) {
+      s.loop.reactor.cancelTimer(TimerId{op->scratchTag});
+      op->scratchTag = 0;
+    }
+    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
+  }
+}
+
+// ------------------------------------------------------------------ operations
+
+void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
+  if (op->tryAbort(OpState::cancelled)) {
+    if (error != Error::operation_aborted) op->error = error;
+    sink_->complete(op);
+  }
+}
+
+void ProcessorImpl::submit(Operation* op) noexcept {
+  if (shuttingDown_.load(std::memory_order_acquire)) return abortNow(op);
+  if (op->kind() == OpKind::timer) {
+    Loop& l = *loops_[op->id() % loops_.size()];
+    if (l.reactor.isInLoopThread()) return startTimer(l, op);
+    if (!post(l, {InboxItem::submit, op, 0})) abortNow(op);
+    return;
+  }
+  AsyncChannel& ch = *op->channel();
+  if (ch.kind() == ChannelKind::file) return submitFile(op);
+  auto* s = static_cast<SocketState*>(ch.processorState);
+  if (s->loop.reactor.isInLoopThread()) return startSocketOp(*s, op);
+  if (!post(s->loop, {InboxItem::submit, op, 0})) abortNow(op);
+}
+
+void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
+  const bool workers = options_.ioMode == IoMode::worker_pool;
+  if (s.closed || s.dead) return abortNow(op, Error::closed);
+  Loop& l = s.loop;
+  if (s.key == nullptr) {
+    try {
+      s.key = &l.reactor.registerHandler(s.fdch, 0, s);
+    } catch (const std::exception&) {
+      op->tryTransition(OpState::pending, OpState::completed);
+      op->error = lastError();
+      if (!op->error) op->error = Error::invalid_argument;
+      sink_->complete(op);
+      return;
+    }
+    s.nextLive = l.live;
+    if (l.live != nullptr) l.live->prevLive = &s;
+    l.live = &s;
+  }
+  if (op->timeout.count() > 0) {
+    const std::uint64_t id = op->id();
+    op->scratchTag =
+        l.reactor.schedule(op->timeout, [st = &s, id] { st->proc.onIoTimeout(*st, id); }).value;
+  }
+  {
+    auto lock = lockIf(workers, s);
+    const bool reads = isReadKind(op->kind());
+    OpQueue& q = reads ? s.readQ : s.writeQ;
+    const bool first = q.empty();
+    q.push(op);
+    if (first && !s.busy && (options_.speculative || op->kind() == OpKind::connect)) {
+      if (lock.owns_lock()) lock.unlock();  // performQueue completes outside the lock
+      performQueue(s, reads);
+    } else {
+      sink_->notify(*op, OpPhase::waiting);
+    }
+  }
+  updateInterest(s);
+}
+
+void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
+  const bool workers = options_.ioMode == IoMode::worker_pool;
+  OpQueue& q = reads ? s.readQ : s.writeQ;
+  for (;;) {
+    Operation* op;
+    {
+      auto lock = lockIf(workers, s);
+      op = q.head;
+      if (op == nullptr || s.dead) return;
+      sink_->notify(*op, OpPhase::performing);
+      if (performSocketOp(s.fdch.fd(), *op) == Perform::again) {
+        sink_->notify(*op, OpPhase::waiting);
+        return;
+      }
+      q.pop();
+    }
+    finish(s.loop, op);
+  }
+}
+
+void ProcessorImpl::finish(Loop& l, Operation* op) noexcept {
+  if (op->scratchTag != 0) {
+    l.reactor.cancelTimer(TimerId{op->scratchTag});
+    op->scratchTag = 0;
+  }
+  if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+}
+
+void ProcessorImpl::updateInterest(SocketState& s) noexcept {
+  if (s.dead || s.closed || s.key == nullptr || s.busy) return;
+  int want = 0;
+  {
+    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+    if (!s.readQ.empty()) want |= SelectionKey::OP_READ;
+    if (!s.writeQ.empty()) want |= SelectionKey::OP_WRITE;
+  }
+  if (want != s.interest && s.key->isValid()) {
+    s.key->interestOps(want);  // lazy: costs an epoll_ctl only if it survives to the next wait
+    s.interest = want;
+  }
+}
+
+void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
+  if (options_.ioMode == IoMode::worker_pool) {
+    // The paper's literal emulation: hand the ready socket to an I/O worker.
+    s.busy = true;
+    s.key->interestOps(0);
+    s.interest = 0;
+    if (!ioPool_->submit([this, st = &s] { workerPerform(*st); })) rearm(s);
+    return;
+  }
+  if ((readyOps & SelectionKey::OP_READ) != 0) performQueue(s, true);
+  if ((readyOps & SelectionKey::OP_WRITE) != 0 && !s.dead) performQueue(s, false);
+  updateInterest(s);
+}
+
+void ProcessorImpl::onIoTimeout(SocketState& s, std::uint64_t opId) noexcept {
+  Operation* op = nullptr;
+  {
+    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+    op = s.readQ.removeId(opId);
+    if (op == nullptr) op = s.writeQ.removeId(opId);
+  }
+  if (op == nullptr) return;  // already completed (its cancel raced with the firing)
+  op->scratchTag = 0;
+  if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
+  updateInterest(s);
+}
+
+// ------------------------------------------------------------------ worker_pool mode
+
+void ProcessorImpl::workerPerform(SocketState& s) noexcept {
+  std::vector<Operation*> done;
+  {
+    std::lock_guard lock(s.mutex);
+    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      while (Operation* op = q->head) {
+        sink_->notify(*op, OpPhase::performing);
+        if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
+        q->pop();
+        done.push_back(op);
+      }
+    }
+  }
+  // Timers are disarmed on the loop (rearm) before any completion can free its channel.
+  for (Operation* op : done) {
+    if (op->scratchTag != 0) {
+      s.loop.reactor.cancelTimer(TimerId{op->scratchTag});
+      op->scratchTag = 0;
+    }
+  }
+  if (!post(s.loop, {InboxItem::rearm, &s, 0})) {
+    s.busy = false;
+  }
+  for (Operation* op : done) {
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  }
+}
+
+void ProcessorImpl::rearm(SocketState& s) noexcept {
+  s.busy = false;
+  if (s.dead) {
+    s.loop.graveyard.push_back(&s);
+    return;
+  }
+  updateInterest(s);
+}
+
+// ------------------------------------------------------------------ timers
+
+void ProcessorImpl::startTimer(Loop& l, Operation* op) noexcept {
+  const std::uint64_t id = op->id();
+  const TimerId t = l.reactor.schedule(op->timeout, [this, op] {
+    Loop& loop = *loops_[op->id() % loops_.size()];
+    loop.timers.erase(op->id());
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  });
+  l.timers.emplace(id, Loop::Timer{op, t});
+  sink_->notify(*op, OpPhase::waiting);
+}
+
+void ProcessorImpl::cancelTimer(std::uint64_t timerId) noexcept {
+  Loop& l = *loops_[timerId % loops_.size()];
+  if (l.reactor.isInLoopThread()) return cancelTimerOnLoop(l, timerId);
+  post(l, {InboxItem::cancel_timer, nullptr, timerId});
+}
+
+void ProcessorImpl::cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept {
+  auto it = l.timers.find(id);
+  if (it == l.timers.end()) return;
+  Loop::Timer t = it->second;
+  l.timers.erase(it);
+  l.reactor.cancelTimer(t.reactorTimer);
+  if (t.op->tryAbort(OpState::cancelled)) sink_->complete(t.op);
+}
+
+// ------------------------------------------------------------------ files
+
+void ProcessorImpl::submitFile(Operation* op) noexcept {
+  auto* fs = static_cast<FileState*>(op->channel()->processorState);
+  bool schedule = false;
+  {
+    std::lock_guard lock(fs->mutex);
+    fs->queue.push(op);
+    schedule = !fs->scheduled;
+    fs->scheduled = true;
+  }
+  sink_->notify(*op, OpPhase::waiting);
+  if (!schedule) return;
+  fs->channel->addRef();  // keeps the FileState alive while a worker drains it
+  if (!filePool_->submit([this, fs] { runFile(*fs); })) runFile(*fs);
+}
+
+void ProcessorImpl::runFile(FileState& fs) noexcept {
+  AsyncChannel* channel = fs.channel;
+  for (;;) {
+    Operation* op;
+    {
+      std::lock_guard lock(fs.mutex);
+      op = fs.queue.pop();
+      if (op == nullptr) {
+        fs.scheduled = false;
+        break;
+      }
+    }
+    if (shuttingDown_.load(std::memory_order_acquire)) {
+      abortNow(op);
+      continue;
+    }
+    sink_->notify(*op, OpPhase::performing);
+    performFileOp(channel->fd(), *op);
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  }
+  channel->release();
+}
+
+// ------------------------------------------------------------------ misc
+
+bool ProcessorImpl::execute(detail::DispatchNode* node) noexcept {
+  if (shuttingDown_.load(std::memory_order_acquire)) return false;
+  Loop& l = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+  return post(l, {InboxItem::execute, node, 0});
+}
+
+void ProcessorImpl::shutdown() noexcept {
+  if (shuttingDown_.exchange(true, std::memory_order_acq_rel)) return;
+  if (!started_) return;
+  // I/O workers first: they hand sockets back to the loops, which are still running.
+  if (ioPool_) ioPool_->stop();
+  for (auto& l : loops_) {
+    l->stop.store(true, std::memory_order_release);
+    l->reactor.wakeup();
+  }
+  for (auto& l : loops_) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+  if (filePool_) filePool_->stop();
+}
+
+}  // namespace nioxx::bridge_detail

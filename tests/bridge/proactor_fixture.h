@@ -1,0 +1,114 @@
+// Shared fixture for the emulated-proactor tests: a Proactor per test (parametrised over the
+// three dispatch strategies), a thread in run() (needed by post_reactive, harmless otherwise),
+// and loopback helpers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/proactor/async_server_socket.h"
+#include "nioxx/proactor/async_socket.h"
+#include "nioxx/proactor/proactor.h"
+
+namespace nioxx::test {
+
+using namespace std::chrono_literals;
+
+inline constexpr auto kWait = 10s;  // generous: "eventually" on a loaded 2-core machine
+
+inline ByteBuffer bufferOf(std::string_view s) {
+  ByteBuffer b = ByteBuffer::allocate(s.size());
+  b.put(s);
+  b.flip();
+  return b;
+}
+
+inline std::string drained(const ByteBuffer& b) {  // the bytes before position
+  return std::string(reinterpret_cast<const char*>(b.array()), b.position());
+}
+
+// Polls cond until true or kWait passes.
+template <class Cond>
+bool eventually(Cond cond, std::chrono::milliseconds limit = kWait) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+struct ProactorParam {
+  DispatchStrategy strategy;
+  IoMode ioMode = IoMode::inline_io;
+  std::size_t reactors = 2;
+};
+
+inline std::string paramName(const ::testing::TestParamInfo<ProactorParam>& info) {
+  return std::string(toString(info.param.strategy)) + "_" + toString(info.param.ioMode);
+}
+
+class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
+ protected:
+  void SetUp() override {
+    EmulatedProactorOptions o;
+    o.proactor.strategy = GetParam().strategy;
+    o.processor.ioMode = GetParam().ioMode;
+    o.processor.reactorThreads = GetParam().reactors;
+    o.proactor.writeQueueLimit = writeQueueLimit();
+    proactor_ = std::make_unique<Proactor>(makeEmulatedProactor(o));
+    runner_ = std::thread([this] { proactor_->run(); });
+  }
+  void TearDown() override {
+    if (!proactor_) return;
+    proactor_->stop();
+    runner_.join();
+    proactor_->shutdown();
+  }
+  virtual std::size_t writeQueueLimit() const { return 65536; }
+
+  Proactor& proactor() { return *proactor_; }
+
+  // A listening server on an ephemeral loopback port.
+  AsyncServerSocket listen() {
+    AsyncServerSocket server = AsyncServerSocket::open(proactor());
+    EXPECT_FALSE(server.bind(InetSocketAddress::loopback(0)));
+    return server;
+  }
+  // A connected pair (client, accepted), both attached to the proactor.
+  std::pair<AsyncSocket, AsyncSocket> connectedPair() {
+    AsyncServerSocket server = listen();
+    auto accepted = server.accept(use_future);
+    AsyncSocket client = AsyncSocket::open(proactor());
+    auto connected = client.connect(*server.localAddress(), use_future);
+    EXPECT_EQ(connected.wait_for(kWait), std::future_status::ready);
+    EXPECT_TRUE(connected.get().success());
+    EXPECT_EQ(accepted.wait_for(kWait), std::future_status::ready);
+    AcceptResult a = accepted.get();
+    EXPECT_TRUE(a.success()) << a.error().message();
+    server.close();
+    return {client, a.socket()};
+  }
+
+  std::unique_ptr<Proactor> proactor_;
+  std::thread runner_;
+};
+
+inline auto allStrategies() {
+  return ::testing::Values(ProactorParam{DispatchStrategy::post_reactive},
+                           ProactorParam{DispatchStrategy::call_through},
+                           ProactorParam{DispatchStrategy::pool},
+                           ProactorParam{DispatchStrategy::call_through, IoMode::worker_pool},
+                           ProactorParam{DispatchStrategy::post_reactive, IoMode::worker_pool});
+}
+
+}  // namespace nioxx::test

@@ -135,6 +135,9 @@ machine() {
     "$(free -g | awk '/^Mem:/ {print $2 " GiB RAM"}')"
 }
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk '{exit !($1 > 1.0)}' /proc/loadavg; then
+  note "the machine was busy at the start (load average $LOAD_BEFORE): figures are noisy; re-run on an idle machine"
+fi
 START=$(date +%s)
 echo "== ${#ACTIVE[@]} configurations x ${#WORKLOADS[@]} workloads x $ROUNDS rounds;" \
   "duration ${DURATION}s, warmup ${WARMUP}s; $(machine)"

@@ -48,7 +48,6 @@ Selector::~Selector() {
 
 void Selector::close() {
   if (!backend_) return;
-  affinity_.assertCurrentThread("Selector::close");
   {
     std::lock_guard lock(mutex_);
     for (auto& key : remoteRegistered_)

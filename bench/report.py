@@ -118,6 +118,43 @@ def workload_title(w):
     return f"{conns} connections, pipeline {depth}" if depth else w
 
 
+def targets(workloads, tables):
+    """Issue 7's targets, checked against this run's medians (skipped when nioxx did not run)."""
+    lines = []
+    row = {(w, r["config"]): r for w in workloads for r in tables[w]}
+    load = [w for w in workloads if not w.startswith("idle")]
+    idle = [w for w in workloads if w.startswith("idle")]
+
+    def check(label, value, op, bound):
+        if value is None:
+            return
+        ok = value >= bound if op == ">=" else value <= bound
+        lines.append(f"| {label} | {value:.2f} | {op} {bound} | {'met' if ok else '**missed**'} |")
+
+    for w in load:
+        for (w2, c), r in row.items():
+            if w2 == w and c.startswith("reactor-"):
+                check(f"{w}: {c} x epoll", r["vs_epoll"], ">=", 0.95)
+        proactors = [r for (w2, c), r in row.items() if w2 == w and c.startswith("proactor-")]
+        if proactors:
+            best = max(proactors, key=lambda r: r["vs_asio"] or 0)
+            check(f"{w}: best proactor ({best['config']}) x Asio", best["vs_asio"], ">=",
+                  1.15 if w == "64x16" else 1.0)
+            if w == "64x16":
+                best_e = max(proactors, key=lambda r: r["vs_epoll"] or 0)
+                check(f"{w}: best proactor ({best_e['config']}) x epoll", best_e["vs_epoll"], ">=", 0.80)
+    for w in idle:
+        for (w2, c), r in row.items():
+            if w2 == w and c.startswith("reactor-"):
+                check(f"{w}: {c} KiB per idle connection", r["rss_per_conn_kib"], "<=", 0.5)
+            if w2 == w and c.startswith("proactor-"):
+                check(f"{w}: {c} KiB per idle connection", r["rss_per_conn_kib"], "<=", 1.5)
+    if not lines:
+        return ""
+    return "\n".join(["### Issue 7 targets (this run)", "",
+                      "| target | measured | wanted | |", "|---|---:|---|---|", *lines, ""])
+
+
 def chart(workloads, order, tables, dat_path, png_path):
     load = [w for w in workloads if not w.startswith("idle")]
     configs = [c for c in order if any(r["config"] == c for w in load for r in tables[w])]
@@ -163,6 +200,9 @@ def main():
         sys.exit("report.py: no runs recorded")
     workloads, order, tables = summarise(runs)
     body = markdown_tables(workloads, tables)
+    goal = targets(workloads, tables)
+    if goal:
+        body += "\n" + goal
     print(body)
     notes = open(args.notes).read().strip() if args.notes and os.path.exists(args.notes) else ""
     have_chart = chart(workloads, order, tables, args.dat, args.chart)

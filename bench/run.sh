@@ -35,7 +35,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=build
 DO_BUILD=1
 ONLY=""
-COMMAND="bench/run.sh $*"
+COMMAND="bench/run.sh$(printf ' %q' "$@")"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -58,7 +58,10 @@ RUNS="$RESULTS/runs.jsonl"
 NOTES="$RESULTS/notes.txt"
 : >"$RUNS"
 : >"$NOTES"
-note() { echo "note: $*" | tee -a "$NOTES" >&2; }
+note() {
+  echo "$*" >>"$NOTES"
+  echo "note: $*" >&2
+}
 
 if [[ $DO_BUILD = 1 ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -108,7 +111,10 @@ start_server() {  # threads binary args... ; sets SERVER_PID and PORT
   shift 2
   local pin=()
   [[ $threads = 1 ]] && pin=(taskset -c "$SERVER_CPU")
-  "${pin[@]}" "$BIN/$bin" --port 0 "$@" >"$LOG" 2>&1 &
+  # Empty the log here, not only in the child's redirection: the child may run late, and the
+  # previous server's "listening on" line would then give us a dead port.
+  : >"$LOG"
+  "${pin[@]}" "$BIN/$bin" --port 0 "$@" >>"$LOG" 2>&1 &
   SERVER_PID=$!
   PORT=""
   for _ in $(seq 200); do

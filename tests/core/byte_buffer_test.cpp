@@ -321,6 +321,14 @@ TEST(ByteBufferTest, DuplicateCopiesIndicesAndMarkAndSharesContent) {
   EXPECT_EQ(b.get(0), 'q');
 }
 
+TEST(ByteBufferTest, CopyIsADuplicate) {
+  auto b = ByteBuffer::allocate(4);
+  ByteBuffer c = b;  // like duplicate(): shared content, independent indices
+  c.put(std::uint8_t{'k'});
+  EXPECT_EQ(b.get(0), 'k');
+  EXPECT_EQ(b.position(), 0u);
+}
+
 TEST(ByteBufferTest, RemainingSpanIsFreeRegionWhenFillingAndDataWhenDraining) {
   auto b = ByteBuffer::allocate(8);
   b.put(std::string_view("ab"));

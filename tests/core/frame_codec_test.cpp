@@ -297,6 +297,20 @@ TEST(FrameDecoderTest, FrameOfExactlyMaxSizeIsAccepted) {
   EXPECT_EQ(feedWhole(encodeAll({payload + "!"}), 100).error, Error::frame_too_large);
 }
 
+TEST(FrameDecoderTest, ZeroMaxFrameSizeAllowsOnlyEmptyFrames) {
+  EXPECT_EQ(feedWhole(encodeAll({"", ""}), 0).frames.size(), 2u);
+  const auto out = feedWhole(encodeAll({"", "x"}), 0);
+  EXPECT_EQ(out.frames.size(), 1u);
+  EXPECT_EQ(out.error, Error::frame_too_large);
+}
+
+TEST(FrameDecoderTest, BufferedCountsOnlyBytesReceivedNotTheDeclaredLength) {
+  FrameDecoder d(SIZE_MAX);
+  const Bytes prefix = {0xFF, 0xFF, 0xFF, 0xFF, 0x0F};  // declares 4 GiB
+  EXPECT_FALSE(d.feed(std::span<const std::uint8_t>(prefix), [](auto) {}));
+  EXPECT_EQ(d.buffered(), 5u);
+}
+
 TEST(FrameDecoderTest, SixByteVarintIsMalformed) {
   const Bytes wire = {0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
   EXPECT_EQ(feedWhole(wire).error, Error::malformed_frame);

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
-LOAD_KEYS = ("rps", "p50_us", "p99_us", "server_cpu_us_per_req")
+LOAD_KEYS = ("rps", "p50_us", "p99_us", "server_cpu_us_per_req", "client_cpu_util")
 
 
 def median(values):
@@ -101,13 +101,14 @@ def markdown_tables(workloads, tables):
                            f"{r['wrong']} / {r['lost']} / {r['errors']} | {r['failed']}/{r['runs']} |")
         else:
             out.append(f"### {w}: {workload_title(w)}\n")
-            out.append("| configuration | threads | req/s (median) | x epoll | x Asio | p50 µs | p99 µs | server CPU µs/req | wrong / lost / conn errors | failed runs |")
-            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+            out.append("| configuration | threads | req/s (median) | x epoll | x Asio | p50 µs | p99 µs | server CPU µs/req | load generator CPU | wrong / lost / conn errors | failed runs |")
+            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
             for r in rows:
                 out.append(f"| {r['config']} | {r['threads']} | {fmt(r['rps'], ',.0f')} | "
                            f"{fmt(r['vs_epoll'], '.2f')} | {fmt(r['vs_asio'], '.2f')} | "
                            f"{fmt(r['p50_us'], '.0f')} | {fmt(r['p99_us'], '.0f')} | "
                            f"{fmt(r['server_cpu_us_per_req'], '.2f')} | "
+                           f"{fmt(r['client_cpu_util'] and r['client_cpu_util'] * 100, '.0f')}% | "
                            f"{r['wrong']} / {r['lost']} / {r['errors']} | {r['failed']}/{r['runs']} |")
         out.append("")
     return "\n".join(out)
@@ -224,7 +225,9 @@ def main():
         "`x Asio` are medians of the per-round ratios to the baseline with the same thread count "
         "measured in the same round.",
         "- Server CPU µs/req = (utime + stime delta of the server over the measured window, from "
-        "`/proc/PID/stat`) / replies received in that window. RSS per idle connection = (VmRSS with "
+        "`/proc/PID/stat`) / replies received in that window. Load generator CPU = its own CPU "
+        "time over the window / the window (near 100% means the client, not the server, was the "
+        "bottleneck). RSS per idle connection = (VmRSS with "
         "the connections open and answered once - VmRSS before connecting) / connections.",
         f"- Every reply is validated (greeting text, seq, order). Wrong + lost + connection errors "
         f"over all runs: **{bad}**.",

@@ -109,11 +109,13 @@ void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
       break;
     }
     case InboxItem::cancel:
-      cancelSocket(*static_cast<SocketState*>(item.ptr), false);
+    case InboxItem::close: {
+      auto* channel = static_cast<AsyncChannel*>(item.ptr);
+      cancelSocket(*static_cast<SocketState*>(channel->processorState),
+                   item.kind == InboxItem::close);
+      channel->release();
       break;
-    case InboxItem::close:
-      cancelSocket(*static_cast<SocketState*>(item.ptr), true);
-      break;
+    }
     case InboxItem::detach:
       destroySocket(*static_cast<SocketState*>(item.ptr));
       break;
@@ -214,10 +216,12 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
 void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
   if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
   auto* s = static_cast<SocketState*>(channel.processorState);
-  if (s->loop.reactor.isInLoopThread()) {
-    cancelSocket(*s, close);
-  } else if (!post(s->loop, {close ? InboxItem::close : InboxItem::cancel, s, 0})) {
+  if (s->loop.reactor.isInLoopThread()) return cancelSocket(*s, close);
+  // The item keeps the channel (hence the state) alive until the loop has handled it.
+  channel.addRef();
+  if (!post(s->loop, {close ? InboxItem::close : InboxItem::cancel, &channel, 0})) {
     if (close) s->fdch.close();  // the loop has finished: nobody else uses the descriptor
+    channel.release();
   }
 }
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <utility>
 
 #include "nioxx/core/log.h"
@@ -13,13 +14,17 @@ namespace nioxx {
 namespace {
 constexpr auto kWarningInterval = std::chrono::seconds(1);
 
+// Raw errno comparisons (no error_condition lookup): cheap, and safe while descriptors are
+// exhausted (sanitizer runtimes may need a descriptor for a dynamic type check).
+bool isErrno(const std::error_code& ec, int value) noexcept {
+  return ec.value() == value && &ec.category() == &std::system_category();
+}
 bool isExhaustion(const std::error_code& ec) noexcept {
-  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system;
+  return isErrno(ec, EMFILE) || isErrno(ec, ENFILE);
 }
 // Errors that concern only the connection being accepted: try the next one.
 bool isTransient(const std::error_code& ec) noexcept {
-  return ec == std::errc::connection_aborted || ec == std::errc::protocol_error ||
-         ec == std::errc::operation_not_permitted;
+  return isErrno(ec, ECONNABORTED) || isErrno(ec, EPROTO) || isErrno(ec, EPERM);
 }
 }  // namespace
 

@@ -27,10 +27,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
-// During a graceful stop, a read that finds nothing within this time means "the socket holds
-// nothing more": the proactive counterpart of EAGAIN.
-constexpr milliseconds kDrainProbe{10};
-
 class ProactiveServer;
 
 class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnection> {
@@ -63,7 +59,6 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   bool readInFlight_ = false;
   bool writeInFlight_ = false;
   bool shutdown_ = false;
-  bool cancelIssued_ = false;
   bool lingering_ = false;
   bool closed_ = false;
 };
@@ -130,6 +125,10 @@ void ProactiveConnection::beginShutdown() {
   std::lock_guard lock(mutex_);
   if (closed_ || shutdown_) return;
   shutdown_ = true;
+  // "End of input" at the point of the stop: after SHUT_RD the socket still yields what it
+  // already holds, then end of stream, so the read in flight (or the next one) completes with
+  // the last requests or EOF, and nothing waits for a client that sends nothing.
+  ::shutdown(socket_.fd(), SHUT_RD);
   advance();
 }
 
@@ -145,7 +144,6 @@ void ProactiveConnection::closeLocked() {
 }
 
 nanoseconds ProactiveConnection::readTimeout(Clock::time_point now) const {
-  if (shutdown_) return kDrainProbe;
   const auto idle = server_.config().idleTimeout;
   if (idle.count() <= 0) return nanoseconds::zero();
   return std::max<nanoseconds>(milliseconds(1), idle - (now - lastActive_));
@@ -165,13 +163,6 @@ void ProactiveConnection::advance() {
     return;
   }
   if (!readInFlight_ && session_.wantsRead()) startRead();
-  // A stop must not wait for a client that sends nothing: abort the read waiting without a
-  // deadline, and probe again with a short one. Only while no write is in flight, so that the
-  // cancel cannot cut a reply short.
-  if (shutdown_ && readInFlight_ && !writeInFlight_ && !cancelIssued_) {
-    cancelIssued_ = true;
-    socket_.cancel();
-  }
 }
 
 void ProactiveConnection::startRead() {
@@ -215,14 +206,10 @@ void ProactiveConnection::onRead(IoResult& r) {
   }
   if (r.success() || r.aborted()) return advance();
   if (r.endOfStream()) {
-    session_.endOfInput(true);
+    session_.endOfInput(/*truncatedIsError=*/!shutdown_);
     return advance();
   }
   if (r.timedOut()) {
-    if (shutdown_) {
-      session_.endOfInput(false);
-      return advance();
-    }
     const auto idle = server_.config().idleTimeout;
     if (Clock::now() - lastActive_ < idle) return advance();  // writes kept it alive
     ServerStats::add(server_.stats().idleClosed, 1);

@@ -134,7 +134,11 @@ void ReactiveConnection::open(bool rejected) {
 
 void ReactiveConnection::beginShutdown() {
   shutdown_ = true;
-  pump(false);
+  // "End of input" at the point of the stop: after SHUT_RD the socket yields what it already
+  // holds, then end of stream.
+  std::error_code ec;
+  channel_.shutdownInput(ec);
+  pump(true);
 }
 
 void ReactiveConnection::handleEvent(SelectionKey& key) {
@@ -173,8 +177,7 @@ void ReactiveConnection::pump(bool readReady) {
 
 bool ReactiveConnection::readPhase(bool readReady) {
   bool progress = false;
-  // During a graceful stop the socket is read until it would block even without an event: what
-  // it holds then is everything the client sent before the stop.
+  // During a graceful stop the socket is read to its end (SHUT_RD) even without an event.
   while (session_.wantsRead() && (readReady || shutdown_)) {
     const auto space = session_.readSpace();
     const ssize_t n = channel_.readSome(space.data(), space.size());
@@ -187,7 +190,7 @@ bool ReactiveConnection::readPhase(bool readReady) {
       continue;
     }
     if (n == 0) {
-      session_.endOfInput(true);
+      session_.endOfInput(/*truncatedIsError=*/!shutdown_);
       return true;
     }
     if (errno == EINTR) continue;

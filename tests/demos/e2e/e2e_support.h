@@ -104,11 +104,11 @@ inline RunResult run(const std::vector<std::string>& args, std::chrono::millisec
   return r;
 }
 
-// The real hello_server on an ephemeral port.
+// The real hello_server (or another demo server) on an ephemeral port.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::vector<std::string> flags) {
-    std::vector<std::string> args{HELLO_SERVER_PATH, "--port", "0"};
+  explicit ServerProcess(std::vector<std::string> flags, std::string binary = HELLO_SERVER_PATH) {
+    std::vector<std::string> args{binary, "--port", "0"};
     if (std::find(flags.begin(), flags.end(), "--log-level") == flags.end()) {
       args.insert(args.end(), {"--log-level", "warn"});
     }

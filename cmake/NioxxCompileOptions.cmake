@@ -1,6 +1,10 @@
 # Warning and sanitizer flags shared by every nioxx target.
 add_library(nioxx_compile_options INTERFACE)
 target_compile_options(nioxx_compile_options INTERFACE -Wall -Wextra -Wpedantic)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
+  # GCC 12 at -O3 reports false -Wrestrict in std::string's operator+ (GCC bug 105329).
+  target_compile_options(nioxx_compile_options INTERFACE -Wno-restrict)
+endif()
 if(NIOXX_WERROR)
   target_compile_options(nioxx_compile_options INTERFACE -Werror)
 endif()

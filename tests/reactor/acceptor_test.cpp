@@ -9,6 +9,7 @@
 #include <chrono>
 #include <vector>
 
+#include "nioxx/core/log.h"
 #include "nioxx_test/reactor_helpers.h"
 
 namespace nioxx {
@@ -78,6 +79,18 @@ TEST(AcceptorTest, SurvivesDescriptorExhaustion) {
       [&](SocketChannel&& ch) { accepted.push_back(std::move(ch)); }, options);
   SocketChannel victim = SocketChannel::open();  // its descriptor exists before exhaustion
 
+  // Warm-up: run the accept and warning paths once while descriptors are plentiful. UBSan's
+  // vptr check needs a pipe (two descriptors) the first time it sees a type; once cached it
+  // needs none, so the exhausted phase below checks nioxx, not the sanitizer runtime.
+  SocketChannel warm = SocketChannel::open();
+  warm.connect(acceptor.localAddress());
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(50ms);
+    return accepted.size() == 1;
+  }));
+  log::get("reactor")->info("warm-up: {}",
+                            std::error_code(EMFILE, std::system_category()).message());
+
   rlimit saved{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
   const int lowest = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // the lowest free descriptor
@@ -104,7 +117,7 @@ TEST(AcceptorTest, SurvivesDescriptorExhaustion) {
   ::setrlimit(RLIMIT_NOFILE, &saved);
 
   EXPECT_GE(shed, 1u);
-  EXPECT_TRUE(accepted.empty());
+  EXPECT_EQ(accepted.size(), 1u);  // only the warm-up connection
   // The shed client sees its connection closed rather than hanging in the backlog.
   ByteBuffer in = ByteBuffer::allocate(8);
   std::error_code ec;
@@ -115,7 +128,7 @@ TEST(AcceptorTest, SurvivesDescriptorExhaustion) {
   late.connect(acceptor.localAddress());
   EXPECT_TRUE(test::waitUntil([&] {
     reactor.runOnce(50ms);
-    return accepted.size() == 1;
+    return accepted.size() == 2;
   }));
 }
 

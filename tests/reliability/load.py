@@ -77,6 +77,10 @@ def main() -> int:
         chk.check(st.lost == 0, f"lost replies: {st.lost} {st.first_problem}")
         chk.check(st.conn_errors == 0, f"connection errors: {st.conn_errors} {st.first_problem}")
         chk.check(fds_after <= fds_before, f"server descriptors back to baseline ({fds_after} <= {fds_before})")
+        # Known server issue (reported 2026-11-22, issue 6): both modes keep the peak RSS after
+        # the clients leave (glibc keeps the freed per-connection memory in its arenas; calling
+        # malloc_trim(0) in the server, e.g. via gdb, brings 16.4 MiB back to 7.4 MiB). Not a leak:
+        # repeated load cycles stay flat (cycles.py). This check fails until the server returns it.
         growth = max(0, rss_peak - rss_before)
         limit = rss_before + args.rss_after_factor * growth + 4096
         if small:

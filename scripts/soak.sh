@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The long reliability runs (issue 6), too slow for CI. For each mode (and each proactor dispatch
+# strategy for the corpus):
+#   1. load:   10,000 connections x 60 s, every reply checked, server RSS before/peak/after
+#   2. cycles: 100,000 connect/hello/close cycles, flat RSS, /proc/PID/fd before = after
+#   3. faults and the hostile corpus once more
+#   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
+# Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
+# docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
+# Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
+#              SOAK_CYCLES (100000), SOAK_FUZZ_SECONDS (600), SOAK_MODES ("reactor proactor").
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+[[ "$build" = /* ]] || build="$root/$build"
+server="$build/bin/hello_server"
+rel="$root/tests/reliability"
+export PYTHONDONTWRITEBYTECODE=1
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [[ ! -x "$server" ]]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target hello_server || exit 1
+fi
+log="$build/soak-$(date -u +%Y%m%dT%H%M%SZ).log"
+failed=()
+step() {  # step <name> <command...>
+  local name=$1
+  shift
+  echo "=== $name: $*" | tee -a "$log"
+  local t0=$SECONDS
+  "$@" 2>&1 | tee -a "$log" | grep -E "RESULT|FAIL|passed|listening|summary|stat::|DONE"
+  local rc=${PIPESTATUS[0]}
+  echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$log"
+  ((rc == 0)) || failed+=("$name")
+}
+echo "soak on $(uname -srm), $(nproc) CPUs, nofile $(ulimit -n), $(date -u)" | tee "$log"
+for mode in ${SOAK_MODES:-reactor proactor}; do
+  step "load.$mode" python3 "$rel/load.py" --server "$server" --mode "$mode" \
+    --connections "${SOAK_CONNECTIONS:-10000}" --duration "${SOAK_SECONDS:-60}" --procs 2
+  step "cycles.$mode" python3 "$rel/cycles.py" --server "$server" --mode "$mode" \
+    --cycles "${SOAK_CYCLES:-100000}" --workers 4
+  step "faults.$mode" python3 "$rel/faults.py" --server "$server" --mode "$mode"
+done
+step corpus.reactor python3 "$rel/hostile_corpus.py" --server "$server" --mode reactor
+for d in post-reactive call-through pool; do
+  step "corpus.proactor.$d" python3 "$rel/hostile_corpus.py" --server "$server" --mode proactor --dispatch "$d"
+done
+step fuzz env FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-600}" FUZZ_BUILD_DIR="$build/fuzz" bash "$root/scripts/fuzz.sh"
+echo "log: $log"
+if ((${#failed[@]})); then
+  echo "soak FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "soak passed"

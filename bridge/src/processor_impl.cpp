@@ -210,6 +210,8 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
   if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
   if (s.loop.live == &s) s.loop.live = s.nextLive;
   s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
+  if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
+  s.timer = TimerId{};
   if (!s.busy) s.loop.graveyard.push_back(&s);  // else rearm() frees it
 }
 
@@ -242,12 +244,9 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
   updateInterest(s);
 }
 
-void ProcessorImpl::abortQueue(SocketState& s, OpQueue& q) noexcept {
+void ProcessorImpl::abortQueue(SocketState& /*s*/, OpQueue& q) noexcept {
   while (Operation* op = q.pop()) {
-    if (op->scratchTag != 0) {
-      s.loop.reactor.cancelTimer(TimerId{op->scratchTag});
-      op->scratchTag = 0;
-    }
+    op->scratchTag = 0;
     if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
   }
 }
@@ -294,11 +293,7 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     if (l.live != nullptr) l.live->prevLive = &s;
     l.live = &s;
   }
-  if (op->timeout.count() > 0) {
-    const std::uint64_t id = op->id();
-    op->scratchTag =
-        l.reactor.schedule(op->timeout, [st = &s, id] { st->proc.onIoTimeout(*st, id); }).value;
-  }
+  if (op->timeout.count() > 0) armDeadline(s, op);
   {
     auto lock = lockIf(workers, s);
     const bool reads = isReadKind(op->kind());
@@ -336,10 +331,8 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
 }
 
 void ProcessorImpl::finish(Loop& l, Operation* op) noexcept {
-  if (op->scratchTag != 0) {
-    l.reactor.cancelTimer(TimerId{op->scratchTag});
-    op->scratchTag = 0;
-  }
+  (void)l;
+  op->scratchTag = 0;  // its deadline no longer matters; the socket timer is lazy
   if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
 }
 
@@ -371,17 +364,55 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
   updateInterest(s);
 }
 
-void ProcessorImpl::onIoTimeout(SocketState& s, std::uint64_t opId) noexcept {
-  Operation* op = nullptr;
+// Timeouts cost one clock read per operation: each socket has at most one reactor timer, armed
+// for the earliest deadline it knows; a later deadline never re-arms it (lazy), and completed
+// operations leave it alone. When it fires, expired operations time out and it re-arms for the
+// earliest remaining deadline.
+std::uint64_t ProcessorImpl::nowNs() noexcept {
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+                                    std::chrono::nanoseconds(1));
+}
+
+void ProcessorImpl::armDeadline(SocketState& s, Operation* op) noexcept {
+  const std::uint64_t deadline =
+      nowNs() + static_cast<std::uint64_t>(op->timeout / std::chrono::nanoseconds(1));
+  op->scratchTag = deadline;
+  if (s.timer && s.timerAt <= deadline) return;
+  if (s.timer) s.loop.reactor.cancelTimer(s.timer);
+  s.timerAt = deadline;
+  s.timer = s.loop.reactor.schedule(op->timeout, [st = &s] { st->proc.onSocketTimer(*st); });
+}
+
+void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
+  s.timer = TimerId{};
+  if (s.dead) return;
+  const std::uint64_t now = nowNs();
+  std::uint64_t earliest = UINT64_MAX;
+  std::vector<Operation*> expired;
   {
     auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-    op = s.readQ.removeId(opId);
-    if (op == nullptr) op = s.writeQ.removeId(opId);
+    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      for (Operation* op = q->head; op != nullptr;) {
+        Operation* next = op->next;
+        if (op->scratchTag != 0 && op->scratchTag <= now) {
+          expired.push_back(q->removeId(op->id()));
+        } else if (op->scratchTag != 0 && op->scratchTag < earliest) {
+          earliest = op->scratchTag;
+        }
+        op = next;
+      }
+    }
   }
-  if (op == nullptr) return;  // already completed (its cancel raced with the firing)
-  op->scratchTag = 0;
-  if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
-  updateInterest(s);
+  if (earliest != UINT64_MAX) {
+    s.timerAt = earliest;
+    s.timer = s.loop.reactor.schedule(std::chrono::nanoseconds(earliest - now),
+                                      [st = &s] { st->proc.onSocketTimer(*st); });
+  }
+  for (Operation* op : expired) {
+    op->scratchTag = 0;
+    if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
+  }
+  if (!s.dead) updateInterest(s);
 }
 
 // ------------------------------------------------------------------ worker_pool mode
@@ -397,13 +428,6 @@ void ProcessorImpl::workerPerform(SocketState& s) noexcept {
         q->pop();
         done.push_back(op);
       }
-    }
-  }
-  // Timers are disarmed on the loop (rearm) before any completion can free its channel.
-  for (Operation* op : done) {
-    if (op->scratchTag != 0) {
-      s.loop.reactor.cancelTimer(TimerId{op->scratchTag});
-      op->scratchTag = 0;
     }
   }
   if (!post(s.loop, {InboxItem::rearm, &s, 0})) {

@@ -166,6 +166,20 @@ TEST_P(AsyncSocketTest, ReadTimeoutThenNextReadWorks) {
   EXPECT_EQ(drained(r2.buffer()), "ok");
 }
 
+// The socket's timeout timer is lazy: a short timeout after a long one (that completed in
+// time) still fires on time, and a completed operation never times out later.
+TEST_P(AsyncSocketTest, ShortTimeoutAfterLongOneStillFires) {
+  auto [client, server] = connectedPair();
+  auto longRead = server.read(ByteBuffer::allocate(8), use_future, 10s);
+  client.writeAll(bufferOf("a"), use_future).get();
+  EXPECT_TRUE(longRead.get().success());
+  const auto start = std::chrono::steady_clock::now();
+  IoResult r = server.read(ByteBuffer::allocate(8), use_future, 40ms).get();
+  EXPECT_TRUE(r.timedOut()) << r.error().message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 39ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
 // cancel() aborts the pending read with operation_aborted and does not poison the next one.
 TEST_P(AsyncSocketTest, CancelDoesNotPoisonNextRead) {
   auto [client, server] = connectedPair();

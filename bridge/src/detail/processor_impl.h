@@ -79,10 +79,12 @@ struct SocketState final : EventHandler {
   OpQueue readQ;   // read, readv, accept
   OpQueue writeQ;  // connect, write, writev (FIFO: the write queue)
   int interest = 0;
-  bool closed = false;  // close() processed: queues aborted, descriptor shut down
-  bool dead = false;    // detached: waiting in the graveyard
-  bool busy = false;    // worker_pool mode: a worker is performing I/O
-  std::mutex mutex;     // worker_pool mode only: queues shared with the workers
+  TimerId timer;              // the socket's one lazy timeout timer (loop thread)
+  std::uint64_t timerAt = 0;  // when it fires (steady clock, ns)
+  bool closed = false;        // close() processed: queues aborted, descriptor shut down
+  bool dead = false;          // detached: waiting in the graveyard
+  bool busy = false;          // worker_pool mode: a worker is performing I/O
+  std::mutex mutex;           // worker_pool mode only: queues shared with the workers
   SocketState* prevLive = nullptr;
   SocketState* nextLive = nullptr;
 };
@@ -154,7 +156,9 @@ class ProcessorImpl {
   void abortQueue(SocketState& s, OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
   void destroySocket(SocketState& s) noexcept;
-  void onIoTimeout(SocketState& s, std::uint64_t opId) noexcept;
+  static std::uint64_t nowNs() noexcept;
+  void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)
+  void onSocketTimer(SocketState& s) noexcept;
 
   void startTimer(Loop& l, Operation* op) noexcept;
   void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;

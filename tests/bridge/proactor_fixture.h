@@ -91,7 +91,8 @@ class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
     AsyncSocket client = AsyncSocket::open(proactor());
     auto connected = client.connect(*server.localAddress(), use_future);
     EXPECT_EQ(connected.wait_for(kWait), std::future_status::ready);
-    EXPECT_TRUE(connected.get().success());
+    ConnectResult c = connected.get();
+    EXPECT_TRUE(c.success()) << c.error().message();
     EXPECT_EQ(accepted.wait_for(kWait), std::future_status::ready);
     AcceptResult a = accepted.get();
     EXPECT_TRUE(a.success()) << a.error().message();

@@ -54,11 +54,12 @@ if [[ $targets == *" hello "* ]]; then
   done
   wait
   "$cxx" "${flags[@]}" "${objs[@]}" -o "$out/hello_fuzz" -lprotobuf -lspdlog -lfmt -pthread
+  cd "$out"  # libFuzzer writes fuzz-<n>.log and crash files relative to here
   if [[ "$seconds" == 0 ]]; then
     "$out/hello_fuzz" -runs=0 "$root/fuzz/hello/corpus" 2>&1 | tail -n 3 || status=1
   else
     "$out/hello_fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-      -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
+      $( ((jobs > 1)) && echo "-jobs=$jobs -workers=$jobs") -print_final_stats=1 \
       -artifact_prefix="$out/artifacts/hello/" "$out/corpus-hello" "$root/fuzz/hello/corpus" \
       > "$out/hello_fuzz.log" 2>&1 || status=1
     grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|ERROR|oracle|SUMMARY" \

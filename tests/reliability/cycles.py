@@ -67,8 +67,13 @@ def main() -> int:
         chk.check(not failures, f"every cycle answered right ({len(failures)} failures) {failures[:3]}")
         chk.check(fds1 <= fds0, f"no descriptor leak: {fds0} before, {fds1} after")
         growth = rss_samples[-1] - rss_samples[0]
-        chk.check(growth <= args.rss_slack_kib, f"flat memory: RSS {rss_samples[0]} -> {rss_samples[-1]} KiB "
-                  f"(growth {growth} <= {args.rss_slack_kib})")
+        what = f"flat memory: RSS {rss_samples[0]} -> {rss_samples[-1]} KiB (growth {growth} <= {args.rss_slack_kib})"
+        if harness.sanitized():
+            # ASan's quarantine holds freed memory, so RSS grows by design; LeakSanitizer checks
+            # leaks instead when the server exits (a leak makes the SIGTERM exit code non-zero).
+            log(f"  (sanitizer build: reported only) {what}")
+        else:
+            chk.check(growth <= args.rss_slack_kib, what)
         chk.check(srv.alive(), "server still running")
         if srv.alive():
             rc = srv.terminate()

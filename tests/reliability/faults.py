@@ -295,6 +295,12 @@ def max_connections(args, chk):
 
 @scenario
 def fd_exhaustion(args, chk):
+    if harness.os.environ.get("NIOXX_SANITIZE") == "asan":
+        # UBSan's vptr check probes memory through a pipe (sanitizer_common IsAccessibleMemoryRange);
+        # at EMFILE the pipe fails and it reports "invalid vptr" on sound objects and aborts
+        # (strace shows pipe2 = -EMFILE just before the report). Run this scenario in Release/TSan.
+        log("  fd_exhaustion skipped under ASan+UBSan: its vptr check needs a spare descriptor")
+        return
     sc = Scene(args, chk, "fd_exhaustion", ["--max-connections", "10000"], prlimit=64, good=False)
     log(f"  server uses {sc.fds} descriptors before any client")
     socks = []

@@ -9,8 +9,9 @@ if [[ "${CI:-}" == true || "${NIOXX_WERROR:-}" == 1 ]]; then werror=ON; fi
 case "$flavour" in
   release) dir=build; args=(-DCMAKE_BUILD_TYPE=Release) ;;
   debug) dir=build-debug; args=(-DCMAKE_BUILD_TYPE=Debug) ;;
-  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIOXX_SANITIZE=asan -DNIOXX_BUILD_BENCH=OFF) ;;
-  tsan) dir=build-tsan; args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIOXX_SANITIZE=tsan -DNIOXX_BUILD_BENCH=OFF) ;;
+  # Sanitizer builds: -O1 -g1 compiles about twice as fast as RelWithDebInfo and keeps file:line in reports.
+  asan) dir=build-asan; args=(-DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" -DNIOXX_SANITIZE=asan -DNIOXX_BUILD_BENCH=OFF) ;;
+  tsan) dir=build-tsan; args=(-DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" -DNIOXX_SANITIZE=tsan -DNIOXX_BUILD_BENCH=OFF) ;;
   *) echo "usage: $0 [release|debug|asan|tsan]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja -DNIOXX_WERROR="$werror" "${args[@]}" >/dev/null

@@ -151,6 +151,16 @@ TEST_P(HelloE2ETest, ClientReportsUnreachableServer) {
   EXPECT_NE(r.err.find("cannot connect"), std::string::npos) << r.err;
 }
 
+// An error reply makes the client fail with the server's reason.
+TEST_P(HelloE2ETest, ClientReportsErrorReply) {
+  auto server = startServer({"--max-frame", "16"});
+  const auto r = client(*server, {"--name", "a name far longer than sixteen bytes"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("server answered with an error: frame too large"), std::string::npos)
+      << r.err;
+}
+
 // A 10,000-byte name, 100 pipelined requests in one write, a request one byte at a time.
 TEST_P(HelloE2ETest, LargeNamePipelinedAndByteAtATime) {
   auto server = startServer();

@@ -350,3 +350,32 @@ def round_trip_on(s: socket.socket, names_seqs, timeout: float = 10.0) -> bool:
                    for (n, q), r in zip(names_seqs, c.replies))
     except OSError:
         return False
+
+
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN", 11: "CLOSING"}
+
+
+def server_sockets(pid: int) -> list[tuple[int, int, str]]:
+    """(server port, peer port, TCP state) of every TCP socket the process holds (diagnostics)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    if p[9] in inodes:
+                        out.append((int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16),
+                                    TCP_STATES.get(int(p[3], 16), p[3])))
+        except OSError:
+            pass
+    return out

@@ -105,13 +105,13 @@ ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket so
     : server_(server),
       socket_(std::move(socket)),
       session_(server.factory()(), server.config().limits, &server.stats()) {
-  ServerStats::add(server_.stats().active, 1);
+  server_.stats().connectionOpened();
 }
 
 ProactiveConnection::~ProactiveConnection() {
   socket_.close();
   server_.connectionGone(this);
-  server_.stats().active.fetch_sub(1, std::memory_order_relaxed);
+  server_.stats().connectionClosed();
 }
 
 void ProactiveConnection::open(bool rejected) {

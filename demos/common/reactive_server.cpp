@@ -116,13 +116,13 @@ ReactiveConnection::ReactiveConnection(ReactiveServer& server, Loop& loop, Socke
       channel_(std::move(channel)),
       session_(server.factory()(), server.config().limits, &server.stats()) {
   server_.live().fetch_add(1, std::memory_order_relaxed);
-  ServerStats::add(server_.stats().active, 1);
+  server_.stats().connectionOpened();
 }
 
 ReactiveConnection::~ReactiveConnection() {
   channel_.close();
   server_.live().fetch_sub(1, std::memory_order_relaxed);
-  server_.stats().active.fetch_sub(1, std::memory_order_relaxed);
+  server_.stats().connectionClosed();
 }
 
 void ReactiveConnection::open(bool rejected) {

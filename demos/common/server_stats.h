@@ -20,6 +20,7 @@ struct ServerStats {
   std::atomic<std::uint64_t> idleClosed{0};   // connections closed by the idle timeout
   std::atomic<std::uint64_t> bytesIn{0};
   std::atomic<std::uint64_t> bytesOut{0};
+  std::atomic<std::uint64_t> peakSinceTrim{0};  // most connections open at once since the last trim
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
     counter.fetch_add(n, std::memory_order_relaxed);
@@ -27,6 +28,13 @@ struct ServerStats {
   static std::uint64_t get(const std::atomic<std::uint64_t>& counter) noexcept {
     return counter.load(std::memory_order_relaxed);
   }
+
+  // Track `active`. When the server goes idle after a busy period (at least kTrimAfterPeak
+  // connections open at once since the last trim), freed memory is handed back to the OS: glibc
+  // keeps freed per-connection buffers in its arenas, so RSS would otherwise stay at its peak.
+  static constexpr std::uint64_t kTrimAfterPeak = 64;
+  void connectionOpened() noexcept;
+  void connectionClosed() noexcept;
 
   // "connections=... rejected=... requests=... errors=... idle_closed=... bytes_in=...
   // bytes_out=..."

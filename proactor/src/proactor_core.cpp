@@ -250,6 +250,7 @@ void ProactorCore::pushShared(DispatchNode* node) noexcept {
 DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
                                       std::chrono::steady_clock::time_point deadline,
                                       bool poolThread) {
+  bool mayDrive = !poolThread;
   for (;;) {
     if (head_ != nullptr) {
       DispatchNode* node = head_;
@@ -263,7 +264,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return nullptr;
     // Leader/followers: if the processor lets us, do its waiting and I/O ourselves.
-    if (!poolThread && drivers_ == 0) {
+    if (mayDrive && drivers_ == 0) {
       ++drivers_;
       lock.unlock();
       const auto slice =
@@ -271,7 +272,12 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
       const bool drove = processor_->drive(slice);
       lock.lock();
       --drivers_;
-      if (drove) continue;
+      // Re-check the queue even if drive() declined: the lock was released, and a node pushed
+      // meanwhile saw waiters_ == 0 and notified nobody (processor_->wakeup() is a no-op for a
+      // processor that cannot be driven). Sleeping now would lose that wakeup. Not driving
+      // again until woken keeps a declining processor from turning this into a spin.
+      mayDrive = drove;
+      continue;
     }
     ++waiters_;
     if (deadline == std::chrono::steady_clock::time_point::max()) {
@@ -280,6 +286,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
       cv_.wait_until(lock, deadline);
     }
     --waiters_;
+    mayDrive = !poolThread;
   }
 }
 

@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -90,14 +91,27 @@ class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
     auto accepted = server.accept(use_future);
     AsyncSocket client = AsyncSocket::open(proactor());
     auto connected = client.connect(*server.localAddress(), use_future);
-    EXPECT_EQ(connected.wait_for(kWait), std::future_status::ready);
+    if (connected.wait_for(kWait) != std::future_status::ready) abandon("connect");
     ConnectResult c = connected.get();
     EXPECT_TRUE(c.success()) << c.error().message();
-    EXPECT_EQ(accepted.wait_for(kWait), std::future_status::ready);
+    if (accepted.wait_for(kWait) != std::future_status::ready) abandon("accept");
     AcceptResult a = accepted.get();
     EXPECT_TRUE(a.success()) << a.error().message();
     server.close();
     return {client, a.socket()};
+  }
+
+  // A completion that never arrives would make get() block until CI kills the run. Record the
+  // failure, shut the Proactor down while the test's locals are still alive (it aborts what is in
+  // flight and runs those handlers now), and leave the test by exception (gtest reports it).
+  [[noreturn]] void abandon(const char* what) {
+    ADD_FAILURE() << "the " << what << " completion did not arrive within "
+                  << std::chrono::duration_cast<std::chrono::seconds>(kWait).count() << " s";
+    proactor_->stop();
+    runner_.join();
+    proactor_->shutdown();
+    proactor_.reset();  // TearDown: nothing left to stop
+    throw std::runtime_error(std::string("nioxx test: ") + what + " completion never arrived");
   }
 
   std::unique_ptr<Proactor> proactor_;

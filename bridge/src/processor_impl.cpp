@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <utility>
+
 #include "detail/perform.h"
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
@@ -157,9 +159,15 @@ void ProcessorImpl::abortLoop(Loop& l) noexcept {
     live.push_back(s);
   for (SocketState* s : live) {
     if (s->busy) continue;  // cannot happen after the I/O pool stopped; belt and braces
-    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, *s);
-    abortQueue(*s, s->readQ);
-    abortQueue(*s, s->writeQ);
+    OpQueue reads;
+    OpQueue writes;
+    {
+      auto lock = lockIf(options_.ioMode == IoMode::worker_pool, *s);
+      std::swap(reads, s->readQ);
+      std::swap(writes, s->writeQ);
+    }
+    abortQueue(*s, reads);  // outside the lock: a handler may submit (aborted: shutting down)
+    abortQueue(*s, writes);
   }
   auto timers = std::move(l.timers);
   for (auto& [id, t] : timers) {
@@ -229,10 +237,17 @@ void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
 
 void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
   if (s.dead) return;
+  // Only the operations queued now are cancelled: the queues are detached before any handler
+  // runs, because a call_through handler may run inside complete() and start the next
+  // operation on this socket, which must wait normally rather than be aborted in turn
+  // ("a cancel does not poison the next operation"). Completing outside the lock also lets
+  // such a handler submit in worker_pool mode without re-locking the socket's mutex.
+  OpQueue reads;
+  OpQueue writes;
   {
     auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-    abortQueue(s, s.readQ);
-    abortQueue(s, s.writeQ);
+    std::swap(reads, s.readQ);
+    std::swap(writes, s.writeQ);
     if (close && !s.closed) {
       // Java semantics: the descriptor is released now (the key is cancelled first, so no
       // stale event reaches a reused descriptor number); SO_LINGER 0 therefore resets.
@@ -241,9 +256,12 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
       s.fdch.close();
     }
   }
-  updateInterest(s);
+  abortQueue(s, reads);
+  abortQueue(s, writes);
+  if (!s.dead) updateInterest(s);
 }
 
+// q must already be detached from the socket: completions may start new operations on it.
 void ProcessorImpl::abortQueue(SocketState& /*s*/, OpQueue& q) noexcept {
   while (Operation* op = q.pop()) {
     op->scratchTag = 0;

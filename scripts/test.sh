@@ -17,4 +17,10 @@ for flavour in ${NIOXX_FLAVOURS:-release asan tsan}; do
   echo "=== ${flavour}: test"
   ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300
 done
+# Bounded libFuzzer runs of the frame decoder and the hello request path (clang; issue 6).
+# NIOXX_FUZZ_SECONDS=0 only replays the checked-in seed corpora.
+if [[ " ${NIOXX_FLAVOURS:-release} " == *" release "* ]]; then
+  echo "=== fuzz: ${NIOXX_FUZZ_SECONDS:-30} s per target"
+  FUZZ_SECONDS=${NIOXX_FUZZ_SECONDS:-30} bash scripts/fuzz.sh
+fi
 echo "=== all suites passed: ${NIOXX_FLAVOURS:-release asan tsan}"

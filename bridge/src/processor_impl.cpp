@@ -38,8 +38,11 @@ ProcessorImpl::ProcessorImpl(EmulatedProcessor::Options options) : options_(opti
 
 ProcessorImpl::~ProcessorImpl() {
   shutdown();
-  for (auto& l : loops_)
+  for (auto& l : loops_) {
     freeGraveyard(*l);
+    for (SocketState* s : l->orphans)
+      delete s;
+  }
 }
 
 void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& /*config*/) {
@@ -207,7 +210,8 @@ void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   if (l.reactor.isInLoopThread()) {
     destroySocket(*s);
   } else if (!post(l, {InboxItem::detach, s, 0})) {
-    delete s;  // the loop has finished: nobody else can touch the state
+    std::lock_guard lock(l.inboxMutex);
+    l.orphans.push_back(s);
   }
 }
 

@@ -115,7 +115,10 @@ struct Loop {
   bool closed = false;                  // guarded: the loop thread has finished; do it yourself
   std::vector<InboxItem> draining;      // loop thread
   std::vector<SocketState*> graveyard;  // loop thread: detached states, freed between iterations
-  SocketState* live = nullptr;          // loop thread: registered states (for shutdown)
+  // Detached after the loop closed: the loop thread may still be aborting their queues at
+  // shutdown, so they are freed only by ~ProcessorImpl, after every thread has joined.
+  std::vector<SocketState*> orphans;  // guarded by inboxMutex
+  SocketState* live = nullptr;        // loop thread: registered states (for shutdown)
   struct Timer {
     Operation* op;
     TimerId reactorTimer;

@@ -15,7 +15,8 @@ namespace {
 std::vector<std::uint8_t> makeFrames(int n, std::size_t payloadSize = 20) {
   std::vector<std::uint8_t> out;
   const std::vector<std::uint8_t> payload(payloadSize, 'x');
-  for (int i = 0; i < n; ++i) nioxx::FrameEncoder::encode(payload, out);
+  for (int i = 0; i < n; ++i)
+    nioxx::FrameEncoder::encode(payload, out);
   return out;
 }
 
@@ -73,7 +74,8 @@ void BM_FrameEncode(benchmark::State& state) {
   std::string out;
   for (auto _ : state) {
     out.clear();
-    for (int i = 0; i < state.range(0); ++i) nioxx::FrameEncoder::encode(payload, out);
+    for (int i = 0; i < state.range(0); ++i)
+      nioxx::FrameEncoder::encode(payload, out);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
@@ -115,10 +117,12 @@ void BM_ByteBufferPutGetByte(benchmark::State& state) {
   auto buffer = nioxx::ByteBuffer::allocate(256);
   for (auto _ : state) {
     buffer.clear();
-    for (int i = 0; i < 256; ++i) buffer.put(static_cast<std::uint8_t>(i));
+    for (int i = 0; i < 256; ++i)
+      buffer.put(static_cast<std::uint8_t>(i));
     buffer.flip();
     unsigned sum = 0;
-    while (buffer.hasRemaining()) sum += buffer.get();
+    while (buffer.hasRemaining())
+      sum += buffer.get();
     benchmark::DoNotOptimize(sum);
   }
   state.SetItemsProcessed(state.iterations() * 512);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 
+#include "detail/fd_reserve.h"
 #include "nioxx/core/error.h"
 
 namespace nioxx::bridge_detail {
@@ -141,15 +142,26 @@ Perform connectOp(int fd, Operation& op) noexcept {
 }
 
 Perform acceptOp(int fd, Operation& op) noexcept {
+  ensureFdReserve();  // the spare must exist before the table fills up
   for (;;) {
     const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c >= 0) {
       op.acceptedFd = c;
       return Perform::done;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (wouldBlock(errno)) return Perform::again;
-    return fail(op, lastError());
+    const int e = errno;
+    if (e == EINTR || e == ECONNABORTED) continue;
+    if (wouldBlock(e)) return Perform::again;
+    // Descriptor exhaustion: a waiting connection would stay in the backlog (its client hangs,
+    // and level-triggered readiness fires again at once), so shed it with the reserve descriptor,
+    // and still complete with the error so the application knows (as Java NIO.2 and Netty report
+    // it). Linux fails accept for want of a descriptor even when nobody is waiting: then no one
+    // was turned away, so keep waiting for a connection instead of failing at once.
+    if (e == EMFILE || e == ENFILE) {
+      const ShedResult shed = shedOnExhaustion(fd, e);
+      if (shed.shed == 0 && shed.drained) return Perform::again;
+    }
+    return fail(op, std::error_code(e, std::system_category()));
   }
 }
 

@@ -31,6 +31,17 @@ class AsyncServerSocket {
   bool isOpen() const noexcept { return channel_ && !channel_->isClosed(); }
   int fd() const noexcept { return channel_ ? channel_->fd() : -1; }
 
+  // accept: the handler gets an AcceptResult whose socket() is the new connection (attached to
+  // this Proactor); with a timeout, timed_out if none arrives in time.
+  // Descriptor exhaustion (EMFILE/ENFILE): the processor sheds the waiting connection (it keeps
+  // one reserve descriptor, closes it, accepts and closes the connection at once so the client
+  // sees a close instead of hanging in the backlog, then re-opens the reserve) and still
+  // completes the accept with too_many_files_open (or ..._in_system), as Java NIO.2 and Netty
+  // report it: the application knows it is turning clients away and can log, shed load or raise
+  // the limit. While no client is waiting, an accept on a full table just waits (nobody was
+  // turned away), so re-issuing the accept at once does not spin: it refuses each client that
+  // arrives while the table is still full. Re-issuing after a pause (a timer) instead lets those
+  // clients wait in the backlog for descriptors to free up.
   template <class Act, class H>
   requires detail::NotFutureTag<Act>
   void accept(Act act, H&& h, Nanos timeout = Nanos::zero()) {

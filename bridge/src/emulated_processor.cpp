@@ -39,6 +39,12 @@ void EmulatedProcessor::shutdown() noexcept {
 bool EmulatedProcessor::execute(detail::DispatchNode* node) noexcept {
   return impl_->execute(node);
 }
+bool EmulatedProcessor::drive(std::chrono::nanoseconds timeout) noexcept {
+  return impl_->drive(timeout);
+}
+void EmulatedProcessor::wakeup() noexcept {
+  impl_->wakeup();
+}
 bool EmulatedProcessor::channelAffinity() const noexcept {
   return impl_->channelAffinity();
 }

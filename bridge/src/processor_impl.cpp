@@ -45,12 +45,19 @@ ProcessorImpl::~ProcessorImpl() {
   }
 }
 
-void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& /*config*/) {
+void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& config) {
   sink_ = &sink;
   started_ = true;
+  // Started lazily (submitFile): a socket-only program gets no file thread.
   filePool_ = std::make_unique<ThreadPool>(
       ThreadPool::Options{options_.fileWorkers, 1 << 20, "nioxx-file"});
-  filePool_->start();
+  driven_ = options_.driven && config.strategy == DispatchStrategy::post_reactive &&
+            options_.ioMode == IoMode::inline_io;
+  if (driven_) {
+    // Leader/followers: one Reactor, run by whichever run() thread drives; no thread of ours.
+    loops_.resize(1);
+    return;
+  }
   if (options_.ioMode == IoMode::worker_pool) {
     ioPool_ =
         std::make_unique<ThreadPool>(ThreadPool::Options{options_.ioWorkers, 1 << 20, "nioxx-io"});
@@ -83,6 +90,7 @@ bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
     std::lock_guard lock(l.inboxMutex);
     if (l.closed) return false;
     l.inbox.push_back(item);
+    l.inboxHasItems.store(true, std::memory_order_release);
     schedule = !l.inboxScheduled;
     l.inboxScheduled = true;
   }
@@ -96,6 +104,7 @@ void ProcessorImpl::drainInbox(Loop& l) noexcept {
     std::lock_guard lock(l.inboxMutex);
     l.draining.swap(l.inbox);
     l.inboxScheduled = false;
+    l.inboxHasItems.store(false, std::memory_order_relaxed);
   }
   for (const InboxItem& item : l.draining)
     handle(l, item);
@@ -209,6 +218,9 @@ void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   Loop& l = s->loop;
   if (l.reactor.isInLoopThread()) {
     destroySocket(*s);
+  } else if (tryBeginTurn(l)) {
+    destroySocket(*s);
+    endTurn(l);
   } else if (!post(l, {InboxItem::detach, s, 0})) {
     std::lock_guard lock(l.inboxMutex);
     l.orphans.push_back(s);
@@ -231,6 +243,10 @@ void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
   if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
   auto* s = static_cast<SocketState*>(channel.processorState);
   if (s->loop.reactor.isInLoopThread()) return cancelSocket(*s, close);
+  if (tryBeginTurn(s->loop)) {
+    cancelSocket(*s, close);
+    return endTurn(s->loop);
+  }
   // The item keeps the channel (hence the state) alive until the loop has handled it.
   channel.addRef();
   if (!post(s->loop, {close ? InboxItem::close : InboxItem::cancel, &channel, 0})) {
@@ -287,6 +303,10 @@ void ProcessorImpl::submit(Operation* op) noexcept {
   if (op->kind() == OpKind::timer) {
     Loop& l = *loops_[op->id() % loops_.size()];
     if (l.reactor.isInLoopThread()) return startTimer(l, op);
+    if (tryBeginTurn(l)) {
+      startTimer(l, op);
+      return endTurn(l);
+    }
     if (!post(l, {InboxItem::submit, op, 0})) abortNow(op);
     return;
   }
@@ -294,6 +314,12 @@ void ProcessorImpl::submit(Operation* op) noexcept {
   if (ch.kind() == ChannelKind::file) return submitFile(op);
   auto* s = static_cast<SocketState*>(ch.processorState);
   if (s->loop.reactor.isInLoopThread()) return startSocketOp(*s, op);
+  // Driven mode: the initiator performs the speculative attempt itself when the loop is free
+  // (Asio's arrangement), instead of an inbox hop and a wake-up of the driver.
+  if (tryBeginTurn(s->loop)) {
+    startSocketOp(*s, op);
+    return endTurn(s->loop);
+  }
   if (!post(s->loop, {InboxItem::submit, op, 0})) abortNow(op);
 }
 
@@ -485,6 +511,10 @@ void ProcessorImpl::startTimer(Loop& l, Operation* op) noexcept {
 void ProcessorImpl::cancelTimer(std::uint64_t timerId) noexcept {
   Loop& l = *loops_[timerId % loops_.size()];
   if (l.reactor.isInLoopThread()) return cancelTimerOnLoop(l, timerId);
+  if (tryBeginTurn(l)) {
+    cancelTimerOnLoop(l, timerId);
+    return endTurn(l);
+  }
   post(l, {InboxItem::cancel_timer, nullptr, timerId});
 }
 
@@ -510,6 +540,13 @@ void ProcessorImpl::submitFile(Operation* op) noexcept {
   }
   sink_->notify(*op, OpPhase::waiting);
   if (!schedule) return;
+  std::call_once(fileStarted_, [this] {
+    try {
+      filePool_->start();
+    } catch (const std::exception&) {
+      // Stopped by a racing shutdown(): submit() below fails and runFile aborts inline.
+    }
+  });
   fs->channel->addRef();  // keeps the FileState alive while a worker drains it
   if (!filePool_->submit([this, fs] { runFile(*fs); })) runFile(*fs);
 }
@@ -540,7 +577,7 @@ void ProcessorImpl::runFile(FileState& fs) noexcept {
 // ------------------------------------------------------------------ misc
 
 bool ProcessorImpl::execute(detail::DispatchNode* node) noexcept {
-  if (shuttingDown_.load(std::memory_order_acquire)) return false;
+  if (driven_ || shuttingDown_.load(std::memory_order_acquire)) return false;
   Loop& l = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
   return post(l, {InboxItem::execute, node, 0});
 }
@@ -548,6 +585,21 @@ bool ProcessorImpl::execute(detail::DispatchNode* node) noexcept {
 void ProcessorImpl::shutdown() noexcept {
   if (shuttingDown_.exchange(true, std::memory_order_acq_rel)) return;
   if (!started_) return;
+  if (driven_) {
+    // Interrupt a driver, then take the loop for good: it aborts what is in flight. The loop
+    // stays bound to this thread, so later close()/detach() calls take the Selector's
+    // thread-safe paths; no thread drives it again (drive() and tryBeginTurn() see the flag).
+    Loop& l = *loops_.front();
+    l.reactor.wakeup();
+    {
+      std::lock_guard own(l.owner);
+      l.reactor.bindLoopThread();
+      abortLoop(l);
+      freeGraveyard(l);
+    }
+    filePool_->stop();
+    return;
+  }
   // I/O workers first: they hand sockets back to the loops, which are still running.
   if (ioPool_) ioPool_->stop();
   for (auto& l : loops_) {

@@ -12,6 +12,7 @@ namespace {
 struct ThreadState {
   ProactorCore* processorCore = nullptr;  // set between enter/leaveProcessorThread
   ProactorCore* handlerCore = nullptr;    // set while the thread serves run()/pool of a core
+  ProactorCore* drivingCore = nullptr;    // set while the thread is inside processor_->drive()
   DispatchNode* head = nullptr;           // deferred completions (processor threads only)
   DispatchNode* tail = nullptr;
   int initiating = 0;     // > 0 inside an initiating call
@@ -242,7 +243,9 @@ void ProactorCore::pushShared(DispatchNode* node) noexcept {
     }
     tail_ = node;
     if (waiters_ > 0) cv_.notify_one();
-    wakeDriver = drivers_ > 0;
+    // The driver itself looks at the queue as soon as drive() returns: waking it would only
+    // cost an eventfd write and a spurious select.
+    wakeDriver = drivers_ > 0 && tls.drivingCore != this;
   }
   if (wakeDriver) processor_->wakeup();
 }
@@ -251,6 +254,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
                                       std::chrono::steady_clock::time_point deadline,
                                       bool poolThread) {
   bool mayDrive = !poolThread;
+  bool poll = true;  // a runOnce() whose deadline has passed still drives once without waiting
   for (;;) {
     if (head_ != nullptr) {
       DispatchNode* node = head_;
@@ -262,14 +266,19 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
     if (shuttingDown_) return nullptr;
     if (!poolThread && stopped_) return nullptr;
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return nullptr;
+    const bool expired = now >= deadline;
+    if (expired && !(poll && mayDrive && drivers_ == 0)) return nullptr;
     // Leader/followers: if the processor lets us, do its waiting and I/O ourselves.
     if (mayDrive && drivers_ == 0) {
       ++drivers_;
+      poll = false;
       lock.unlock();
-      const auto slice =
-          std::min<std::chrono::nanoseconds>(deadline - now, std::chrono::milliseconds(100));
+      const auto slice = expired ? std::chrono::nanoseconds(0)
+                                 : std::min<std::chrono::nanoseconds>(
+                                       deadline - now, std::chrono::milliseconds(100));
+      tls.drivingCore = this;
       const bool drove = processor_->drive(slice);
+      tls.drivingCore = nullptr;
       lock.lock();
       --drivers_;
       // Re-check the queue even if drive() declined: the lock was released, and a node pushed

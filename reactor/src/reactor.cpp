@@ -53,6 +53,16 @@ int Reactor::runOnce(std::chrono::milliseconds timeout) {
   return iterate(timeout);
 }
 
+void Reactor::bindLoopThread() noexcept {
+  affinity_.bindToCurrentThread();
+  selector_.affinity_.bindToCurrentThread();
+}
+
+void Reactor::unbindLoopThread() noexcept {
+  affinity_.unbind();
+  selector_.affinity_.unbind();
+}
+
 int Reactor::iterate(std::chrono::milliseconds timeout) {
   int handled = selector_.select(
       [](SelectionKey& key) {

@@ -1,10 +1,12 @@
 // Shared fixture for the emulated-proactor tests: a Proactor per test (parametrised over the
-// three dispatch strategies), a thread in run() (needed by post_reactive, harmless otherwise),
-// and loopback helpers.
+// three dispatch strategies, the I/O modes, and for post_reactive both the leader/followers
+// arrangement with 1 or 3 run() threads and the processor's own reactor threads), thread(s) in
+// run() (needed by post_reactive, harmless otherwise), and loopback helpers.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -14,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/proactor/async_server_socket.h"
@@ -52,10 +55,17 @@ struct ProactorParam {
   DispatchStrategy strategy;
   IoMode ioMode = IoMode::inline_io;
   std::size_t reactors = 2;
+  bool driven = true;       // post_reactive + inline_io: run() threads drive the Reactor
+  std::size_t runners = 1;  // threads calling Proactor::run()
 };
 
 inline std::string paramName(const ::testing::TestParamInfo<ProactorParam>& info) {
-  return std::string(toString(info.param.strategy)) + "_" + toString(info.param.ioMode);
+  const ProactorParam& p = info.param;
+  std::string name = std::string(toString(p.strategy)) + "_" + toString(p.ioMode);
+  if (p.strategy == DispatchStrategy::post_reactive && p.ioMode == IoMode::inline_io) {
+    name += p.driven ? "_driven" + std::to_string(p.runners) : "_ownthreads";
+  }
+  return name;
 }
 
 class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
@@ -65,15 +75,22 @@ class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
     o.proactor.strategy = GetParam().strategy;
     o.processor.ioMode = GetParam().ioMode;
     o.processor.reactorThreads = GetParam().reactors;
+    o.processor.driven = GetParam().driven;
     o.proactor.writeQueueLimit = writeQueueLimit();
     proactor_ = std::make_unique<Proactor>(makeEmulatedProactor(o));
-    runner_ = std::thread([this] { proactor_->run(); });
+    for (std::size_t i = 0; i < std::max<std::size_t>(GetParam().runners, 1); ++i)
+      runners_.emplace_back([this] { proactor_->run(); });
   }
   void TearDown() override {
     if (!proactor_) return;
-    proactor_->stop();
-    runner_.join();
+    stopRunners();
     proactor_->shutdown();
+  }
+  void stopRunners() {
+    proactor_->stop();
+    for (auto& t : runners_)
+      t.join();
+    runners_.clear();
   }
   virtual std::size_t writeQueueLimit() const { return 65536; }
 
@@ -107,23 +124,24 @@ class ProactorTest : public ::testing::TestWithParam<ProactorParam> {
   [[noreturn]] void abandon(const char* what) {
     ADD_FAILURE() << "the " << what << " completion did not arrive within "
                   << std::chrono::duration_cast<std::chrono::seconds>(kWait).count() << " s";
-    proactor_->stop();
-    runner_.join();
+    stopRunners();
     proactor_->shutdown();
     proactor_.reset();  // TearDown: nothing left to stop
     throw std::runtime_error(std::string("nioxx test: ") + what + " completion never arrived");
   }
 
   std::unique_ptr<Proactor> proactor_;
-  std::thread runner_;
+  std::vector<std::thread> runners_;
 };
 
 inline auto allStrategies() {
-  return ::testing::Values(ProactorParam{DispatchStrategy::post_reactive},
-                           ProactorParam{DispatchStrategy::call_through},
-                           ProactorParam{DispatchStrategy::pool},
-                           ProactorParam{DispatchStrategy::call_through, IoMode::worker_pool},
-                           ProactorParam{DispatchStrategy::post_reactive, IoMode::worker_pool});
+  return ::testing::Values(
+      ProactorParam{DispatchStrategy::post_reactive},
+      ProactorParam{DispatchStrategy::post_reactive, IoMode::inline_io, 1, true, 3},
+      ProactorParam{DispatchStrategy::post_reactive, IoMode::inline_io, 2, false},
+      ProactorParam{DispatchStrategy::call_through}, ProactorParam{DispatchStrategy::pool},
+      ProactorParam{DispatchStrategy::call_through, IoMode::worker_pool},
+      ProactorParam{DispatchStrategy::post_reactive, IoMode::worker_pool});
 }
 
 }  // namespace nioxx::test

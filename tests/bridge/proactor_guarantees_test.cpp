@@ -171,8 +171,7 @@ TEST_P(GuaranteeTest, ShutdownAbortsInFlightAndRunsNothingAfter) {
   a.read(ByteBuffer::allocate(8), NoAct{}, h);
   b.read(ByteBuffer::allocate(8), NoAct{}, h);
   proactor().scheduleTimer(10s, NoAct{}, h);
-  proactor().stop();
-  runner_.join();
+  stopRunners();
   proactor().shutdown();
   returned = true;
   EXPECT_EQ(aborted.load(), 3);

@@ -107,8 +107,12 @@ struct InboxItem {
 struct Loop {
   Reactor reactor;
   std::size_t index = 0;
-  std::thread thread;
+  std::thread thread;  // own-threads mode only
   std::atomic<bool> stop{false};
+  // Driven mode: held by the thread whose turn it is to be the loop thread (a driver inside
+  // drive(), or an initiator that found the loop free). Every use of loop state happens under it.
+  std::mutex owner;
+  std::atomic<bool> inboxHasItems{false};  // cheap "drain first" check for a new turn
   std::mutex inboxMutex;
   std::vector<InboxItem> inbox;         // guarded by inboxMutex
   bool inboxScheduled = false;          // guarded: a drain task is already posted
@@ -139,6 +143,8 @@ class ProcessorImpl {
   void cancelTimer(std::uint64_t timerId) noexcept;
   void shutdown() noexcept;
   bool execute(detail::DispatchNode* node) noexcept;
+  bool drive(std::chrono::nanoseconds timeout) noexcept;
+  void wakeup() noexcept;
   bool channelAffinity() const noexcept { return options_.ioMode == IoMode::inline_io; }
   const EmulatedProcessor::Options& options() const noexcept { return options_; }
 
@@ -146,6 +152,10 @@ class ProcessorImpl {
 
  private:
   bool post(Loop& l, InboxItem item) noexcept;
+  // Driven mode: makes the caller the loop thread if nobody is (try-lock), after draining what
+  // was posted before, so per-channel order holds. False: post instead.
+  bool tryBeginTurn(Loop& l) noexcept;
+  void endTurn(Loop& l) noexcept;
   void drainInbox(Loop& l) noexcept;
   void handle(Loop& l, const InboxItem& item) noexcept;
   void loopMain(Loop& l) noexcept;
@@ -181,6 +191,8 @@ class ProcessorImpl {
   std::atomic<std::size_t> nextLoop_{0};
   std::atomic<bool> shuttingDown_{false};
   bool started_ = false;
+  bool driven_ = false;         // leader/followers: run() threads drive loops_[0]; no loop threads
+  std::once_flag fileStarted_;  // the file pool starts with the first AsyncFile operation
   std::unique_ptr<ThreadPool> ioPool_;
   std::unique_ptr<ThreadPool> filePool_;
 };

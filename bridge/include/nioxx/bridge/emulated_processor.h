@@ -11,6 +11,22 @@
 //   the loop through a coalesced inbox;
 // - when readiness fires, the loop thread performs the I/O itself and hands the completion to
 //   the Proactor: call_through runs the handler right there (one thread, no hand-off).
+// Leader/followers (DispatchStrategy::post_reactive with Options::driven, the default; inline_io):
+// - the processor owns no I/O thread and exactly one Reactor (Options::reactorThreads is
+//   ignored); the threads inside Proactor::run()/runOnce() take turns as its loop thread: one
+//   that finds no completion queued calls drive(), which runs one Reactor iteration (select,
+//   perform the I/O, fire timers and timeouts) and queues the completions; it then runs them
+//   itself (with one run() thread: no hand-off, no wake-up at all), while another run() thread,
+//   if any, may take the next turn;
+// - a per-loop ownership lock makes "the loop thread" whoever holds it (Reactor::
+//   bindLoopThread). An initiation (or cancel/close/timer) from a thread that is not driving
+//   try-locks it: if free, the initiator tries the I/O at once and queues the op itself (as
+//   Asio does); if a driver holds it, the op goes to the loop's inbox (coalesced wake-up);
+// - the post_reactive contract: operations progress only while some thread runs the Proactor
+//   (or initiates on it). Nothing is lost without one: ops wait in the Reactor, and shutdown()
+//   takes the loop and aborts them as usual.
+// Options::driven = false keeps the own-threads arrangement (reactor threads perform the I/O and
+// hand every completion to the run() thread) for comparison.
 // IoMode::worker_pool is the paper's literal emulation, kept for teaching and measurement:
 // readiness is handed to a separate pool of I/O workers that perform the I/O.
 // AsyncFile operations always run on a small file worker pool (files are always "ready").
@@ -46,6 +62,9 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
     std::size_t ioWorkers = 2;    // IoMode::worker_pool only
     std::size_t fileWorkers = 1;  // AsyncFile readAt/writeAt
     bool speculative = true;      // try I/O at initiation before waiting for readiness
+    // post_reactive + inline_io: run() threads drive the one Reactor (leader/followers, no
+    // processor thread). false: own reactor threads hand completions to run() (one wake-up each).
+    bool driven = true;
   };
 
   explicit EmulatedProcessor(Options options);
@@ -61,6 +80,10 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   void cancelTimer(std::uint64_t timerId) noexcept override;
   void shutdown() noexcept override;
   bool execute(detail::DispatchNode* node) noexcept override;
+  // Leader/followers (see above): drive() runs one Reactor iteration on the calling run() thread
+  // (false unless driven); wakeup() interrupts it. Any thread.
+  bool drive(std::chrono::nanoseconds timeout) noexcept override;
+  void wakeup() noexcept override;
   bool channelAffinity() const noexcept override;
 
   const Options& options() const noexcept;

@@ -89,6 +89,14 @@ class Reactor {
   // Wakes a blocked select (e.g. after changing state the loop polls). Any thread.
   void wakeup() noexcept { selector_.wakeup(); }
 
+  // Leader/followers: lets several threads take turns as the loop thread, one at a time, without
+  // run(). bindLoopThread() makes the caller the loop thread (isInLoopThread(), loop-only calls,
+  // and the Selector's same-thread fast paths) until unbindLoopThread(); runOnce() may be called
+  // in between. The caller serialises the turns (e.g. a mutex held from bind to unbind) and
+  // must not use the loop after unbinding. Not while run() executes.
+  void bindLoopThread() noexcept;
+  void unbindLoopThread() noexcept;
+
   bool isInLoopThread() const noexcept { return affinity_.isCurrentThread(); }
   // Aborts in debug/sanitizer builds if called off the loop thread once the loop has started.
   void assertInLoopThread(const char* what = "Reactor loop-only call") const noexcept {

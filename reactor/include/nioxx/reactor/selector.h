@@ -82,6 +82,7 @@ class Selector {
  private:
   friend class SelectionKey;
   friend class SelectableChannel;
+  friend class Reactor;  // bindLoopThread(): leader/followers turns move the selecting thread
 
   struct ReadyEvent {
     SelectionKey* key;

@@ -14,7 +14,7 @@ constexpr std::size_t kKeepInputCapacity = 64 * 1024;
 
 FramedSession::FramedSession(std::unique_ptr<FrameService> service, SessionLimits limits,
                              ServerStats* stats)
-    : service_(std::move(service)), limits_(limits), stats_(stats), decoder_(limits.maxFrame) {}
+    : service_(std::move(service)), limits_(limits), stats_(stats) {}
 
 bool FramedSession::wantsRead() const noexcept {
   return !closing_ && !eof_ && !blocked_;
@@ -54,6 +54,14 @@ void FramedSession::consumeOutput(std::size_t n) {
   if (blocked_ && out_.pending() <= limits_.outputCap / 2) process();
 }
 
+void FramedSession::releaseIdleMemory() noexcept {
+  if (buffered() == 0) {
+    inStart_ = inEnd_ = 0;
+    std::vector<std::uint8_t>().swap(in_);
+  }
+  out_.releaseIfEmpty();
+}
+
 void FramedSession::reject(std::string_view reason) {
   if (closing_) return;
   service_->appendError(reason, out_.back());
@@ -69,27 +77,64 @@ void FramedSession::fail(std::string reason) {
   if (stats_) ServerStats::add(stats_->errors, 1);
 }
 
+void FramedSession::feed(std::span<const std::uint8_t> bytes) {
+  if (stats_) ServerStats::add(stats_->bytesIn, bytes.size());
+  fed_ = true;
+  if (closing_) return;
+  if (!inputEmpty() || blocked_) {  // keep the byte order: append behind what is held
+    const auto space = readSpace();
+    const std::size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);
+    inEnd_ += n;
+    process();
+    if (n < bytes.size()) feed(bytes.subspan(n));
+    return;
+  }
+  blocked_ = false;
+  const std::size_t used = answer(bytes);
+  if (closing_) return;
+  const auto rest = bytes.subspan(used);
+  if (!rest.empty()) {
+    if (in_.size() < rest.size()) in_.resize(std::max(rest.size(), kReadChunk));
+    std::memcpy(in_.data(), rest.data(), rest.size());
+    inStart_ = 0;
+    inEnd_ = rest.size();
+  }
+  if (!blocked_) finishIfEof();
+}
+
 void FramedSession::process() {
   if (closing_) return;
   blocked_ = false;
+  inStart_ += answer(std::span<const std::uint8_t>(in_.data() + inStart_, buffered()));
+  if (closing_ || blocked_) return;
+  if (buffered() == 0) {
+    inStart_ = inEnd_ = 0;
+    if (in_.size() > kKeepInputCapacity || (fed_ && !in_.empty())) {
+      std::vector<std::uint8_t>().swap(in_);
+    }
+  }
+  finishIfEof();
+}
+
+std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
   bool bad = false;
   bool paused = false;
   std::uint64_t answered = 0;
+  // scan() is stateless: a decoder per call costs nothing and keeps it out of every connection.
   const FrameScan scan =
-      decoder_.scan(std::span<const std::uint8_t>(in_.data() + inStart_, buffered()),
-                    [&](std::span<const std::uint8_t> frame) -> bool {
-                      if (!service_->onFrame(frame, out_.back())) {
-                        bad = true;
-                        return false;
-                      }
-                      ++answered;
-                      if (out_.pending() > limits_.outputCap) {
-                        paused = true;
-                        return false;
-                      }
-                      return true;
-                    });
-  inStart_ += scan.consumed;
+      FrameDecoder(limits_.maxFrame).scan(src, [&](std::span<const std::uint8_t> frame) -> bool {
+        if (!service_->onFrame(frame, out_.back())) {
+          bad = true;
+          return false;
+        }
+        ++answered;
+        if (out_.pending() > limits_.outputCap) {
+          paused = true;
+          return false;
+        }
+        return true;
+      });
   requests_ += answered;
   if (stats_) ServerStats::add(stats_->requests, answered);
   if (bad) {  // the service appended its own error reply
@@ -97,38 +142,36 @@ void FramedSession::process() {
     closing_ = true;
     inStart_ = inEnd_ = 0;
     if (stats_) ServerStats::add(stats_->errors, 1);
-    return;
+    return src.size();
   }
   if (paused) {
     blocked_ = true;
-    return;
+    return scan.consumed;
   }
-  const std::span<const std::uint8_t> rest(in_.data() + inStart_, buffered());
-  const VarintResult prefix = decodeVarint32(rest);
+  const VarintResult prefix = decodeVarint32(src.subspan(scan.consumed));
   if (scan.error == Error::frame_too_large) {
     fail("frame too large: declared length " + std::to_string(prefix.value) +
          " exceeds the limit of " + std::to_string(limits_.maxFrame) + " bytes");
-    return;
+    return src.size();
   }
   if (scan.error) {
     fail("malformed frame: the length prefix is not a valid varint32 (longer than 5 bytes)");
-    return;
+    return src.size();
   }
   // What is left is one incomplete frame (or nothing).
   needed_ = prefix.status == VarintStatus::ok ? prefix.length + prefix.value : 0;
-  if (buffered() == 0) {
-    inStart_ = inEnd_ = 0;
-    if (in_.size() > kKeepInputCapacity) std::vector<std::uint8_t>().swap(in_);
+  return scan.consumed;
+}
+
+void FramedSession::finishIfEof() {
+  if (!eof_) return;
+  if (buffered() > 0 && truncatedIsError_) {
+    fail("truncated frame: the connection ended after " + std::to_string(buffered()) +
+         " bytes of an incomplete frame");
+    return;
   }
-  if (eof_) {
-    if (buffered() > 0 && truncatedIsError_) {
-      fail("truncated frame: the connection ended after " + std::to_string(buffered()) +
-           " bytes of an incomplete frame");
-      return;
-    }
-    closing_ = true;
-    inStart_ = inEnd_ = 0;
-  }
+  closing_ = true;
+  inStart_ = inEnd_ = 0;
 }
 
 }  // namespace nioxx::demo

@@ -10,7 +10,12 @@
 //   replies is held back by TCP flow control instead of growing the server's memory.
 //
 // Memory per connection is bounded by maxFrame + kMaxVarint32Bytes + kReadChunk of input and
-// outputCap + one reply of output.
+// outputCap + one reply of output. Input comes in two ways:
+// - readSpace()/commitRead(): the glue reads into the session's own buffer;
+// - feed(): the glue reads into a buffer of its own (one per thread, or from a pool) and the
+//   session answers the complete frames straight from it, keeping only what is left (a partial
+//   frame, or input held back by the output cap). While inputEmpty(), that is the cheaper path,
+//   and it is what keeps an idle connection at zero bytes of input buffer (issue 7).
 //
 // Thread rule: not synchronised; one thread at a time (the connection's).
 #pragma once
@@ -50,6 +55,12 @@ class FramedSession {
   std::span<std::uint8_t> readSpace();
   // n bytes were read into readSpace(): decodes and answers every complete frame (up to the cap).
   void commitRead(std::size_t n);
+  // True when the session holds no input it has not answered: the glue may read into a buffer of
+  // its own and feed() it (else it must use readSpace()/commitRead() to keep the byte order).
+  bool inputEmpty() const noexcept { return buffered() == 0; }
+  // Answers the complete frames in bytes (up to the output cap) and copies the rest into the
+  // session; bytes may be reused once feed() returns. Precondition: wantsRead().
+  void feed(std::span<const std::uint8_t> bytes);
   // The peer sent EOF (or, during a graceful stop, the socket has nothing more for us): answers
   // what is complete and closes after the flush. A partial frame left at a real EOF gets an error
   // reply; at a graceful stop (truncatedIsError = false) it is dropped silently.
@@ -64,6 +75,10 @@ class FramedSession {
   // input already read resumes (so check wantsRead()/hasOutput() again afterwards).
   void consumeOutput(std::size_t n);
 
+  // Frees the input and output buffers when they hold nothing (for connections gone idle: the
+  // glue calls it from its idle sweep, not per request, so busy connections keep their memory).
+  void releaseIdleMemory() noexcept;
+
   // --- lifetime ---
   // Replaces all further processing with one error reply (e.g. "too many connections").
   void reject(std::string_view reason);
@@ -76,13 +91,16 @@ class FramedSession {
 
  private:
   void process();
+  // Answers the complete frames at the start of src; returns the bytes consumed. Sets blocked_
+  // (output cap) or fails the session (bad frame) as a side effect.
+  std::size_t answer(std::span<const std::uint8_t> src);
+  void finishIfEof();
   void fail(std::string reason);
   std::size_t buffered() const noexcept { return inEnd_ - inStart_; }
 
   std::unique_ptr<FrameService> service_;
   SessionLimits limits_;
   ServerStats* stats_;
-  FrameDecoder decoder_;
   std::vector<std::uint8_t> in_;  // unread-by-the-decoder bytes are [inStart_, inEnd_)
   std::size_t inStart_ = 0;
   std::size_t inEnd_ = 0;
@@ -93,6 +111,7 @@ class FramedSession {
   bool blocked_ = false;  // decoding paused by the output cap
   bool closing_ = false;
   bool failed_ = false;
+  bool fed_ = false;  // the glue uses feed(): in_ only ever holds leftovers, so free it when empty
   std::uint64_t requests_ = 0;
 };
 

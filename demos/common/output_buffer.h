@@ -31,6 +31,14 @@ class OutputBuffer {
             front_.size() - frontPos_};
   }
 
+  // Frees the buffers if nothing waits (an idle connection then holds no output memory).
+  void releaseIfEmpty() noexcept {
+    if (!empty()) return;
+    std::string().swap(front_);
+    std::string().swap(back_);
+    frontPos_ = 0;
+  }
+
   // Marks n bytes of next() as written.
   void consume(std::size_t n) noexcept {
     frontPos_ += n;

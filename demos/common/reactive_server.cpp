@@ -7,8 +7,8 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <span>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "common/demo_server.h"
@@ -20,6 +20,8 @@ namespace nioxx::demo {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// A connection quiet this long gives its buffers back at the next sweep.
+constexpr auto kQuietBeforeRelease = std::chrono::milliseconds(200);
 
 // Runs fn on r's loop thread and waits for it.
 void runOn(Reactor& r, const std::function<void()>& fn) {
@@ -34,11 +36,26 @@ void runOn(Reactor& r, const std::function<void()>& fn) {
 class ReactiveServer;
 class ReactiveConnection;
 
-// Per-loop state, touched only on that loop's thread.
+// Per-loop state, touched only on that loop's thread. The loop owns its connections through an
+// intrusive list (no map node per connection: idle memory is the point of issue 7).
 struct Loop {
   Reactor* reactor = nullptr;
-  std::unordered_map<ReactiveConnection*, std::unique_ptr<ReactiveConnection>> connections;
+  ReactiveConnection* head = nullptr;
   bool stopping = false;
+
+  void adopt(std::unique_ptr<ReactiveConnection> c) noexcept;
+  void destroy(ReactiveConnection* c) noexcept;  // unlinks and deletes
+  void destroyAll() noexcept;
+  // Calls fn(c) for every connection; fn may destroy c (and only c).
+  template <class Fn>
+  void forEach(Fn fn) {
+    for (ReactiveConnection* c = head; c != nullptr;) {
+      ReactiveConnection* next = nextOf(c);
+      fn(c);
+      c = next;
+    }
+  }
+  static ReactiveConnection* nextOf(ReactiveConnection* c) noexcept;
 };
 
 class ReactiveConnection final : public EventHandler {
@@ -55,7 +72,11 @@ class ReactiveConnection final : public EventHandler {
  private:
   // Moves bytes until nothing more can move, then closes or re-arms. May destroy this.
   void pump(bool readReady);
-  bool readPhase(bool readReady);  // true if bytes were read; false + destroyed_ on error
+  struct ReadOutcome {
+    bool progress = false;  // bytes were read (or EOF seen)
+    bool more = false;      // the socket may hold more: read again once the session wants to
+  };
+  ReadOutcome readPhase(bool readReady);  // sets dead_ on a connection error
   bool writePhase();
   void discardInput();  // lingering: read and drop until EOF
   void destroy();
@@ -70,7 +91,33 @@ class ReactiveConnection final : public EventHandler {
   bool shutdown_ = false;
   bool lingering_ = false;
   bool dead_ = false;
+  ReactiveConnection* prev_ = nullptr;  // Loop's intrusive list
+  ReactiveConnection* next_ = nullptr;
+  friend struct Loop;
 };
+
+void Loop::adopt(std::unique_ptr<ReactiveConnection> c) noexcept {
+  ReactiveConnection* raw = c.release();
+  raw->next_ = head;
+  if (head != nullptr) head->prev_ = raw;
+  head = raw;
+}
+
+void Loop::destroy(ReactiveConnection* c) noexcept {
+  if (c->prev_ != nullptr) c->prev_->next_ = c->next_;
+  if (c->next_ != nullptr) c->next_->prev_ = c->prev_;
+  if (head == c) head = c->next_;
+  delete c;
+}
+
+void Loop::destroyAll() noexcept {
+  while (head != nullptr)
+    destroy(head);
+}
+
+ReactiveConnection* Loop::nextOf(ReactiveConnection* c) noexcept {
+  return c->next_;
+}
 
 class ReactiveServer final : public DemoServer {
  public:
@@ -153,12 +200,14 @@ void ReactiveConnection::pump(bool readReady) {
   // Each round reads what the session accepts and writes what it produced; writing can release
   // the output cap and let the session decode input it already holds, hence the loop.
   for (int round = 0; round < 64; ++round) {
-    const bool read = readPhase(readReady);
+    const ReadOutcome read = readPhase(readReady);
     if (dead_) return destroy();
     const bool wrote = writePhase();
     if (dead_) return destroy();
-    readReady = read;  // keep reading only while reads make progress
-    if (!read && !wrote) break;
+    // Read again only if the session, not the socket, stopped the reads: a short read means
+    // drained, and one more read would just return EAGAIN (a wasted system call per event).
+    readReady = read.more;
+    if (!readReady || (!read.progress && !wrote)) break;
   }
   if (session_.shouldClose()) {
     // Lingering close: our FIN now, the descriptor once the peer's FIN arrives (or the linger
@@ -175,33 +224,49 @@ void ReactiveConnection::pump(bool readReady) {
                     (session_.hasOutput() ? SelectionKey::OP_WRITE : 0));
 }
 
-bool ReactiveConnection::readPhase(bool readReady) {
-  bool progress = false;
+// One per loop thread: while a session holds no partial frame, input is read here and answered
+// in place, so an idle connection owns no input buffer at all (and complete frames are never
+// copied). 64 KiB takes a whole pipelined burst in one read.
+std::span<std::uint8_t> loopScratch() {
+  thread_local std::vector<std::uint8_t> scratch(64 * 1024);
+  return scratch;
+}
+
+ReactiveConnection::ReadOutcome ReactiveConnection::readPhase(bool readReady) {
+  ReadOutcome out;
   // During a graceful stop the socket is read to its end (SHUT_RD) even without an event.
   while (session_.wantsRead() && (readReady || shutdown_)) {
-    const auto space = session_.readSpace();
+    const bool fed = session_.inputEmpty();
+    const auto space = fed ? loopScratch() : session_.readSpace();
     const ssize_t n = channel_.readSome(space.data(), space.size());
     if (n > 0) {
       const auto before = session_.requests();
-      session_.commitRead(static_cast<std::size_t>(n));
+      if (fed) {
+        session_.feed(space.first(static_cast<std::size_t>(n)));
+      } else {
+        session_.commitRead(static_cast<std::size_t>(n));
+      }
       if (session_.requests() != before) lastActive_ = Clock::now();
-      progress = true;
-      if (static_cast<std::size_t>(n) < space.size() && !shutdown_) break;  // likely drained
+      out.progress = true;
+      if (static_cast<std::size_t>(n) < space.size() && !shutdown_) return out;  // drained
       continue;
     }
     if (n == 0) {
       session_.endOfInput(/*truncatedIsError=*/!shutdown_);
-      return true;
+      return out;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       if (shutdown_) session_.endOfInput(false);
-      break;
+      return out;
     }
     dead_ = true;  // ECONNRESET & co: nobody left to answer
-    return false;
+    return out;
   }
-  return progress;
+  // Stopped by the session (output cap), not by the socket: there may be more to read once the
+  // writes make room.
+  out.more = readReady && !session_.closing();
+  return out;
 }
 
 bool ReactiveConnection::writePhase() {
@@ -238,6 +303,8 @@ bool ReactiveConnection::sweep(Clock::time_point now) {
   if (lingering_) {
     if (now < lingerDeadline_) return false;
   } else {
+    // Quiet since the last sweep: give the buffers back (at most one sweep period of delay).
+    if (now - lastActive_ >= kQuietBeforeRelease) session_.releaseIdleMemory();
     const auto idle = server_.config().idleTimeout;
     if (idle.count() <= 0 || now - lastActive_ < idle) return false;
     ServerStats::add(server_.stats().idleClosed, 1);
@@ -248,7 +315,7 @@ bool ReactiveConnection::sweep(Clock::time_point now) {
 }
 
 void ReactiveConnection::destroy() {
-  loop_.connections.erase(this);  // deletes this: nothing may follow
+  loop_.destroy(this);  // deletes this: nothing may follow
 }
 
 // ---- ReactiveServer ----
@@ -279,7 +346,7 @@ void ReactiveServer::onAccept(SocketChannel&& channel) {
     live_.fetch_sub(1, std::memory_order_relaxed);
     auto conn = std::make_unique<ReactiveConnection>(*this, loop, std::move(*holder));
     ReactiveConnection* raw = conn.get();
-    loop.connections.emplace(raw, std::move(conn));
+    loop.adopt(std::move(conn));
     raw->open(rejected);
   });
 }
@@ -291,12 +358,7 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
       std::chrono::milliseconds(500));
   loop.reactor->schedule(period, [this, &loop] {
     const auto now = Clock::now();
-    std::vector<ReactiveConnection*> all;
-    all.reserve(loop.connections.size());
-    for (auto& [raw, conn] : loop.connections)
-      all.push_back(raw);
-    for (ReactiveConnection* c : all)
-      c->sweep(now);
+    loop.forEach([now](ReactiveConnection* c) { c->sweep(now); });
     scheduleSweep(loop);
   });
 }
@@ -309,11 +371,7 @@ void ReactiveServer::stop() {
   for (auto& loop : loops_) {
     loop.reactor->post([&loop] {
       loop.stopping = true;
-      std::vector<ReactiveConnection*> all;
-      for (auto& [raw, conn] : loop.connections)
-        all.push_back(raw);
-      for (ReactiveConnection* c : all)
-        c->beginShutdown();
+      loop.forEach([](ReactiveConnection* c) { c->beginShutdown(); });
     });
   }
   const auto deadline = Clock::now() + config_.shutdownGrace;
@@ -324,7 +382,7 @@ void ReactiveServer::stop() {
     nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections", left);
   }
   for (auto& loop : loops_)
-    runOn(*loop.reactor, [&loop] { loop.connections.clear(); });
+    runOn(*loop.reactor, [&loop] { loop.destroyAll(); });
   group_.stop();
 }
 

@@ -42,8 +42,7 @@ SelectableChannel& SelectableChannel::operator=(SelectableChannel&& other) noexc
 
 void SelectableChannel::adoptKeysFrom(SelectableChannel& other) noexcept {
   std::lock_guard link(detail::linkMutex());
-  keys_ = std::move(other.keys_);
-  other.keys_.clear();
+  keys_.takeFrom(other.keys_);
   for (SelectionKey* key : keys_)
     key->channel_ = this;
 }

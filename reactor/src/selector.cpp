@@ -62,8 +62,7 @@ void Selector::close() {
     for (auto& key : keys_) {
       key->state_.store(SelectionKey::kCancelled, std::memory_order_release);
       if (key->channel_ != nullptr) {
-        auto& list = key->channel_->keys_;
-        list.erase(std::remove(list.begin(), list.end(), key.get()), list.end());
+        key->channel_->keys_.remove(key.get());
         if (key->registeredEvents_ != 0 && key->channel_->isOpen()) backend_->remove(key->fd_);
         key->channel_ = nullptr;
       }
@@ -214,8 +213,7 @@ void Selector::freeKey(SelectionKey* key) {
   {
     std::lock_guard link(detail::linkMutex());
     if (key->channel_ != nullptr) {
-      auto& list = key->channel_->keys_;
-      list.erase(std::remove(list.begin(), list.end(), key), list.end());
+      key->channel_->keys_.remove(key);
       // A remote cancel raced with an interest change that re-added the descriptor.
       if (key->registeredEvents_ != 0 && key->channel_->isOpen()) backend_->remove(key->fd_);
       key->channel_ = nullptr;

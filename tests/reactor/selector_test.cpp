@@ -302,5 +302,36 @@ TEST(SelectorTest, ThousandRegisteredChannels) {
   ::setrlimit(RLIMIT_NOFILE, &saved);
 }
 
+// A channel may be registered with several selectors (Java); its key list starts with one key
+// inline and must keep every key reachable when it grows, when keys are cancelled and when the
+// channel moves.
+TEST(SelectorTest, ChannelRegisteredWithSeveralSelectors) {
+  Selector a, b, c;
+  Pipe pipe = Pipe::open();
+  SelectionKey& ka = pipe.source().registerWith(a, SelectionKey::OP_READ);
+  SelectionKey& kb = pipe.source().registerWith(b, SelectionKey::OP_READ);
+  SelectionKey& kc = pipe.source().registerWith(c, SelectionKey::OP_READ);
+  EXPECT_EQ(pipe.source().keyFor(a), &ka);
+  EXPECT_EQ(pipe.source().keyFor(b), &kb);
+  EXPECT_EQ(pipe.source().keyFor(c), &kc);
+  writeByte(pipe);
+  EXPECT_EQ(a.select(10s), 1);
+  EXPECT_EQ(b.select(10s), 1);
+  EXPECT_EQ(c.select(10s), 1);
+
+  kb.cancel();
+  b.selectNow();  // frees the cancelled key and unlinks it from the channel
+  EXPECT_EQ(pipe.source().keyFor(b), nullptr);
+  EXPECT_EQ(pipe.source().keyFor(a), &ka);
+  EXPECT_EQ(pipe.source().keyFor(c), &kc);
+  EXPECT_TRUE(pipe.source().isRegistered());
+
+  pipe.source().close();  // cancels the remaining keys
+  EXPECT_FALSE(ka.isValid());
+  EXPECT_FALSE(kc.isValid());
+  EXPECT_EQ(a.selectNow(), 0);
+  EXPECT_EQ(c.selectNow(), 0);
+}
+
 }  // namespace
 }  // namespace nioxx

@@ -12,12 +12,15 @@ namespace nioxx::demo {
 namespace {
 
 using testing::drain;
-using testing::feed;
 using testing::frame;
 using testing::parseReplies;
 
-class FramedSessionTest : public ::testing::Test {
+class FramedSessionTest : public ::testing::TestWithParam<testing::InputPath> {
  protected:
+  std::size_t feed(FramedSession& s, std::string_view bytes, std::size_t step = SIZE_MAX) {
+    return testing::feed(s, bytes, step, GetParam());
+  }
+
   static void SetUpTestSuite() { HelloService::routeProtobufLogs(); }
 
   static FramedSession make(SessionLimits limits = {}) {
@@ -44,8 +47,8 @@ class FramedSessionTest : public ::testing::Test {
 
   // Two valid requests then bad bytes in one read: two greetings, one error containing
   // `reason`, then the session wants to close and reads nothing more.
-  static void expectErrorAfterTwo(std::string_view bad, std::string_view reason,
-                                  SessionLimits limits = {}) {
+  void expectErrorAfterTwo(std::string_view bad, std::string_view reason,
+                           SessionLimits limits = {}) {
     auto s = make(limits);
     feed(s, requests(2) + std::string(bad) + requests(1, "after", 9));
     EXPECT_FALSE(s.wantsRead());
@@ -61,7 +64,7 @@ class FramedSessionTest : public ::testing::Test {
 };
 
 // One request, one greeting with the same seq; the connection stays open.
-TEST_F(FramedSessionTest, AnswersOneRequest) {
+TEST_P(FramedSessionTest, AnswersOneRequest) {
   auto s = make();
   feed(s, requests(1, "Alice", 42));
   const auto replies = parseReplies(drain(s));
@@ -73,7 +76,7 @@ TEST_F(FramedSessionTest, AnswersOneRequest) {
 }
 
 // 100 requests in one read are answered in order.
-TEST_F(FramedSessionTest, AnswersPipelinedRequestsInOrder) {
+TEST_P(FramedSessionTest, AnswersPipelinedRequestsInOrder) {
   auto s = make();
   feed(s, requests(100));
   const auto replies = parseReplies(drain(s));
@@ -82,7 +85,7 @@ TEST_F(FramedSessionTest, AnswersPipelinedRequestsInOrder) {
 }
 
 // A stream split at every possible byte gives the same replies (prefixes of 1 and 2 bytes).
-TEST_F(FramedSessionTest, SplitAtEveryByte) {
+TEST_P(FramedSessionTest, SplitAtEveryByte) {
   std::string stream = requests(1, "Bob", 1);
   HelloService::appendRequest(std::string(300, 'x'), 2, stream);  // 2-byte length prefix
   HelloService::appendRequest("", 3, stream);
@@ -102,7 +105,7 @@ TEST_F(FramedSessionTest, SplitAtEveryByte) {
 }
 
 // A request delivered one byte per read is answered once complete.
-TEST_F(FramedSessionTest, OneByteAtATime) {
+TEST_P(FramedSessionTest, OneByteAtATime) {
   auto s = make();
   const std::string stream = requests(3, "Zoë");
   feed(s, stream, 1);
@@ -110,7 +113,7 @@ TEST_F(FramedSessionTest, OneByteAtATime) {
 }
 
 // UTF-8 names (multi-byte, emoji), the empty name, a 10,000-byte name and an empty frame.
-TEST_F(FramedSessionTest, NamesOfEveryShape) {
+TEST_P(FramedSessionTest, NamesOfEveryShape) {
   for (const std::string& name :
        {std::string("Łukasz 李雷 🙂"), std::string(), std::string(10000, 'n')}) {
     auto s = make();
@@ -129,7 +132,7 @@ TEST_F(FramedSessionTest, NamesOfEveryShape) {
 }
 
 // A frame of exactly --max-frame bytes is fine; one more byte is refused.
-TEST_F(FramedSessionTest, MaxFrameIsInclusive) {
+TEST_P(FramedSessionTest, MaxFrameIsInclusive) {
   SessionLimits limits;
   limits.maxFrame = 1000;
   auto ok = make(limits);
@@ -149,40 +152,40 @@ TEST_F(FramedSessionTest, MaxFrameIsInclusive) {
 }
 
 // Declared length over the limit: refused as soon as the prefix is in, before any payload.
-TEST_F(FramedSessionTest, FrameTooLargeAnsweredBeforePayload) {
+TEST_P(FramedSessionTest, FrameTooLargeAnsweredBeforePayload) {
   expectErrorAfterTwo("\x80\x80\x80\x01", "exceeds the limit of 65536 bytes");  // 2^21
 }
 
 // A negative-looking / 5-byte maximal varint is just a huge length.
-TEST_F(FramedSessionTest, HugeVarintIsTooLarge) {
+TEST_P(FramedSessionTest, HugeVarintIsTooLarge) {
   expectErrorAfterTwo("\xff\xff\xff\xff\x0f", "frame too large");
 }
 
 // A varint prefix longer than 5 bytes is malformed.
-TEST_F(FramedSessionTest, SixByteVarintIsMalformed) {
+TEST_P(FramedSessionTest, SixByteVarintIsMalformed) {
   expectErrorAfterTwo("\x80\x80\x80\x80\x80\x01", "malformed frame");
 }
 
 // Bytes that are not protobuf wire format.
-TEST_F(FramedSessionTest, GarbagePayloadIsRejected) {
+TEST_P(FramedSessionTest, GarbagePayloadIsRejected) {
   expectErrorAfterTwo(frame("\xff\xff\xff"), "not a valid HelloRequest");
 }
 
 // A truncated field inside a complete frame.
-TEST_F(FramedSessionTest, TruncatedFieldIsRejected) {
+TEST_P(FramedSessionTest, TruncatedFieldIsRejected) {
   expectErrorAfterTwo(frame("\x0a\x05"
                             "ab"),
                       "not a valid HelloRequest");
 }
 
 // proto3 refuses a string field holding invalid UTF-8; the reason says so.
-TEST_F(FramedSessionTest, InvalidUtf8NameIsRejected) {
+TEST_P(FramedSessionTest, InvalidUtf8NameIsRejected) {
   expectErrorAfterTwo(frame("\x0a\x02\xc3\x28"), "name is not valid UTF-8");
   expectErrorAfterTwo(frame("\x0a\x01\xff"), "name is not valid UTF-8");
 }
 
 // Unknown fields and an unknown wire type for a known number are tolerated (proto3 rules).
-TEST_F(FramedSessionTest, UnknownFieldsAreIgnored) {
+TEST_P(FramedSessionTest, UnknownFieldsAreIgnored) {
   auto s = make();
   // name="A" (field 1), field 7 varint 5, seq=3.
   feed(s, frame(std::string("\x0a\x01"
@@ -197,7 +200,7 @@ TEST_F(FramedSessionTest, UnknownFieldsAreIgnored) {
 }
 
 // EOF on a frame boundary: everything answered, then close, no error.
-TEST_F(FramedSessionTest, CleanEndOfInputClosesAfterReplies) {
+TEST_P(FramedSessionTest, CleanEndOfInputClosesAfterReplies) {
   auto s = make();
   feed(s, requests(3));
   s.endOfInput();
@@ -211,7 +214,7 @@ TEST_F(FramedSessionTest, CleanEndOfInputClosesAfterReplies) {
 
 // EOF inside a frame gets an error reply after the complete ones; a graceful stop drops it
 // silently.
-TEST_F(FramedSessionTest, EndOfInputInsideAFrame) {
+TEST_P(FramedSessionTest, EndOfInputInsideAFrame) {
   const std::string stream = requests(2) + requests(1).substr(0, 3);
   auto s = make();
   feed(s, stream);
@@ -231,7 +234,7 @@ TEST_F(FramedSessionTest, EndOfInputInsideAFrame) {
 }
 
 // Output over the cap stops decoding and reading; draining resumes it; nothing is lost.
-TEST_F(FramedSessionTest, OutputCapAppliesBackpressure) {
+TEST_P(FramedSessionTest, OutputCapAppliesBackpressure) {
   SessionLimits limits;
   limits.outputCap = 200;
   auto s = make(limits);
@@ -257,7 +260,7 @@ TEST_F(FramedSessionTest, OutputCapAppliesBackpressure) {
 }
 
 // nextOutput() stays valid while more replies are appended (a proactive write in flight).
-TEST_F(FramedSessionTest, OutputInFlightSurvivesAppends) {
+TEST_P(FramedSessionTest, OutputInFlightSurvivesAppends) {
   auto s = make();
   feed(s, requests(1, "first", 1));
   const auto inFlight = s.nextOutput();
@@ -272,7 +275,7 @@ TEST_F(FramedSessionTest, OutputInFlightSurvivesAppends) {
 }
 
 // reject(): exactly one error reply, nothing read, then close.
-TEST_F(FramedSessionTest, RejectSendsOneErrorAndCloses) {
+TEST_P(FramedSessionTest, RejectSendsOneErrorAndCloses) {
   auto s = make();
   s.reject("server busy: too many connections");
   EXPECT_FALSE(s.wantsRead());
@@ -283,7 +286,7 @@ TEST_F(FramedSessionTest, RejectSendsOneErrorAndCloses) {
 }
 
 // Stats count requests, errors and bytes in both directions.
-TEST_F(FramedSessionTest, UpdatesServerStats) {
+TEST_P(FramedSessionTest, UpdatesServerStats) {
   ServerStats stats;
   FramedSession s(HelloService::create(), {}, &stats);
   const std::string in = requests(5) + frame("\xff");
@@ -294,6 +297,13 @@ TEST_F(FramedSessionTest, UpdatesServerStats) {
   EXPECT_EQ(ServerStats::get(stats.bytesIn), in.size());
   EXPECT_EQ(ServerStats::get(stats.bytesOut), out.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(InputPaths, FramedSessionTest,
+                         ::testing::Values(testing::InputPath::session_buffer,
+                                           testing::InputPath::fed),
+                         [](const auto& info) {
+                           return info.param == testing::InputPath::fed ? "Fed" : "SessionBuffer";
+                         });
 
 }  // namespace
 }  // namespace nioxx::demo

@@ -17,9 +17,22 @@ namespace nioxx::demo::testing {
 
 // Reads bytes into the session the way the I/O glue does, in pieces of at most step bytes.
 // Returns how many bytes the session accepted before it stopped wanting input.
-inline std::size_t feed(FramedSession& s, std::string_view bytes, std::size_t step = SIZE_MAX) {
+// How the glue hands input to the session: into its own buffer (readSpace/commitRead) or from a
+// buffer of the glue's (feed(), whenever the session holds no input), as the server glues do.
+enum class InputPath { session_buffer, fed };
+
+inline std::size_t feed(FramedSession& s, std::string_view bytes, std::size_t step = SIZE_MAX,
+                        InputPath path = InputPath::session_buffer) {
   std::size_t done = 0;
   while (done < bytes.size() && s.wantsRead()) {
+    if (path == InputPath::fed && s.inputEmpty()) {
+      const std::size_t n = std::min({FramedSession::kReadChunk, step, bytes.size() - done});
+      std::vector<std::uint8_t> scratch(bytes.begin() + done, bytes.begin() + done + n);
+      s.feed(scratch);
+      std::fill(scratch.begin(), scratch.end(), 0xEE);  // the session must not keep a view of it
+      done += n;
+      continue;
+    }
     auto space = s.readSpace();
     const std::size_t n = std::min({space.size(), step, bytes.size() - done});
     std::memcpy(space.data(), bytes.data() + done, n);

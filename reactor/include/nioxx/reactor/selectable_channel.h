@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "nioxx/reactor/detail/key_list.h"
 #include "nioxx/reactor/selection_key.h"
 
 namespace nioxx {
@@ -70,7 +71,7 @@ class SelectableChannel {
   SelectionKey& registerImpl(Selector& selector, int ops);
   void adoptKeysFrom(SelectableChannel& other) noexcept;
 
-  std::vector<SelectionKey*> keys_;  // guarded by the process-wide link mutex
+  detail::KeyList keys_;  // guarded by the process-wide link mutex
 };
 
 }  // namespace nioxx

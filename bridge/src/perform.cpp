@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <new>
 
 #include "detail/fd_reserve.h"
+#include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
 
 namespace nioxx::bridge_detail {
@@ -78,6 +80,21 @@ Perform readOp(int fd, Operation& op) noexcept {
     if (wouldBlock(errno)) return Perform::again;
     return fail(op, lastError());
   }
+}
+
+// A read with a pool takes its buffer at readiness and gives it back if nothing came (the
+// speculative attempt, a spurious wake-up), so a waiting socket never holds one.
+Perform readPooled(int fd, Operation& op) noexcept {
+  if (op.buffer.capacity() == 0) {
+    try {
+      op.buffer = op.pool->acquire();
+    } catch (const std::bad_alloc&) {
+      return fail(op, std::make_error_code(std::errc::not_enough_memory));
+    }
+  }
+  const Perform p = readOp(fd, op);
+  if (p == Perform::again && op.transferred == 0) op.buffer = ByteBuffer();
+  return p;
 }
 
 Perform writeOp(int fd, Operation& op) noexcept {
@@ -170,6 +187,7 @@ Perform acceptOp(int fd, Operation& op) noexcept {
 Perform performSocketOp(int fd, Operation& op) noexcept {
   switch (op.kind()) {
     case OpKind::read:
+      return op.pool != nullptr ? readPooled(fd, op) : readOp(fd, op);
     case OpKind::readv:
       return readOp(fd, op);
     case OpKind::write:

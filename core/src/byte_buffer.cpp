@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace nioxx {
 namespace {
@@ -28,6 +29,15 @@ ByteBuffer ByteBuffer::allocate(std::size_t capacity) {
   }
   buffer.capacity_ = capacity;
   buffer.limit_ = capacity;
+  return buffer;
+}
+
+ByteBuffer ByteBuffer::wrapOwned(std::shared_ptr<std::uint8_t[]> storage, std::size_t capacity) {
+  ByteBuffer buffer;
+  buffer.owner_ = std::move(storage);
+  buffer.data_ = buffer.owner_.get();
+  buffer.capacity_ = buffer.data_ != nullptr ? capacity : 0;
+  buffer.limit_ = buffer.capacity_;
   return buffer;
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/demo_proactor.h"
 #include "common/demo_server.h"
+#include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
@@ -28,6 +29,11 @@ using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
 class ProactiveServer;
+
+// The ACT of a read: where its bytes land. While the session holds no partial frame the read
+// takes a pooled buffer only when data arrives (an idle connection owns no read buffer); else it
+// reads straight into the session, behind the partial frame.
+enum class ReadInto : std::uint8_t { pool, session };
 
 class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnection> {
  public:
@@ -44,7 +50,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void startRead();
   void startWrite();
   void startDiscard();
-  void onRead(IoResult& r);
+  void onRead(IoResult& r, ReadInto into);
   void onWrite(IoResult& r);
   void onDiscard(IoResult& r);
   void closeLocked();
@@ -75,6 +81,7 @@ class ProactiveServer final : public DemoServer {
 
   const ServerConfig& config() const noexcept { return config_; }
   ServiceFactory& factory() noexcept { return factory_; }
+  BufferPool& readPool() noexcept { return readPool_; }
   void connectionGone(ProactiveConnection* c) {
     std::lock_guard lock(registryMutex_);
     registry_.erase(c);
@@ -88,6 +95,8 @@ class ProactiveServer final : public DemoServer {
   ServerConfig config_;
   ServiceFactory factory_;
   ServerStats stats_;
+  // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
+  BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
   std::unique_ptr<DemoProactor> proactor_;
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
@@ -167,10 +176,14 @@ void ProactiveConnection::advance() {
 
 void ProactiveConnection::startRead() {
   readInFlight_ = true;
-  const auto space = session_.readSpace();
-  socket_.read(
-      ByteBuffer::wrap(space), NoAct{},
-      [self = shared_from_this()](IoResult& r) { self->onRead(r); }, readTimeout(Clock::now()));
+  auto handler = [self = shared_from_this()](IoResult& r, ReadInto into) { self->onRead(r, into); };
+  const auto timeout = readTimeout(Clock::now());
+  if (session_.inputEmpty()) {
+    socket_.read(server_.readPool(), ReadInto::pool, std::move(handler), timeout);
+  } else {
+    socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session, std::move(handler),
+                 timeout);
+  }
 }
 
 void ProactiveConnection::startWrite() {
@@ -187,12 +200,11 @@ void ProactiveConnection::startDiscard() {
   readInFlight_ = true;
   const auto left = lingerDeadline_ - Clock::now();
   socket_.read(
-      ByteBuffer::allocate(4096), NoAct{},
-      [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
+      server_.readPool(), NoAct{}, [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
       std::max<nanoseconds>(milliseconds(1), left));
 }
 
-void ProactiveConnection::onRead(IoResult& r) {
+void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
   std::lock_guard lock(mutex_);
   readInFlight_ = false;
   if (closed_) return;
@@ -201,7 +213,12 @@ void ProactiveConnection::onRead(IoResult& r) {
   }
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
     const auto before = session_.requests();
-    session_.commitRead(n);
+    if (into == ReadInto::pool) {
+      session_.feed({r.buffer().array(), n});
+      r.buffer() = ByteBuffer();  // the chunk goes back to the pool now, not after the handler
+    } else {
+      session_.commitRead(n);
+    }
     if (session_.requests() != before) lastActive_ = Clock::now();
   }
   if (r.success() || r.aborted()) return advance();

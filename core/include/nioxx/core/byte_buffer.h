@@ -39,6 +39,9 @@ class ByteBuffer {
   static ByteBuffer allocate(std::size_t capacity);
   // Views caller-owned memory: position 0, limit = capacity = bytes.size().
   static ByteBuffer wrap(std::span<std::uint8_t> bytes);
+  // Shares ownership of capacity bytes at storage (e.g. a BufferPool chunk whose deleter returns
+  // it to the pool): the memory lives while any copy of the buffer does.
+  static ByteBuffer wrapOwned(std::shared_ptr<std::uint8_t[]> storage, std::size_t capacity);
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t position() const noexcept { return position_; }
@@ -48,10 +51,11 @@ class ByteBuffer {
 
   ByteBuffer& position(std::size_t newPosition);  // throws BufferIndexException if > limit
   ByteBuffer& limit(std::size_t newLimit);        // throws if > capacity; clamps position/mark
-  ByteBuffer& flip() noexcept;     // limit = position, position = 0, mark discarded
-  ByteBuffer& clear() noexcept;    // position = 0, limit = capacity, mark discarded
-  ByteBuffer& rewind() noexcept;   // position = 0, mark discarded
-  ByteBuffer& compact() noexcept;  // moves [position, limit) to 0; position = remaining; limit = capacity
+  ByteBuffer& flip() noexcept;                    // limit = position, position = 0, mark discarded
+  ByteBuffer& clear() noexcept;                   // position = 0, limit = capacity, mark discarded
+  ByteBuffer& rewind() noexcept;                  // position = 0, mark discarded
+  ByteBuffer&
+  compact() noexcept;  // moves [position, limit) to 0; position = remaining; limit = capacity
   ByteBuffer& mark() noexcept;
   ByteBuffer& reset();  // throws InvalidMarkException without a mark
 

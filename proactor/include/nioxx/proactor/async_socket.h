@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/inet_socket_address.h"
 #include "nioxx/proactor/async_channel.h"
@@ -92,6 +93,22 @@ class AsyncSocket {
   requires detail::NotFutureTag<H>
   void read(ByteBuffer dst, H&& h) { read(std::move(dst), NoAct{}, std::forward<H>(h)); }
   std::future<IoResult> read(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
+
+  // ---- read into a pooled buffer: the buffer is taken from pool only when data arrives ----
+  // (io_uring's provided buffers, Netty's read allocator): a socket waiting for input holds no
+  // read buffer. The result's buffer() holds the bytes in [0, position); dropping it (and every
+  // copy) returns the chunk to the pool. The pool must outlive the operation.
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act>
+  void read(BufferPool& pool, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+    Operation* op = detail::makeOperation<IoResult>(OpKind::read, checked(), std::move(act),
+                                                    std::forward<H>(h));
+    op->pool = &pool;
+    start(op, timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H>
+  void read(BufferPool& pool, H&& h) { read(pool, NoAct{}, std::forward<H>(h)); }
 
   // ---- readExactly: completes when dst has no remaining room (or on error/EOF) ----
   template <class Act, class H>

@@ -25,6 +25,7 @@
 namespace nioxx {
 
 class AsyncChannel;
+class BufferPool;
 class Operation;
 
 // What the operation asks the processor to do.
@@ -95,6 +96,7 @@ class Operation : public detail::DispatchNode {
 
   // ---- request (set at initiation; read by the processor) ----
   ByteBuffer buffer;                    // read/write/read_at/write_at
+  BufferPool* pool = nullptr;           // read: take `buffer` from here when data arrives
   std::vector<ByteBuffer> buffers;      // readv/writev
   bool whole = false;                   // readExactly/writeAll: complete only when all is done
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay

@@ -8,6 +8,8 @@
 #include <array>
 #include <cerrno>
 #include <new>
+#include <span>
+#include <utility>
 
 #include "detail/fd_reserve.h"
 #include "nioxx/core/buffer_pool.h"
@@ -93,7 +95,20 @@ Perform readPooled(int fd, Operation& op) noexcept {
     }
   }
   const Perform p = readOp(fd, op);
-  if (p == Perform::again && op.transferred == 0) op.buffer = ByteBuffer();
+  if (p == Perform::again && op.transferred == 0) {
+    op.buffer = ByteBuffer();
+  } else if (op.transferred > 0 && op.transferred <= op.buffer.capacity() / 4) {
+    // A small read gives its chunk back at once and keeps a right-sized copy: completions that
+    // wait for dispatch (a whole readiness batch under post_reactive) then hold their bytes,
+    // not one chunk each.
+    try {
+      ByteBuffer exact = ByteBuffer::allocate(op.transferred);
+      exact.put(std::span<const std::uint8_t>(op.buffer.array(), op.transferred));
+      op.buffer = std::move(exact);
+    } catch (const std::bad_alloc&) {
+      // keep the chunk
+    }
+  }
   return p;
 }
 

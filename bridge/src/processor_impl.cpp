@@ -410,6 +410,10 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
   if ((readyOps & SelectionKey::OP_READ) != 0) performQueue(s, true);
   if ((readyOps & SelectionKey::OP_WRITE) != 0 && !s.dead) performQueue(s, false);
   updateInterest(s);
+  // Completions deferred by this event (call_through: what its handlers initiated) run now, not
+  // after the whole batch: otherwise every later read of the batch would be deferred behind
+  // them, each holding its (pooled) buffer until the end of the batch.
+  if (sink_->hasDeferred()) sink_->runDeferred();
 }
 
 // Timeouts cost one clock read per operation: each socket has at most one reactor timer, armed

@@ -60,11 +60,16 @@ Perform readOp(int fd, Operation& op) noexcept {
     const bool vec = op.kind() == OpKind::readv;
     if (vec ? !anyRemaining(op.buffers) : !op.buffer.hasRemaining()) return Perform::done;
     ssize_t n;
+    std::size_t asked = 0;
     if (vec) {
       std::array<iovec, kMaxIov> iov;
-      n = ::readv(fd, iov.data(), gather(op.buffers, iov));
+      const int count = gather(op.buffers, iov);
+      for (int i = 0; i < count; ++i)
+        asked += iov[static_cast<std::size_t>(i)].iov_len;
+      n = ::readv(fd, iov.data(), count);
     } else {
       auto span = op.buffer.remainingSpan();
+      asked = span.size();
       n = ::read(fd, span.data(), span.size());
     }
     if (n > 0) {
@@ -74,7 +79,8 @@ Perform readOp(int fd, Operation& op) noexcept {
         op.buffer.advance(static_cast<std::size_t>(n));
       }
       op.transferred += static_cast<std::size_t>(n);
-      if (!op.whole) return Perform::done;
+      const bool shortRead = static_cast<std::size_t>(n) < asked;
+      if (!op.whole) return shortRead ? Perform::drained : Perform::done;
       continue;
     }
     if (n == 0) return fail(op, Error::end_of_stream);

@@ -348,7 +348,8 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     OpQueue& q = reads ? s.readQ : s.writeQ;
     const bool first = q.empty();
     q.push(op);
-    if (first && !s.busy && (options_.speculative || op->kind() == OpKind::connect)) {
+    const bool speculate = options_.speculative && !(reads && s.readDrained);
+    if (first && !s.busy && (speculate || op->kind() == OpKind::connect)) {
       if (lock.owns_lock()) lock.unlock();  // performQueue completes outside the lock
       performQueue(s, reads);
     } else {
@@ -368,13 +369,18 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
       op = q.head;
       if (op == nullptr || s.dead) return;
       sink_->notify(*op, OpPhase::performing);
-      if (performSocketOp(s.fdch.fd(), *op) == Perform::again) {
+      const Perform p = performSocketOp(s.fdch.fd(), *op);
+      if (p == Perform::again) {
         sink_->notify(*op, OpPhase::waiting);
         return;
       }
+      if (reads) s.readDrained = p == Perform::drained;
       q.pop();
     }
     finish(s.loop, op);
+    // A read its handler initiated (call_through) now heads the queue: after a short read it
+    // waits for readiness like any other, rather than costing an EAGAIN here.
+    if (reads && s.readDrained) return;
   }
 }
 

@@ -6,7 +6,9 @@
 
 namespace nioxx::bridge_detail {
 
-enum class Perform { done, again };
+// drained = done, and the read was short: the socket held no more input at that moment, so a
+// read initiated right after would most likely just return EAGAIN.
+enum class Perform { done, again, drained };
 
 // Performs op on a non-blocking socket until it is done (result filled: transferred/error) or
 // would block (again; partial progress kept in the op). Loops on EINTR.

@@ -84,7 +84,10 @@ struct SocketState final : EventHandler {
   bool closed = false;        // close() processed: queues aborted, descriptor shut down
   bool dead = false;          // detached: waiting in the graveyard
   bool busy = false;          // worker_pool mode: a worker is performing I/O
-  std::mutex mutex;           // worker_pool mode only: queues shared with the workers
+  // The last read was short (the socket was drained): the next read waits for readiness instead
+  // of trying at once, which would almost always cost an EAGAIN system call (loop thread).
+  bool readDrained = false;
+  std::mutex mutex;  // worker_pool mode only: queues shared with the workers
   SocketState* prevLive = nullptr;
   SocketState* nextLive = nullptr;
 };

@@ -78,6 +78,7 @@ struct PingPong {
 // With one run() thread the process gains exactly one thread, and that thread performs every
 // operation's I/O and runs every handler: no processor thread, hence no hand-off.
 TEST(DriveTest, OneRunThreadDoesEverything) {
+  std::thread([] {}).join();  // runtimes that start a helper thread with the first thread (TSan)
   const std::size_t baseline = threadCount();
   PerformThreads observer;
   EmulatedProactorOptions o;

@@ -18,9 +18,23 @@ DispatchStrategy parseDispatch(std::string_view dispatch) {
                               "': use post-reactive, call-through or pool");
 }
 
-EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strategy) {
+IoMode parseIoMode(std::string_view ioMode) {
+  if (ioMode == "inline") return IoMode::inline_io;
+  if (ioMode == "worker-pool") return IoMode::worker_pool;
+  throw std::invalid_argument("unknown I/O mode '" + std::string(ioMode) +
+                              "': use inline or worker-pool");
+}
+
+// Set once by a program's main before any proactor exists (see the header's thread rule).
+ProcessorTuning gDefaultTuning;
+
+EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strategy,
+                                   const ProcessorTuning& tuning) {
   EmulatedProactorOptions options;
   options.processor.reactorThreads = threads;  // I/O (readiness + non-blocking I/O) threads
+  options.processor.ioMode = parseIoMode(tuning.ioMode);
+  options.processor.ioWorkers = threads;  // worker_pool only
+  options.processor.speculative = tuning.speculative;
   options.proactor.strategy = strategy;
   options.proactor.poolThreads = threads;  // pool strategy: handler threads
   return options;
@@ -28,8 +42,9 @@ EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strateg
 
 class EmulatedDemoProactor final : public DemoProactor {
  public:
-  EmulatedDemoProactor(std::size_t threads, DispatchStrategy strategy)
-      : proactor_(makeEmulatedProactor(optionsFor(threads, strategy))) {
+  EmulatedDemoProactor(std::size_t threads, DispatchStrategy strategy,
+                       const ProcessorTuning& tuning)
+      : proactor_(makeEmulatedProactor(optionsFor(threads, strategy, tuning))) {
     // post_reactive: handlers run only inside Proactor::run(), so somebody has to call it.
     if (strategy == DispatchStrategy::post_reactive) {
       for (std::size_t i = 0; i < threads; ++i)
@@ -58,8 +73,22 @@ class EmulatedDemoProactor final : public DemoProactor {
 
 }  // namespace
 
+void validate(const ProcessorTuning& tuning) {
+  parseIoMode(tuning.ioMode);
+}
+
+void setDefaultProcessorTuning(const ProcessorTuning& tuning) {
+  validate(tuning);
+  gDefaultTuning = tuning;
+}
+
+std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
+                                               const ProcessorTuning& tuning) {
+  return std::make_unique<EmulatedDemoProactor>(threads, parseDispatch(dispatch), tuning);
+}
+
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch) {
-  return std::make_unique<EmulatedDemoProactor>(threads, parseDispatch(dispatch));
+  return makeDemoProactor(threads, dispatch, gDefaultTuning);
 }
 
 }  // namespace nioxx::demo

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "nioxx/proactor/proactor.h"
@@ -22,7 +23,29 @@ class DemoProactor {
   virtual void shutdown() = 0;
 };
 
+// How the emulated processor performs I/O (EmulatedProcessor::Options), for measuring the
+// variants the proactor issue asks about.
+struct ProcessorTuning {
+  std::string ioMode = "inline";  // "inline" (the readiness thread performs the I/O) or
+                                  // "worker-pool" (reactor thread -> I/O worker, paper-literal)
+  bool speculative = true;        // try the I/O at initiation before waiting for readiness
+};
+
+// Throws std::invalid_argument naming the accepted values unless ioMode is "inline" or
+// "worker-pool".
+void validate(const ProcessorTuning& tuning);
+
+// The tuning makeDemoProactor(threads, dispatch) uses: the defaults above unless a program's
+// main set another before creating its proactors (hello_server's --io-mode/--speculative).
+// Thread rule: set before any makeDemoProactor call, from the main thread. Throws like validate().
+void setDefaultProcessorTuning(const ProcessorTuning& tuning);
+
 // dispatch: "post-reactive", "call-through" or "pool" (throws std::invalid_argument otherwise).
+// threads: reactor threads, pool-strategy handler threads, post-reactive run() threads, and
+// (worker-pool I/O) I/O workers.
+std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
+                                               const ProcessorTuning& tuning);
+// Same, with the default tuning (see setDefaultProcessorTuning).
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch);
 
 }  // namespace nioxx::demo

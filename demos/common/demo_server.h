@@ -29,6 +29,8 @@ struct ServerConfig {
   std::uint16_t port = 7070;                       // 0 = any free port
   std::size_t threads = 2;                         // reactor loops, or proactor I/O threads
   std::string dispatch = "call-through";           // proactor: post-reactive | call-through | pool
+  std::string ioMode = "inline";                   // proactor: inline | worker-pool
+  bool speculative = true;                         // proactor: try I/O at initiation
   SessionLimits limits{};                          // max frame, output cap
   std::size_t maxConnections = 10000;              // beyond: one error reply, then close
   std::chrono::milliseconds idleTimeout{60000};    // 0 = never; no request and no write progress

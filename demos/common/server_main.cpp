@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "common/demo_proactor.h"
 #include "common/demo_server.h"
 #include "nioxx/core/log.h"
 
@@ -29,6 +30,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   std::string logLevel = "info";
   double idleSeconds = static_cast<double>(config.idleTimeout.count()) / 1000.0;
   double graceSeconds = static_cast<double>(config.shutdownGrace.count()) / 1000.0;
+  std::string speculative = config.speculative ? "on" : "off";
 
   CLI::App app(program.description, program.name);
   app.add_option("--mode", config.mode,
@@ -48,6 +50,17 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
                  "Proactor completion dispatch: post-reactive (handlers run in Proactor::run "
                  "threads), call-through (the I/O thread runs them), pool (a handler pool)")
       ->check(CLI::IsMember({"post-reactive", "call-through", "pool"}))
+      ->capture_default_str();
+  app.add_option("--io-mode", config.ioMode,
+                 "Proactor only (--mode proactor): who performs the I/O. inline: the reactor "
+                 "thread that sees readiness; worker-pool: it hands the I/O to a pool of "
+                 "--threads I/O workers (the Proactor paper's literal emulation, for comparison)")
+      ->check(CLI::IsMember({"inline", "worker-pool"}))
+      ->capture_default_str();
+  app.add_option("--speculative", speculative,
+                 "Proactor only (--mode proactor): on = try each operation at initiation before "
+                 "waiting for readiness (as Asio does); off = always wait for readiness first")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_option("--max-frame", config.limits.maxFrame,
                  "Largest request frame in bytes; larger ones get an error reply, then close")
@@ -79,6 +92,19 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  config.speculative = speculative == "on";
+  if (config.mode != "proactor") {
+    for (const char* flag : {"--io-mode", "--speculative"}) {
+      if (app.count(flag) == 0) continue;
+      std::fprintf(stderr,
+                   "%s: %s applies to --mode proactor only (the reactor performs its I/O "
+                   "in its event handlers); drop it or add --mode proactor\n",
+                   program.name.c_str(), flag);
+      return 2;
+    }
+  }
+  // The proactive server's DemoProactor picks these up (set before any proactor exists).
+  setDefaultProcessorTuning({config.ioMode, config.speculative});
   config.idleTimeout = std::chrono::milliseconds(static_cast<long long>(idleSeconds * 1000));
   config.shutdownGrace = std::chrono::milliseconds(static_cast<long long>(graceSeconds * 1000));
 
@@ -110,7 +136,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
 
   std::string line = "listening on " + bound.toString() + " mode=" + config.mode +
                      " threads=" + std::to_string(config.threads);
-  if (config.mode == "proactor") line += " dispatch=" + config.dispatch;
+  if (config.mode == "proactor") {
+    line += " dispatch=" + config.dispatch + " io-mode=" + config.ioMode +
+            " speculative=" + (config.speculative ? "on" : "off");
+  }
   logger->info("{}", line);
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);

@@ -48,10 +48,12 @@ bool HelloService::onFrame(std::span<const std::uint8_t> payload, std::string& o
                 out);
     return false;
   }
-  tReply.Clear();
+  // tReply only ever carries greeting + seq (errors use their own message), so overwriting both
+  // is enough: no Clear(), and the greeting keeps its capacity from one request to the next.
   std::string* g = tReply.mutable_greeting();
-  g->reserve(tRequest.name().size() + 8);
-  g->append("Hello, ").append(tRequest.name()).append("!");
+  g->assign("Hello, ", 7);
+  g->append(tRequest.name());
+  g->push_back('!');
   tReply.set_seq(tRequest.seq());
   appendFramed(tReply, out);
   return true;

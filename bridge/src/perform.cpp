@@ -152,9 +152,10 @@ Perform writeOp(int fd, Operation& op) noexcept {
 
 // op.offset doubles as "connect in progress" for connect operations (offset is unused there).
 Perform connectOp(int fd, Operation& op) noexcept {
+  if (!op.address) return fail(op, Error::invalid_argument);
   if (op.offset == 0) {
     for (;;) {
-      if (::connect(fd, op.address.sockaddr(), op.address.length()) == 0) return Perform::done;
+      if (::connect(fd, op.address->sockaddr(), op.address->length()) == 0) return Perform::done;
       if (errno == EINTR) continue;
       if (errno == EINPROGRESS) {
         op.offset = 1;

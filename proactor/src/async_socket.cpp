@@ -84,7 +84,7 @@ std::error_code AsyncSocket::setNoDelay(bool on) {
 std::future<ConnectResult> AsyncSocket::connect(const InetSocketAddress& to, UseFuture,
                                                 Nanos timeout) {
   auto [op, future] = detail::makeFutureOperation<ConnectResult>(OpKind::connect, checked());
-  op->address = to;
+  op->address = std::make_unique<InetSocketAddress>(to);
   start(op, timeout);
   return std::move(future);
 }

@@ -74,7 +74,7 @@ class AsyncSocket {
   void connect(const InetSocketAddress& to, Act act, H&& h, Nanos timeout = Nanos::zero()) {
     Operation* op = detail::makeOperation<ConnectResult>(OpKind::connect, checked(), std::move(act),
                                                          std::forward<H>(h));
-    op->address = to;
+    op->address = std::make_unique<InetSocketAddress>(to);
     start(op, timeout);
   }
   template <class H>

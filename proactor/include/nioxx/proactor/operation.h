@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 #include <vector>
 
@@ -101,7 +102,9 @@ class Operation : public detail::DispatchNode {
   bool whole = false;                   // readExactly/writeAll: complete only when all is done
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
   std::int64_t offset = 0;              // read_at/write_at
-  InetSocketAddress address;            // connect target
+  // connect target: on the heap, as only connects need it (sockaddr_storage would add 132 bytes
+  // to every operation, and a read in flight is what an idle connection costs, issue 7)
+  std::unique_ptr<InetSocketAddress> address;
 
   // ---- result (filled by the processor before completing) ----
   std::size_t transferred = 0;

@@ -194,6 +194,8 @@ def main():
     ap.add_argument("--machine", default="")
     ap.add_argument("--command", default="bench/run.sh")
     ap.add_argument("--meta", default="")
+    ap.add_argument("--append", nargs="*", default=[],
+                    help="hand-written Markdown files appended after the results (analysis)")
     args = ap.parse_args()
 
     runs = load_runs(args.runs)
@@ -239,6 +241,9 @@ def main():
         doc += [f"![median requests/s per configuration and workload]({os.path.basename(args.chart)})", ""]
     doc += ["## Results", "", body,
             "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", ""]
+    for extra in args.append:
+        if os.path.exists(extra):
+            doc += [open(extra).read().rstrip(), ""]
     with open(args.out, "w") as f:
         f.write("\n".join(doc))
     print(f"wrote {args.out}" + (f" and {args.chart}" if have_chart else ""))

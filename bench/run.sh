@@ -13,7 +13,7 @@ set -euo pipefail
 # --- Configuration -------------------------------------------------------------------------
 REACTOR_THREADS="1 2"
 PROACTOR_POST_REACTIVE_THREADS="1"
-PROACTOR_CALL_THROUGH_THREADS="1"
+PROACTOR_CALL_THROUGH_THREADS="1 2"
 PROACTOR_POOL_THREADS="2"
 ASIO_THREADS="1 2"
 EPOLL_THREADS="1 2"
@@ -24,9 +24,10 @@ NIOXX_EXTRA_ARGS="--max-connections 20000 --log-level warn"
 # Workloads: name connections pipeline (idle = hold connections idle, measure server RSS).
 WORKLOADS=("64x1 64 1" "1000x1 1000 1" "64x16 64 16" "idle10k 10000 idle")
 ROUNDS=3
-DURATION=5      # measured seconds per load run
+DURATION=4      # measured seconds per load run
 WARMUP=1        # unmeasured seconds before each load run
 IDLE_HOLD=2     # seconds the idle connections are held (RSS sampled after 1 s)
+IDLE_ROUNDS=1   # memory per connection does not depend on timing: one round is enough
 SERVER_CPU=0
 LOAD_CPU=1
 # --------------------------------------------------------------------------------------------
@@ -151,7 +152,9 @@ echo "== ${#ACTIVE[@]} configurations x ${#WORKLOADS[@]} workloads x $ROUNDS rou
 n=${#ACTIVE[@]}
 for w in "${WORKLOADS[@]}"; do
   read -r wname conns depth <<<"$w"
-  for ((r = 1; r <= ROUNDS; r++)); do
+  rounds=$ROUNDS
+  [[ $depth = idle ]] && rounds=$((IDLE_ROUNDS < ROUNDS ? IDLE_ROUNDS : ROUNDS))
+  for ((r = 1; r <= rounds; r++)); do
     for ((i = 0; i < n; i++)); do
       # Rotate the order each round so no configuration always runs first (or after the same one).
       c=${ACTIVE[$(((i + r - 1) % n))]}
@@ -189,4 +192,5 @@ ELAPSED=$(($(date +%s) - START))
 
 python3 "$ROOT/bench/report.py" --runs "$RUNS" --notes "$NOTES" --out "$ROOT/docs/BENCHMARKS.md" \
   --chart "$ROOT/docs/benchmarks.png" --dat "$RESULTS/chart.dat" --machine "$(machine)" \
-  --command "$COMMAND" --meta "rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s idle_hold=${IDLE_HOLD}s elapsed=${ELAPSED}s load_before=$LOAD_BEFORE load_after=$(cut -d' ' -f1-3 /proc/loadavg)"
+  --command "$COMMAND" --append "$ROOT/docs/parts/bench-analysis.md" "$ROOT/docs/parts/bench-io-variants.md" \
+  --meta "rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s idle_hold=${IDLE_HOLD}s elapsed=${ELAPSED}s load_before=$LOAD_BEFORE load_after=$(cut -d' ' -f1-3 /proc/loadavg)"

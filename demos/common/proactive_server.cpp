@@ -45,8 +45,10 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void closeNow();
 
  private:
-  // Initiates what the session wants next. Caller holds mutex_.
+  // Initiates what the session wants next. Runs in this socket's handlers only.
   void advance();
+  // Applies a stop requested by beginShutdown() (handler context).
+  void applyShutdown();
   void startRead();
   void startWrite();
   void startDiscard();
@@ -58,13 +60,15 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
 
   ProactiveServer& server_;
   AsyncSocket socket_;
-  std::mutex mutex_;  // handlers of one socket are serialised; beginShutdown() is not
   FramedSession session_;
   Clock::time_point lastActive_ = Clock::now();
   Clock::time_point lingerDeadline_{};
   bool readInFlight_ = false;
   bool writeInFlight_ = false;
-  bool shutdown_ = false;
+  // Set by beginShutdown() from the stopping thread; everything else is touched only by this
+  // socket's handlers, which the Proactor serialises (so no mutex: see open()).
+  std::atomic<bool> shutdown_{false};
+  bool shutRd_ = false;  // SHUT_RD applied
   bool lingering_ = false;
   bool closed_ = false;
 };
@@ -123,27 +127,38 @@ ProactiveConnection::~ProactiveConnection() {
   server_.stats().connectionClosed();
 }
 
+// Runs on the accepting thread, which need not be this socket's: it initiates exactly one
+// operation, as its last action, and touches nothing after it. From then on only this socket's
+// handlers (serialised by the Proactor) touch the connection.
 void ProactiveConnection::open(bool rejected) {
-  std::lock_guard lock(mutex_);
   socket_.setNoDelay(true);
-  if (rejected) session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
-  advance();
+  applyShutdown();
+  if (rejected) {
+    session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
+    startWrite();
+  } else {
+    startRead();
+  }
 }
 
+// Any thread. Cancelling hands the stop to the socket's own handlers: the aborted operations
+// complete there, see shutdown_, and apply it (no lock, no descriptor use from this thread).
 void ProactiveConnection::beginShutdown() {
-  std::lock_guard lock(mutex_);
-  if (closed_ || shutdown_) return;
-  shutdown_ = true;
+  if (shutdown_.exchange(true)) return;
+  socket_.cancel();
+}
+
+void ProactiveConnection::applyShutdown() {
+  if (shutRd_ || closed_ || !shutdown_.load(std::memory_order_acquire)) return;
+  shutRd_ = true;
   // "End of input" at the point of the stop: after SHUT_RD the socket still yields what it
-  // already holds, then end of stream, so the read in flight (or the next one) completes with
-  // the last requests or EOF, and nothing waits for a client that sends nothing.
+  // already holds, then end of stream, so the next read completes with the last requests or
+  // EOF, and nothing waits for a client that sends nothing.
   ::shutdown(socket_.fd(), SHUT_RD);
-  advance();
 }
 
 void ProactiveConnection::closeNow() {
-  std::lock_guard lock(mutex_);
-  closeLocked();
+  socket_.close();  // any thread; outstanding operations complete with operation_aborted
 }
 
 void ProactiveConnection::closeLocked() {
@@ -160,6 +175,7 @@ nanoseconds ProactiveConnection::readTimeout(Clock::time_point now) const {
 
 void ProactiveConnection::advance() {
   if (closed_) return;
+  applyShutdown();
   if (!writeInFlight_ && session_.hasOutput()) startWrite();
   if (!lingering_ && session_.shouldClose()) {
     // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
@@ -205,7 +221,6 @@ void ProactiveConnection::startDiscard() {
 }
 
 void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
-  std::lock_guard lock(mutex_);
   readInFlight_ = false;
   if (closed_) return;
   if (lingering_) {  // a read that was already in flight when the close was decided
@@ -223,7 +238,7 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
   }
   if (r.success() || r.aborted()) return advance();
   if (r.endOfStream()) {
-    session_.endOfInput(/*truncatedIsError=*/!shutdown_);
+    session_.endOfInput(/*truncatedIsError=*/!shutRd_);
     return advance();
   }
   if (r.timedOut()) {
@@ -236,7 +251,6 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
 }
 
 void ProactiveConnection::onWrite(IoResult& r) {
-  std::lock_guard lock(mutex_);
   writeInFlight_ = false;
   if (closed_) return;
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
@@ -251,7 +265,6 @@ void ProactiveConnection::onWrite(IoResult& r) {
 }
 
 void ProactiveConnection::onDiscard(IoResult& r) {
-  std::lock_guard lock(mutex_);
   readInFlight_ = false;
   if (closed_) return;
   if (r.success() && Clock::now() < lingerDeadline_) return advance();

@@ -91,25 +91,44 @@ Perform readOp(int fd, Operation& op) noexcept {
 }
 
 // A read with a pool takes its buffer at readiness and gives it back if nothing came (the
-// speculative attempt, a spurious wake-up), so a waiting socket never holds one.
+// speculative attempt, a spurious wake-up), so a waiting socket never holds one. Each processor
+// thread keeps one chunk staged: a small read completes with a right-sized copy and leaves the
+// chunk staged for the next read, so the pool (a lock, a control block) is touched only when a
+// read keeps its chunk. Completions waiting for dispatch then hold their bytes, not a chunk each
+// (a whole readiness batch under post_reactive).
+struct StagedChunk {
+  BufferPool* pool = nullptr;
+  ByteBuffer chunk;
+};
+thread_local StagedChunk tStaged;
+
 Perform readPooled(int fd, Operation& op) noexcept {
+  StagedChunk& staged = tStaged;
   if (op.buffer.capacity() == 0) {
-    try {
-      op.buffer = op.pool->acquire();
-    } catch (const std::bad_alloc&) {
-      return fail(op, std::make_error_code(std::errc::not_enough_memory));
+    if (staged.pool != op.pool || staged.chunk.capacity() != op.pool->chunkSize()) {
+      staged.chunk = ByteBuffer();
+      try {
+        staged.chunk = op.pool->acquire();
+      } catch (const std::bad_alloc&) {
+        return fail(op, std::make_error_code(std::errc::not_enough_memory));
+      }
+      staged.pool = op.pool;
     }
+    staged.chunk.clear();
+    op.buffer = std::move(staged.chunk);
+    staged.chunk = ByteBuffer();
   }
   const Perform p = readOp(fd, op);
   if (p == Perform::again && op.transferred == 0) {
+    staged.chunk = std::move(op.buffer);
+    staged.pool = op.pool;
     op.buffer = ByteBuffer();
   } else if (op.transferred > 0 && op.transferred <= op.buffer.capacity() / 4) {
-    // A small read gives its chunk back at once and keeps a right-sized copy: completions that
-    // wait for dispatch (a whole readiness batch under post_reactive) then hold their bytes,
-    // not one chunk each.
     try {
-      ByteBuffer exact = ByteBuffer::allocate(op.transferred);
-      exact.put(std::span<const std::uint8_t>(op.buffer.array(), op.transferred));
+      ByteBuffer exact = ByteBuffer::copyOf({op.buffer.array(), op.transferred});
+      exact.position(op.transferred);  // as if read into it: position advanced by the bytes
+      staged.chunk = std::move(op.buffer);
+      staged.pool = op.pool;
       op.buffer = std::move(exact);
     } catch (const std::bad_alloc&) {
       // keep the chunk

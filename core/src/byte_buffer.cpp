@@ -32,6 +32,18 @@ ByteBuffer ByteBuffer::allocate(std::size_t capacity) {
   return buffer;
 }
 
+ByteBuffer ByteBuffer::copyOf(std::span<const std::uint8_t> bytes) {
+  ByteBuffer buffer;
+  if (!bytes.empty()) {
+    buffer.owner_ = std::make_shared_for_overwrite<std::uint8_t[]>(bytes.size());
+    buffer.data_ = buffer.owner_.get();
+    std::memcpy(buffer.data_, bytes.data(), bytes.size());
+  }
+  buffer.capacity_ = bytes.size();
+  buffer.limit_ = bytes.size();
+  return buffer;
+}
+
 ByteBuffer ByteBuffer::wrapOwned(std::shared_ptr<std::uint8_t[]> storage, std::size_t capacity) {
   ByteBuffer buffer;
   buffer.owner_ = std::move(storage);

@@ -366,5 +366,18 @@ TEST(ByteBufferTest, ExceptionMessagesStateTheIndices) {
   }
 }
 
+// copyOf: an independent copy, ready to be read (position 0, limit = capacity = size).
+TEST(ByteBufferTest, CopyOfCopiesTheBytes) {
+  std::vector<std::uint8_t> src{1, 2, 3, 4};
+  ByteBuffer b = ByteBuffer::copyOf(src);
+  src[0] = 9;  // the copy does not follow the source
+  EXPECT_EQ(b.capacity(), 4u);
+  EXPECT_EQ(b.position(), 0u);
+  EXPECT_EQ(b.limit(), 4u);
+  EXPECT_EQ(b.get(), 1);
+  EXPECT_EQ(b.get(3), 4);
+  EXPECT_EQ(ByteBuffer::copyOf({}).capacity(), 0u);
+}
+
 }  // namespace
 }  // namespace nioxx

@@ -39,6 +39,9 @@ class ByteBuffer {
   static ByteBuffer allocate(std::size_t capacity);
   // Views caller-owned memory: position 0, limit = capacity = bytes.size().
   static ByteBuffer wrap(std::span<std::uint8_t> bytes);
+  // A new buffer holding a copy of bytes: position 0, limit = capacity = bytes.size() (no zeroing
+  // first, unlike allocate()).
+  static ByteBuffer copyOf(std::span<const std::uint8_t> bytes);
   // Shares ownership of capacity bytes at storage (e.g. a BufferPool chunk whose deleter returns
   // it to the pool): the memory lives while any copy of the buffer does.
   static ByteBuffer wrapOwned(std::shared_ptr<std::uint8_t[]> storage, std::size_t capacity);

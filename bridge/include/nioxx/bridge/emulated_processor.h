@@ -57,7 +57,8 @@ class ProcessorImpl;
 class EmulatedProcessor final : public AsyncOperationProcessor {
  public:
   struct Options {
-    std::size_t reactorThreads = 1;  // reactors (one thread each); sockets pinned round-robin
+    std::size_t reactorThreads = 1;  // reactors (one thread each); sockets pinned round-robin;
+                                     // driven post_reactive: always one Reactor, no thread
     IoMode ioMode = IoMode::inline_io;
     std::size_t ioWorkers = 2;    // IoMode::worker_pool only
     std::size_t fileWorkers = 1;  // AsyncFile readAt/writeAt

@@ -94,6 +94,14 @@ class ExhaustedTable {
 using AcceptExhaustionTest = ProactorTest;
 
 TEST_P(AcceptExhaustionTest, ShedsTheWaitingConnectionAndReportsTheError) {
+#if defined(__SANITIZE_ADDRESS__)
+  // nioxx's asan build is ASan+UBSan. UBSan's vptr check keeps a small direct-mapped cache of
+  // checked (vtable, type) pairs; on a miss it probes the vtable's memory through a pipe, which
+  // needs two descriptors and aborts the run when the table is full. Which pairs collide depends
+  // on ASLR, so with the processor's threads making virtual calls the exhausted phase fails at
+  // random (in nioxx code that is fine: the sanitizer runtime itself runs out of descriptors).
+  GTEST_SKIP() << "descriptor exhaustion cannot be tested under UBSan's vptr check";
+#endif
   AsyncServerSocket server = listen();
   const InetSocketAddress at = *server.localAddress();
 
@@ -105,6 +113,16 @@ TEST_P(AcceptExhaustionTest, ShedsTheWaitingConnectionAndReportsTheError) {
   ASSERT_EQ(first.wait_for(kWait), std::future_status::ready);
   AcceptResult warmed = first.get();
   ASSERT_TRUE(warmed.success()) << warmed.error().message();
+  // And once through readiness (accept waiting, then a client): the reactor's first virtual
+  // dispatch to the processor's handler type is another check UBSan would need a pipe for.
+  auto second = server.accept(use_future);
+  RawClient warm2;
+  ASSERT_TRUE(warm2.connect(at));
+  ASSERT_EQ(second.wait_for(kWait), std::future_status::ready);
+  AcceptResult warmed2 = second.get();
+  ASSERT_TRUE(warmed2.success()) << warmed2.error().message();
+  // (Closed only at the end: the processor may release a descriptor after close() returns, which
+  // would leave a free slot in the table filled below.)
   log::get("bridge")->info("warm-up: {}",
                            std::error_code(EMFILE, std::system_category()).message());
 
@@ -152,6 +170,7 @@ TEST_P(AcceptExhaustionTest, ShedsTheWaitingConnectionAndReportsTheError) {
   EXPECT_EQ(remote->port(), next.localPort());
   ok.socket().close();
   warmed.socket().close();
+  warmed2.socket().close();
   server.close();
 }
 

@@ -25,9 +25,6 @@ IoMode parseIoMode(std::string_view ioMode) {
                               "': use inline or worker-pool");
 }
 
-// Set once by a program's main before any proactor exists (see the header's thread rule).
-ProcessorTuning gDefaultTuning;
-
 EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strategy,
                                    const ProcessorTuning& tuning) {
   EmulatedProactorOptions options;
@@ -77,18 +74,13 @@ void validate(const ProcessorTuning& tuning) {
   parseIoMode(tuning.ioMode);
 }
 
-void setDefaultProcessorTuning(const ProcessorTuning& tuning) {
-  validate(tuning);
-  gDefaultTuning = tuning;
-}
-
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
                                                const ProcessorTuning& tuning) {
   return std::make_unique<EmulatedDemoProactor>(threads, parseDispatch(dispatch), tuning);
 }
 
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch) {
-  return makeDemoProactor(threads, dispatch, gDefaultTuning);
+  return makeDemoProactor(threads, dispatch, ProcessorTuning{});
 }
 
 }  // namespace nioxx::demo

@@ -35,17 +35,12 @@ struct ProcessorTuning {
 // "worker-pool".
 void validate(const ProcessorTuning& tuning);
 
-// The tuning makeDemoProactor(threads, dispatch) uses: the defaults above unless a program's
-// main set another before creating its proactors (hello_server's --io-mode/--speculative).
-// Thread rule: set before any makeDemoProactor call, from the main thread. Throws like validate().
-void setDefaultProcessorTuning(const ProcessorTuning& tuning);
-
 // dispatch: "post-reactive", "call-through" or "pool" (throws std::invalid_argument otherwise).
 // threads: reactor threads, pool-strategy handler threads, post-reactive run() threads, and
 // (worker-pool I/O) I/O workers.
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
                                                const ProcessorTuning& tuning);
-// Same, with the default tuning (see setDefaultProcessorTuning).
+// Same, with the default tuning (inline I/O, speculative).
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch);
 
 }  // namespace nioxx::demo

@@ -2,9 +2,7 @@
 // A connection always has at most one read and one write in flight; every completion hands the
 // bytes to the FramedSession and initiates whatever the session wants next. Timeouts are the
 // operations' own: a read or write that sees no progress for --idle-timeout completes timed_out.
-#include <fcntl.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -94,7 +92,6 @@ class ProactiveServer final : public DemoServer {
  private:
   void acceptNext();
   void onAccept(AcceptResult& r);
-  void shedOne();
 
   ServerConfig config_;
   ServiceFactory factory_;
@@ -106,8 +103,6 @@ class ProactiveServer final : public DemoServer {
   std::atomic<bool> stopping_{false};
   std::mutex registryMutex_;
   std::unordered_map<ProactiveConnection*, std::weak_ptr<ProactiveConnection>> registry_;
-  int reserveFd_ = -1;
-  Clock::time_point lastShedWarning_{};
   bool started_ = false;
   bool stopped_ = false;
 };
@@ -276,12 +271,12 @@ void ProactiveConnection::onDiscard(IoResult& r) {
 InetSocketAddress ProactiveServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ = makeDemoProactor(config_.threads, config_.dispatch);
+  proactor_ =
+      makeDemoProactor(config_.threads, config_.dispatch, {config_.ioMode, config_.speculative});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());
   }
-  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   started_ = true;
   acceptNext();
   return server_.localAddress().value_or(*address);
@@ -295,9 +290,9 @@ void ProactiveServer::onAccept(AcceptResult& r) {
   if (stopping_.load(std::memory_order_acquire) || r.aborted()) return;
   if (!r.success()) {
     const auto ec = r.error();
-    if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
-      shedOne();
-    } else {
+    // Out of descriptors: the processor already shed the waiting client (reserve-descriptor
+    // trick) and logged it; anything else is worth a line here.
+    if (ec != std::errc::too_many_files_open && ec != std::errc::too_many_files_open_in_system) {
       nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
     }
     // Whatever went wrong, try again a little later rather than spin.
@@ -319,22 +314,6 @@ void ProactiveServer::onAccept(AcceptResult& r) {
   ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
   if (stopping_.load(std::memory_order_acquire)) conn->beginShutdown();
   conn->open(rejected);
-}
-
-// Descriptor exhaustion: free the reserve descriptor, accept the waiting connection and close it
-// at once (the client sees a close instead of hanging in the backlog), then take the reserve back.
-void ProactiveServer::shedOne() {
-  if (reserveFd_ >= 0) {
-    ::close(reserveFd_);
-    const int fd = ::accept4(server_.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd >= 0) ::close(fd);
-    reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  }
-  const auto now = Clock::now();
-  if (now - lastShedWarning_ > std::chrono::seconds(1)) {
-    lastShedWarning_ = now;
-    nioxx::log::get("hello")->warn("out of file descriptors: shedding new connections");
-  }
 }
 
 void ProactiveServer::stop() {
@@ -371,8 +350,6 @@ void ProactiveServer::stop() {
     c->closeNow();
   all.clear();
   proactor_->shutdown();  // aborts what is left, runs those handlers, joins every thread
-  if (reserveFd_ >= 0) ::close(reserveFd_);
-  reserveFd_ = -1;
 }
 
 }  // namespace

@@ -103,8 +103,12 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
       return 2;
     }
   }
-  // The proactive server's DemoProactor picks these up (set before any proactor exists).
-  setDefaultProcessorTuning({config.ioMode, config.speculative});
+  try {
+    validate(ProcessorTuning{config.ioMode, config.speculative});
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
+    return 2;
+  }
   config.idleTimeout = std::chrono::milliseconds(static_cast<long long>(idleSeconds * 1000));
   config.shutdownGrace = std::chrono::milliseconds(static_cast<long long>(graceSeconds * 1000));
 

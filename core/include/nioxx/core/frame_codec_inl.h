@@ -25,16 +25,23 @@ FrameScan FrameDecoder::scan(std::span<const std::uint8_t> bytes, OnFrame&& onFr
   FrameScan result;
   while (result.consumed < bytes.size()) {
     const auto rest = bytes.subspan(result.consumed);
-    const Prefix prefix = readPrefix(rest);
-    if (prefix.error) {
-      result.error = prefix.error;
-      return result;
+    std::size_t header = 1;
+    std::size_t payload = rest[0];
+    // Fast path for the common one-byte prefix (frames under 128 bytes) within the limit; every
+    // other prefix takes the byte-by-byte checks.
+    if (rest[0] >= 0x80 || payload > maxFrameSize_) {
+      const Prefix prefix = readPrefix(rest);
+      if (prefix.error) {
+        result.error = prefix.error;
+        return result;
+      }
+      if (prefix.status != VarintStatus::ok) return result;  // incomplete prefix: caller keeps it
+      header = prefix.header;
+      payload = prefix.payload;
     }
-    if (prefix.status != VarintStatus::ok || rest.size() - prefix.header < prefix.payload) {
-      return result;  // the next frame is incomplete: the caller keeps rest
-    }
-    result.consumed += prefix.header + prefix.payload;
-    if (!deliver(onFrame, rest.subspan(prefix.header, prefix.payload))) return result;
+    if (rest.size() - header < payload) return result;  // incomplete frame: the caller keeps rest
+    result.consumed += header + payload;
+    if (!deliver(onFrame, rest.subspan(header, payload))) return result;
   }
   return result;
 }

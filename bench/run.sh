@@ -36,7 +36,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=build
 DO_BUILD=1
 ONLY=""
-COMMAND="bench/run.sh$(printf ' %q' "$@")"
+COMMAND="bench/run.sh"
+[[ $# -gt 0 ]] && COMMAND+="$(printf ' %q' "$@")"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;

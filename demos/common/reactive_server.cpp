@@ -39,6 +39,7 @@ class ReactiveConnection;
 // Per-loop state, touched only on that loop's thread. The loop owns its connections through an
 // intrusive list (no map node per connection: idle memory is the point of issue 7).
 struct Loop {
+  ReactiveServer* server = nullptr;
   Reactor* reactor = nullptr;
   ReactiveConnection* head = nullptr;
   bool stopping = false;
@@ -81,7 +82,6 @@ class ReactiveConnection final : public EventHandler {
   void discardInput();  // lingering: read and drop until EOF
   void destroy();
 
-  ReactiveServer& server_;
   Loop& loop_;
   SocketChannel channel_;
   SelectionKey* key_ = nullptr;
@@ -91,6 +91,8 @@ class ReactiveConnection final : public EventHandler {
   bool shutdown_ = false;
   bool lingering_ = false;
   bool dead_ = false;
+  // The server is reached through the loop: one pointer less per connection (issue 7).
+  ReactiveServer& server() const noexcept { return *loop_.server; }
   ReactiveConnection* prev_ = nullptr;  // Loop's intrusive list
   ReactiveConnection* next_ = nullptr;
   friend struct Loop;
@@ -126,8 +128,10 @@ class ReactiveServer final : public DemoServer {
         factory_(std::move(factory)),
         group_(config.threads, "hello-reactor"),
         loops_(group_.size()) {
-    for (std::size_t i = 0; i < loops_.size(); ++i)
+    for (std::size_t i = 0; i < loops_.size(); ++i) {
       loops_[i].reactor = &group_.at(i);
+      loops_[i].server = this;
+    }
   }
   ~ReactiveServer() override { stop(); }
 
@@ -158,23 +162,22 @@ class ReactiveServer final : public DemoServer {
 // ---- ReactiveConnection ----
 
 ReactiveConnection::ReactiveConnection(ReactiveServer& server, Loop& loop, SocketChannel channel)
-    : server_(server),
-      loop_(loop),
+    : loop_(loop),
       channel_(std::move(channel)),
       session_(server.factory()(), server.config().limits, &server.stats()) {
-  server_.live().fetch_add(1, std::memory_order_relaxed);
-  server_.stats().connectionOpened();
+  server.live().fetch_add(1, std::memory_order_relaxed);
+  server.stats().connectionOpened();
 }
 
 ReactiveConnection::~ReactiveConnection() {
   channel_.close();
-  server_.live().fetch_sub(1, std::memory_order_relaxed);
-  server_.stats().connectionClosed();
+  server().live().fetch_sub(1, std::memory_order_relaxed);
+  server().stats().connectionClosed();
 }
 
 void ReactiveConnection::open(bool rejected) {
   key_ = &loop_.reactor->registerHandler(channel_, 0, *this);
-  if (rejected) session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
+  if (rejected) session_.reject(tooManyConnectionsReason(server().config().maxConnections));
   if (loop_.stopping) shutdown_ = true;
   pump(true);
 }
@@ -215,7 +218,7 @@ void ReactiveConnection::pump(bool readReady) {
     std::error_code ec;
     channel_.shutdownOutput(ec);
     lingering_ = true;
-    lingerDeadline_ = Clock::now() + server_.config().lingerTimeout;
+    lingerDeadline_ = Clock::now() + server().config().lingerTimeout;
     key_->interestOps(SelectionKey::OP_READ);
     discardInput();
     return;
@@ -305,9 +308,9 @@ bool ReactiveConnection::sweep(Clock::time_point now) {
   } else {
     // Quiet since the last sweep: give the buffers back (at most one sweep period of delay).
     if (now - lastActive_ >= kQuietBeforeRelease) session_.releaseIdleMemory();
-    const auto idle = server_.config().idleTimeout;
+    const auto idle = server().config().idleTimeout;
     if (idle.count() <= 0 || now - lastActive_ < idle) return false;
-    ServerStats::add(server_.stats().idleClosed, 1);
+    ServerStats::add(server().stats().idleClosed, 1);
     nioxx::log::get("hello")->debug("closing idle connection fd={}", channel_.fd());
   }
   destroy();

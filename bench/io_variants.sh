@@ -50,31 +50,12 @@ VARIANTS=("inline+spec inline on" "inline+nospec inline off" "worker-pool+spec w
   "worker-pool+nospec worker-pool off")
 WORKLOADS=("64x1 64 1" "64x16 64 16")
 
-SERVER_PID=""
-start_server() {  # io-mode speculative ; sets SERVER_PID and PORT
-  : >"$LOG"
-  taskset -c "$SERVER_CPU" "$BIN/hello_server" --port 0 --mode proactor --dispatch call-through \
-    --threads 1 --io-mode "$1" --speculative "$2" --log-level warn >>"$LOG" 2>&1 &
-  SERVER_PID=$!
-  PORT=""
-  for _ in $(seq 200); do
-    PORT=$(grep -oE 'listening on [^ ]*:[0-9]+' "$LOG" 2>/dev/null | head -1 | grep -oE '[0-9]+$' || true)
-    [[ -n "$PORT" ]] && return 0
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  return 1
+# shellcheck source=bench/server_lib.sh
+source "$ROOT/bench/server_lib.sh"
+start_variant() {  # io-mode speculative ; sets SERVER_PID and PORT
+  start_server 1 hello_server --mode proactor --dispatch call-through --threads 1 \
+    --io-mode "$1" --speculative "$2" --log-level warn
 }
-stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-}
-trap '[[ -n "$SERVER_PID" ]] && kill -KILL "$SERVER_PID" 2>/dev/null; true' EXIT
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== ${#VARIANTS[@]} variants x ${#WORKLOADS[@]} workloads x $ROUNDS rounds; duration" \
@@ -85,7 +66,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     read -r wname conns depth <<<"$w"
     for ((i = 0; i < n; i++)); do
       read -r name mode spec <<<"${VARIANTS[$(((i + r - 1) % n))]}"
-      if ! start_server "$mode" "$spec"; then
+      if ! start_variant "$mode" "$spec"; then
         echo "$name did not start: $(tail -c 300 "$LOG")" >&2
         stop_server
         continue

@@ -53,7 +53,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void onRead(IoResult& r, ReadInto into);
   void onWrite(IoResult& r);
   void onDiscard(IoResult& r);
-  void closeLocked();
+  void closeFromHandler();  // marks the connection closed and closes the socket (handlers only)
   nanoseconds readTimeout(Clock::time_point now) const;
 
   ProactiveServer& server_;
@@ -156,7 +156,7 @@ void ProactiveConnection::closeNow() {
   socket_.close();  // any thread; outstanding operations complete with operation_aborted
 }
 
-void ProactiveConnection::closeLocked() {
+void ProactiveConnection::closeFromHandler() {
   if (closed_) return;
   closed_ = true;
   socket_.close();  // outstanding operations complete with operation_aborted
@@ -240,9 +240,9 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
     const auto idle = server_.config().idleTimeout;
     if (Clock::now() - lastActive_ < idle) return advance();  // writes kept it alive
     ServerStats::add(server_.stats().idleClosed, 1);
-    return closeLocked();
+    return closeFromHandler();
   }
-  closeLocked();  // reset by peer & co
+  closeFromHandler();  // reset by peer & co
 }
 
 void ProactiveConnection::onWrite(IoResult& r) {
@@ -256,14 +256,14 @@ void ProactiveConnection::onWrite(IoResult& r) {
   if (r.timedOut()) {  // the client stopped reading for a whole idle timeout
     ServerStats::add(server_.stats().idleClosed, 1);
   }
-  closeLocked();
+  closeFromHandler();
 }
 
 void ProactiveConnection::onDiscard(IoResult& r) {
   readInFlight_ = false;
   if (closed_) return;
   if (r.success() && Clock::now() < lingerDeadline_) return advance();
-  closeLocked();  // the peer's FIN, an error, or the linger timeout
+  closeFromHandler();  // the peer's FIN, an error, or the linger timeout
 }
 
 // ---- ProactiveServer ----

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 
+#include "detail/live_counter.h"
 #include "detail/proactor_core.h"
 #include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_result.h"
@@ -22,9 +23,13 @@ AsyncChannel::AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd,
       kind_(kind),
       id_(detail::allocateId()),
       core_(std::move(core)),
-      strand_(&AsyncChannel::runStrand, this) {}
+      strand_(&AsyncChannel::runStrand, this) {
+  detail::liveAdd(detail::LiveKind::channel, 1);
+}
 
-AsyncChannel::~AsyncChannel() = default;
+AsyncChannel::~AsyncChannel() {
+  detail::liveAdd(detail::LiveKind::channel, -1);
+}
 
 void AsyncChannel::release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "nioxx/core/error.h"
+#include "detail/live_counter.h"
 #include "nioxx/proactor/async_channel.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
@@ -90,9 +91,11 @@ void deallocateOperation(void* p, std::size_t size) noexcept {
 Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy) noexcept
     : DispatchNode(run, true), destroy_(destroy), id_(nextId()), channel_(channel), kind_(kind) {
   if (channel_ != nullptr) channel_->addRef();
+  detail::liveAdd(detail::LiveKind::operation, 1);
 }
 
 Operation::~Operation() {
+  detail::liveAdd(detail::LiveKind::operation, -1);
   if (acceptedFd >= 0) ::close(acceptedFd);
   if (channel_ != nullptr) channel_->release();
 }

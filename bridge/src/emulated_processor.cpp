@@ -27,6 +27,9 @@ void EmulatedProcessor::submit(Operation* op) noexcept {
 void EmulatedProcessor::cancel(AsyncChannel& channel) noexcept {
   impl_->cancel(channel, false);
 }
+void EmulatedProcessor::cancelOperation(AsyncChannel& channel, std::uint64_t opId) noexcept {
+  impl_->cancelOperation(channel, opId);
+}
 void EmulatedProcessor::close(AsyncChannel& channel) noexcept {
   impl_->cancel(channel, true);
 }

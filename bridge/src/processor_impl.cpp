@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "detail/perform.h"
+#include "detail/pre_close.h"
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
 
@@ -84,6 +85,20 @@ void ProcessorImpl::loopMain(Loop& l) noexcept {
   freeGraveyard(l);
 }
 
+template <class Fn>
+ProcessorImpl::Route ProcessorImpl::onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept {
+  if (l.reactor.isInLoopThread()) {
+    fn();
+    return Route::ran;
+  }
+  if (tryBeginTurn(l)) {
+    fn();
+    endTurn(l);
+    return Route::ran;
+  }
+  return post(l, item) ? Route::posted : Route::refused;
+}
+
 bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
   bool schedule = false;
   {
@@ -136,9 +151,13 @@ void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
     case InboxItem::cancel_timer:
       cancelTimerOnLoop(l, item.id);
       break;
-    case InboxItem::execute: {
-      auto* node = static_cast<detail::DispatchNode*>(item.ptr);
-      node->run(node);
+    case InboxItem::execute:
+      sink_->dispatch(static_cast<detail::DispatchNode*>(item.ptr));
+      break;
+    case InboxItem::cancel_op: {
+      auto* channel = static_cast<AsyncChannel*>(item.ptr);
+      cancelSocketOp(*static_cast<SocketState*>(channel->processorState), item.id);
+      channel->release();
       break;
     }
     case InboxItem::rearm:
@@ -216,12 +235,7 @@ void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   auto* s = static_cast<SocketState*>(channel.processorState);
   channel.processorState = nullptr;
   Loop& l = s->loop;
-  if (l.reactor.isInLoopThread()) {
-    destroySocket(*s);
-  } else if (tryBeginTurn(l)) {
-    destroySocket(*s);
-    endTurn(l);
-  } else if (!post(l, {InboxItem::detach, s, 0})) {
+  if (onLoop(l, {InboxItem::detach, s, 0}, [&] { destroySocket(*s); }) == Route::refused) {
     std::lock_guard lock(l.inboxMutex);
     l.orphans.push_back(s);
   }
@@ -242,16 +256,67 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
 void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
   if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
   auto* s = static_cast<SocketState*>(channel.processorState);
-  if (s->loop.reactor.isInLoopThread()) return cancelSocket(*s, close);
-  if (tryBeginTurn(s->loop)) {
-    cancelSocket(*s, close);
-    return endTurn(s->loop);
-  }
-  // The item keeps the channel (hence the state) alive until the loop has handled it.
+  // A posted item keeps the channel (hence the state) alive until the loop has handled it.
   channel.addRef();
-  if (!post(s->loop, {close ? InboxItem::close : InboxItem::cancel, &channel, 0})) {
-    if (close) s->fdch.close();  // the loop has finished: nobody else uses the descriptor
-    channel.release();
+  const InboxItem item{close ? InboxItem::close : InboxItem::cancel, &channel, 0};
+  const Route route = onLoop(s->loop, item, [&] { cancelSocket(*s, close); });
+  if (route == Route::posted) return;
+  // Refused: the loop has finished (shutdown) and its queues are empty; only the release of the
+  // connection is left to do.
+  if (route == Route::refused && close) preClose(s->fdch.fd());
+  channel.release();
+}
+
+void ProcessorImpl::cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept {
+  if (channel.kind() == ChannelKind::file) {
+    auto* fs = static_cast<FileState*>(channel.processorState);
+    Operation* op;
+    {
+      std::lock_guard lock(fs->mutex);
+      op = fs->queue.removeId(id);
+    }
+    if (op != nullptr) abortNow(op);
+    return;
+  }
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  channel.addRef();
+  const Route route =
+      onLoop(s->loop, {InboxItem::cancel_op, &channel, id}, [&] { cancelSocketOp(*s, id); });
+  if (route != Route::posted) channel.release();
+}
+
+void ProcessorImpl::cancelSocketOp(SocketState& s, std::uint64_t id) noexcept {
+  if (s.dead) return;
+  Operation* op;
+  {
+    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+    op = s.readQ.removeId(id);
+    if (op == nullptr) op = s.writeQ.removeId(id);
+  }
+  if (op == nullptr) return;  // already completed (or being performed by a worker)
+  op->scratchTag = 0;
+  if (!op->error) {
+    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
+  } else {
+    finish(s.loop, op);  // a rejection keeps its own error
+  }
+  completeLeadingRejections(s);
+  if (!s.dead) updateInterest(s);
+}
+
+// Rejections behind an operation that just left the queue (cancelled, timed out, performed by a
+// worker) complete now rather than wait for readiness that may never come.
+void ProcessorImpl::completeLeadingRejections(SocketState& s) noexcept {
+  for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+    for (;;) {
+      Operation* op;
+      {
+        auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+        if (s.dead || s.busy || q->head == nullptr || !q->head->error) break;
+        op = q->pop();
+      }
+      finish(s.loop, op);
+    }
   }
 }
 
@@ -269,11 +334,13 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
     std::swap(reads, s.readQ);
     std::swap(writes, s.writeQ);
     if (close && !s.closed) {
-      // Java semantics: the descriptor is released now (the key is cancelled first, so no
-      // stale event reaches a reused descriptor number); SO_LINGER 0 therefore resets.
+      // The connection is released now, as close(2) would (the key first, so no stale event
+      // reaches anything); the number stays ours until detach(), so fd(), options and
+      // addresses never act on a connection that reused it.
       s.closed = true;
+      if (s.key != nullptr) s.key->cancel();
       s.key = nullptr;
-      s.fdch.close();
+      preClose(s.fdch.fd());
     }
   }
   abortQueue(s, reads);
@@ -285,13 +352,21 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
 void ProcessorImpl::abortQueue(SocketState& /*s*/, OpQueue& q) noexcept {
   while (Operation* op = q.pop()) {
     op->scratchTag = 0;
-    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
+    if (op->error) {
+      if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+    } else if (op->tryAbort(OpState::cancelled)) {
+      sink_->complete(op);
+    }
   }
 }
 
 // ------------------------------------------------------------------ operations
 
 void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
+  if (op->error) {  // a rejection keeps its own error
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+    return;
+  }
   if (op->tryAbort(OpState::cancelled)) {
     if (error != Error::operation_aborted) op->error = error;
     sink_->complete(op);
@@ -302,25 +377,20 @@ void ProcessorImpl::submit(Operation* op) noexcept {
   if (shuttingDown_.load(std::memory_order_acquire)) return abortNow(op);
   if (op->kind() == OpKind::timer) {
     Loop& l = *loops_[op->id() % loops_.size()];
-    if (l.reactor.isInLoopThread()) return startTimer(l, op);
-    if (tryBeginTurn(l)) {
-      startTimer(l, op);
-      return endTurn(l);
+    if (onLoop(l, {InboxItem::submit, op, 0}, [&] { startTimer(l, op); }) == Route::refused) {
+      abortNow(op);
     }
-    if (!post(l, {InboxItem::submit, op, 0})) abortNow(op);
     return;
   }
   AsyncChannel& ch = *op->channel();
   if (ch.kind() == ChannelKind::file) return submitFile(op);
   auto* s = static_cast<SocketState*>(ch.processorState);
-  if (s->loop.reactor.isInLoopThread()) return startSocketOp(*s, op);
   // Driven mode: the initiator performs the speculative attempt itself when the loop is free
   // (Asio's arrangement), instead of an inbox hop and a wake-up of the driver.
-  if (tryBeginTurn(s->loop)) {
-    startSocketOp(*s, op);
-    return endTurn(s->loop);
+  if (onLoop(s->loop, {InboxItem::submit, op, 0}, [&] { startSocketOp(*s, op); }) ==
+      Route::refused) {
+    abortNow(op);
   }
-  if (!post(s->loop, {InboxItem::submit, op, 0})) abortNow(op);
 }
 
 void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
@@ -341,10 +411,23 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     if (l.live != nullptr) l.live->prevLive = &s;
     l.live = &s;
   }
+  const bool reads = isReadKind(op->kind());
+  if (op->error) {
+    // A rejection is never performed. A refused write (queue_full) completes after the writes
+    // queued before it; a refused read (read_pending) does not wait for the read holding the
+    // slot, which may wait for ever: it tells the caller about a bug, as Java's exception does.
+    if (!reads) {
+      auto lock = lockIf(workers, s);
+      if (!s.writeQ.empty() || s.busy) {
+        s.writeQ.push(op);
+        return;
+      }
+    }
+    return finish(l, op);
+  }
   if (op->timeout.count() > 0) armDeadline(s, op);
   {
     auto lock = lockIf(workers, s);
-    const bool reads = isReadKind(op->kind());
     OpQueue& q = reads ? s.readQ : s.writeQ;
     const bool first = q.empty();
     q.push(op);
@@ -362,25 +445,30 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
 void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
   const bool workers = options_.ioMode == IoMode::worker_pool;
   OpQueue& q = reads ? s.readQ : s.writeQ;
+  bool stopAtNext = false;
   for (;;) {
     Operation* op;
     {
       auto lock = lockIf(workers, s);
       op = q.head;
       if (op == nullptr || s.dead) return;
-      sink_->notify(*op, OpPhase::performing);
-      const Perform p = performSocketOp(s.fdch.fd(), *op);
-      if (p == Perform::again) {
-        sink_->notify(*op, OpPhase::waiting);
-        return;
+      if (!op->error) {
+        if (stopAtNext) return;
+        sink_->notify(*op, OpPhase::performing);
+        const Perform p = performSocketOp(s.fdch.fd(), *op);
+        if (p == Perform::again) {
+          sink_->notify(*op, OpPhase::waiting);
+          return;
+        }
+        if (reads) s.readDrained = p == Perform::drained;
+        // A read its handler initiates (call_through) will head the queue: after a short read
+        // it waits for readiness like any other, rather than costing an EAGAIN here. Only the
+        // rejections queued behind this one still complete now.
+        stopAtNext = reads && s.readDrained;
       }
-      if (reads) s.readDrained = p == Perform::drained;
       q.pop();
     }
     finish(s.loop, op);
-    // A read its handler initiated (call_through) now heads the queue: after a short read it
-    // waits for readiness like any other, rather than costing an EAGAIN here.
-    if (reads && s.readDrained) return;
   }
 }
 
@@ -450,12 +538,18 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
   {
     auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
     for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      // One pass, unlinking as it goes: a long write queue with timeouts stays O(n).
+      Operation* prev = nullptr;
       for (Operation* op = q->head; op != nullptr;) {
         Operation* next = op->next;
         if (op->scratchTag != 0 && op->scratchTag <= now) {
-          expired.push_back(q->removeId(op->id()));
-        } else if (op->scratchTag != 0 && op->scratchTag < earliest) {
-          earliest = op->scratchTag;
+          (prev == nullptr ? q->head : prev->next) = next;
+          if (q->tail == op) q->tail = prev;
+          op->next = nullptr;
+          expired.push_back(op);
+        } else {
+          if (op->scratchTag != 0 && op->scratchTag < earliest) earliest = op->scratchTag;
+          prev = op;
         }
         op = next;
       }
@@ -470,6 +564,7 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
     op->scratchTag = 0;
     if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
   }
+  completeLeadingRejections(s);
   if (!s.dead) updateInterest(s);
 }
 
@@ -481,8 +576,10 @@ void ProcessorImpl::workerPerform(SocketState& s) noexcept {
     std::lock_guard lock(s.mutex);
     for (OpQueue* q : {&s.readQ, &s.writeQ}) {
       while (Operation* op = q->head) {
-        sink_->notify(*op, OpPhase::performing);
-        if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
+        if (!op->error) {  // rejections are not performed, just completed in order
+          sink_->notify(*op, OpPhase::performing);
+          if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
+        }
         q->pop();
         done.push_back(op);
       }
@@ -502,6 +599,7 @@ void ProcessorImpl::rearm(SocketState& s) noexcept {
     s.loop.graveyard.push_back(&s);
     return;
   }
+  completeLeadingRejections(s);
   updateInterest(s);
 }
 
@@ -520,12 +618,7 @@ void ProcessorImpl::startTimer(Loop& l, Operation* op) noexcept {
 
 void ProcessorImpl::cancelTimer(std::uint64_t timerId) noexcept {
   Loop& l = *loops_[timerId % loops_.size()];
-  if (l.reactor.isInLoopThread()) return cancelTimerOnLoop(l, timerId);
-  if (tryBeginTurn(l)) {
-    cancelTimerOnLoop(l, timerId);
-    return endTurn(l);
-  }
-  post(l, {InboxItem::cancel_timer, nullptr, timerId});
+  onLoop(l, {InboxItem::cancel_timer, nullptr, timerId}, [&] { cancelTimerOnLoop(l, timerId); });
 }
 
 void ProcessorImpl::cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept {
@@ -577,8 +670,10 @@ void ProcessorImpl::runFile(FileState& fs) noexcept {
       abortNow(op);
       continue;
     }
-    sink_->notify(*op, OpPhase::performing);
-    performFileOp(channel->fd(), *op);
+    if (!op->error) {  // rejections are not performed
+      sink_->notify(*op, OpPhase::performing);
+      performFileOp(channel->fd(), *op);
+    }
     if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
   }
   channel->release();

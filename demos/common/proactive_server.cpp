@@ -149,7 +149,7 @@ void ProactiveConnection::applyShutdown() {
   // "End of input" at the point of the stop: after SHUT_RD the socket still yields what it
   // already holds, then end of stream, so the next read completes with the last requests or
   // EOF, and nothing waits for a client that sends nothing.
-  ::shutdown(socket_.fd(), SHUT_RD);
+  socket_.shutdownInput();
 }
 
 void ProactiveConnection::closeNow() {
@@ -174,7 +174,7 @@ void ProactiveConnection::advance() {
   if (!writeInFlight_ && session_.hasOutput()) startWrite();
   if (!lingering_ && session_.shouldClose()) {
     // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
-    ::shutdown(socket_.fd(), SHUT_WR);
+    socket_.shutdownOutput();
     lingering_ = true;
     lingerDeadline_ = Clock::now() + server_.config().lingerTimeout;
   }

@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <new>
+#include <system_error>
 
-#include "detail/live_counter.h"
 #include "detail/proactor_core.h"
+#include "detail/thread_slots.h"
+#include "nioxx/core/error.h"
 #include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/async_server_socket.h"
@@ -71,13 +74,20 @@ void initiate(ProactorCore& core, Operation* op) {
   core.initiateChannelless(op);
 }
 
-ChannelRef adoptAccepted(AsyncChannel& server, int fd) noexcept {
+ChannelRef adoptAccepted(AsyncChannel& server, int fd, std::error_code& error) noexcept {
   try {
     return server.core().newChannel(fd, ChannelKind::socket);
+  } catch (const ShutdownError&) {
+    error = Error::operation_aborted;
+  } catch (const std::system_error& e) {
+    error = e.code();
+  } catch (const std::bad_alloc&) {
+    error = std::make_error_code(std::errc::not_enough_memory);
   } catch (...) {
-    ::close(fd);
-    return {};
+    error = std::make_error_code(std::errc::io_error);
   }
+  ::close(fd);
+  return {};
 }
 
 }  // namespace detail

@@ -62,6 +62,9 @@ std::future<FileResult> AsyncFile::writeAt(ByteBuffer src, std::int64_t offset, 
   return std::move(future);
 }
 
+void AsyncFile::cancel(OperationId operation) {
+  checked()->core().cancelOperation(*channel_.get(), operation);
+}
 void AsyncFile::close() {
   if (channel_) channel_->core().close(*channel_.get());
 }

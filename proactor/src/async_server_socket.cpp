@@ -57,6 +57,9 @@ std::future<AcceptResult> AsyncServerSocket::accept(UseFuture, Nanos timeout) {
 void AsyncServerSocket::cancel() {
   checked()->core().cancel(*channel_.get());
 }
+void AsyncServerSocket::cancel(OperationId operation) {
+  checked()->core().cancelOperation(*channel_.get(), operation);
+}
 void AsyncServerSocket::close() {
   if (channel_) channel_->core().close(*channel_.get());
 }

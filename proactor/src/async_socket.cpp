@@ -122,6 +122,17 @@ std::future<ScatterResult> AsyncSocket::writev(std::vector<ByteBuffer> srcs, Use
 void AsyncSocket::cancel() {
   checked()->core().cancel(*channel_.get());
 }
+void AsyncSocket::cancel(OperationId operation) {
+  checked()->core().cancelOperation(*channel_.get(), operation);
+}
+std::error_code AsyncSocket::shutdownInput() {
+  if (::shutdown(checked()->fd(), SHUT_RD) != 0) return lastError();
+  return {};
+}
+std::error_code AsyncSocket::shutdownOutput() {
+  if (::shutdown(checked()->fd(), SHUT_WR) != 0) return lastError();
+  return {};
+}
 void AsyncSocket::close() {
   if (channel_) channel_->core().close(*channel_.get());
 }

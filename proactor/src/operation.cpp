@@ -6,8 +6,8 @@
 #include <atomic>
 #include <new>
 
+#include "detail/thread_slots.h"
 #include "nioxx/core/error.h"
-#include "detail/live_counter.h"
 #include "nioxx/proactor/async_channel.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"

@@ -49,7 +49,7 @@ std::uint64_t Proactor::startTimer(Operation* op, std::chrono::nanoseconds delay
 }
 
 void Proactor::cancelTimer(std::uint64_t id) {
-  core_->processor().cancelTimer(id);
+  core_->cancelTimer(id);
 }
 
 DispatchStrategy Proactor::strategy() const noexcept {

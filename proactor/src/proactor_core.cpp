@@ -1,9 +1,12 @@
 #include "detail/proactor_core.h"
 
+#include "detail/thread_slots.h"
+
 #include <stdexcept>
 
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
+#include "nioxx/proactor/shutdown_error.h"
 
 namespace nioxx::detail {
 namespace {
@@ -19,11 +22,6 @@ struct ThreadState {
   std::size_t depth = 0;  // nested inline handler calls
 };
 thread_local ThreadState tls;
-
-struct InitiationGuard {
-  InitiationGuard() noexcept { ++tls.initiating; }
-  ~InitiationGuard() { --tls.initiating; }
-};
 
 bool isReadKind(OpKind k) noexcept {
   return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
@@ -41,6 +39,31 @@ std::size_t bytesOf(const Operation& op) noexcept {
 }
 
 }  // namespace
+
+// Brackets every API call (initiate, cancel, close, cancelTimer, post, new channel): completions
+// produced inside it are never run on the calling thread, and shutdown() waits for calls in
+// progress before it aborts what is in flight (the gate: an initiation either sees the shutdown
+// and throws, or is submitted before the processor shuts down, so it is aborted and completed).
+class ApiCall {
+ public:
+  explicit ApiCall(ProactorCore& core) noexcept {
+    if (tls.initiating++ != 0) return;
+    marker_ = apiCallMarker();
+    // seq_cst store, then seq_cst load of the flag (in initiate): with shutdown()'s store of the
+    // flag and its scan of the markers, at least one side sees the other.
+    if (marker_ != nullptr) marker_->store(&core, std::memory_order_seq_cst);
+  }
+  ~ApiCall() {
+    if (--tls.initiating == 0 && marker_ != nullptr) {
+      marker_->store(nullptr, std::memory_order_release);
+    }
+  }
+  ApiCall(const ApiCall&) = delete;
+  ApiCall& operator=(const ApiCall&) = delete;
+
+ private:
+  std::atomic<const void*>* marker_ = nullptr;
+};
 
 ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
                            ProactorOptions options)
@@ -65,14 +88,16 @@ void ProactorCore::start() {
 
 // ---------------------------------------------------------------- initiation
 
+void ProactorCore::refuse(Operation* op, const char* what) {
+  op->destroyUnstarted();
+  throw ShutdownError(std::string("nioxx: ") + what +
+                      " on a Proactor that is shutting down or shut down; initiate before "
+                      "Proactor::shutdown() or create a new Proactor");
+}
+
 void ProactorCore::initiate(Operation* op) {
-  if (isShutDown()) {
-    op->destroyUnstarted();
-    throw std::logic_error(
-        "nioxx: operation initiated on a Proactor that was shut down; initiate before "
-        "Proactor::shutdown() or create a new Proactor");
-  }
-  InitiationGuard guard;
+  ApiCall call(*this);
+  if (isShuttingDown()) refuse(op, "operation initiated");
   notify(*op, OpPhase::initiated);
   AsyncChannel& ch = *op->channel();
   if (ch.isClosed()) return reject(op, Error::closed);
@@ -95,44 +120,59 @@ void ProactorCore::initiate(Operation* op) {
 }
 
 void ProactorCore::initiateChannelless(Operation* op) {
-  if (isShutDown()) {
-    op->destroyUnstarted();
-    throw std::logic_error(
-        "nioxx: Proactor::post/scheduleTimer after Proactor::shutdown(); schedule work before "
-        "shutting down");
-  }
-  InitiationGuard guard;
+  ApiCall call(*this);
+  if (isShuttingDown()) refuse(op, "Proactor::post/scheduleTimer");
   notify(*op, OpPhase::initiated);
   if (op->kind() == OpKind::post) {
     op->tryTransition(OpState::pending, OpState::completed);
-    complete(op);  // deferred: we are inside the initiating call
+    complete(op);  // not run here: we are inside the API call
     return;
   }
   processor_->submit(op);
 }
 
+// A refused initiation still completes exactly once, through the processor, so it keeps the
+// channel's thread and order (a queue_full write completes after the writes queued before it).
 void ProactorCore::reject(Operation* op, std::error_code error) noexcept {
   op->error = error;
-  op->tryTransition(OpState::pending, OpState::completed);
-  complete(op);
+  processor_->submit(op);
 }
 
 ChannelRef ProactorCore::newChannel(int fd, ChannelKind kind) {
-  if (isShutDown()) {
-    throw std::logic_error("nioxx: opening a channel on a Proactor that was shut down");
+  ApiCall call(*this);
+  if (isShuttingDown()) {
+    throw ShutdownError(
+        "nioxx: opening a channel on a Proactor that is shutting down or shut down");
   }
-  ChannelRef ref = ChannelRef::adopt(new AsyncChannel(shared_from_this(), fd, kind));
-  processor_->attach(*ref.get());
-  return ref;
+  auto* channel = new AsyncChannel(shared_from_this(), fd, kind);
+  try {
+    processor_->attach(*channel);
+  } catch (...) {
+    delete channel;  // never attached: no detach, and the caller still owns the descriptor
+    throw;
+  }
+  return ChannelRef::adopt(channel);
 }
 
 void ProactorCore::cancel(AsyncChannel& channel) {
+  ApiCall call(*this);
   processor_->cancel(channel);
+}
+
+void ProactorCore::cancelOperation(AsyncChannel& channel, std::uint64_t id) {
+  ApiCall call(*this);
+  processor_->cancelOperation(channel, id);
 }
 
 void ProactorCore::close(AsyncChannel& channel) {
   if (channel.closed_.exchange(true, std::memory_order_acq_rel)) return;
+  ApiCall call(*this);
   processor_->close(channel);
+}
+
+void ProactorCore::cancelTimer(std::uint64_t id) {
+  ApiCall call(*this);
+  processor_->cancelTimer(id);
 }
 
 // ---------------------------------------------------------------- completion
@@ -206,12 +246,18 @@ void ProactorCore::enterProcessorThread() noexcept {
 }
 
 void ProactorCore::leaveProcessorThread() noexcept {
-  runDeferred();
+  while (runDeferred() != 0) {
+  }
   tls.processorCore = nullptr;
 }
 
+// Runs what was deferred when it was called, not what those handlers defer in turn: a handler
+// that re-initiates and always finds data would otherwise hold the loop thread for ever. The
+// rest runs at the thread's next turn, after the other sockets had theirs (the processor polls
+// instead of blocking while hasDeferred()).
 std::size_t ProactorCore::runDeferred() noexcept {
   ThreadState& t = tls;
+  DispatchNode* const last = t.tail;
   std::size_t n = 0;
   while (t.head != nullptr) {
     DispatchNode* node = t.head;
@@ -221,6 +267,7 @@ std::size_t ProactorCore::runDeferred() noexcept {
     runNode(node);
     --t.depth;
     ++n;
+    if (node == last) break;
   }
   return n;
 }
@@ -256,6 +303,9 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
   bool mayDrive = !poolThread;
   bool poll = true;  // a runOnce() whose deadline has passed still drives once without waiting
   for (;;) {
+    // stop() ends run() between handlers even while work is queued (a handler that re-posts
+    // itself would otherwise keep run() alive for ever); the work waits for the next run().
+    if (!poolThread && stopped_) return nullptr;
     if (head_ != nullptr) {
       DispatchNode* node = head_;
       head_ = node->next;
@@ -264,7 +314,6 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
       return node;
     }
     if (shuttingDown_) return nullptr;
-    if (!poolThread && stopped_) return nullptr;
     const auto now = std::chrono::steady_clock::now();
     const bool expired = now >= deadline;
     if (expired && !(poll && mayDrive && drivers_ == 0)) return nullptr;
@@ -383,6 +432,11 @@ void ProactorCore::shutdown() {
     }
     shutdownStarted_ = true;
   }
+  // 0. Close the gate: from now on every initiation throws. Calls already past the gate finish
+  //    submitting (they never block), so the processor sees every operation that will exist.
+  shutdownBegun_.store(true, std::memory_order_seq_cst);
+  while (anyThreadInApiCall(this))
+    std::this_thread::yield();
   // 1. The processor aborts everything in flight and joins its threads; the aborted handlers run
   //    on its threads (call_through) or are queued here.
   processor_->shutdown();
@@ -396,7 +450,7 @@ void ProactorCore::shutdown() {
   for (auto& t : pool_)
     t.join();
   pool_.clear();
-  // 3. Whatever is left (and what those handlers initiate: aborted at once) runs here.
+  // 3. Whatever is left runs here; what those handlers initiate is refused (ShutdownError).
   tls.handlerCore = this;
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [this] { return runners_ == 0; });

@@ -24,12 +24,19 @@ class FakeProcessor final : public AsyncOperationProcessor {
   void attach(AsyncChannel&) override {}
   void detach(AsyncChannel& c) noexcept override { ::close(c.fd()); }
   void submit(Operation* op) noexcept override {
+    if (op->error) {  // a rejection: completed at once (the sink defers it past the API call)
+      if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+      return;
+    }
     std::lock_guard lock(m_);
     if (down_) return abort(op);
     ops_.push_back(op);
   }
   void cancel(AsyncChannel& c) noexcept override {
     abortIf([&](Operation* op) { return op->channel() == &c; });
+  }
+  void cancelOperation(AsyncChannel&, std::uint64_t id) noexcept override {
+    abortIf([&](Operation* op) { return op->id() == id; });
   }
   void close(AsyncChannel& c) noexcept override { cancel(c); }
   void cancelTimer(std::uint64_t id) noexcept override {

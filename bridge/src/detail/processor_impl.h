@@ -101,7 +101,16 @@ struct FileState {
 };
 
 struct InboxItem {
-  enum Kind : std::uint8_t { submit, cancel, close, detach, cancel_timer, execute, rearm };
+  enum Kind : std::uint8_t {
+    submit,
+    cancel,
+    cancel_op,
+    close,
+    detach,
+    cancel_timer,
+    execute,
+    rearm
+  };
   Kind kind;
   void* ptr;
   std::uint64_t id;
@@ -143,6 +152,7 @@ class ProcessorImpl {
   void detach(AsyncChannel& channel) noexcept;
   void submit(Operation* op) noexcept;
   void cancel(AsyncChannel& channel, bool close) noexcept;
+  void cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept;
   void cancelTimer(std::uint64_t timerId) noexcept;
   void shutdown() noexcept;
   bool execute(detail::DispatchNode* node) noexcept;
@@ -154,6 +164,11 @@ class ProcessorImpl {
   void onReady(SocketState& s, int readyOps) noexcept;
 
  private:
+  enum class Route : std::uint8_t { ran, posted, refused };
+  // The one way to reach a loop: run fn now if the caller is its loop thread or can take a turn
+  // (driven mode), else post item to its inbox; refused once the loop has finished (shutdown).
+  template <class Fn>
+  Route onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept;
   bool post(Loop& l, InboxItem item) noexcept;
   // Driven mode: makes the caller the loop thread if nobody is (try-lock), after draining what
   // was posted before, so per-channel order holds. False: post instead.
@@ -171,6 +186,8 @@ class ProcessorImpl {
   void finish(Loop& l, Operation* op) noexcept;  // disarm timeout, resolve, complete
   void abortQueue(SocketState& s, OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
+  void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
+  void completeLeadingRejections(SocketState& s) noexcept;
   void destroySocket(SocketState& s) noexcept;
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)

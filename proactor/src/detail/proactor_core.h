@@ -29,12 +29,14 @@ class ProactorCore final : public CompletionSink,
   ~ProactorCore();
   void start();  // after construction, once shared_from_this works
 
-  // ---- initiation ----
+  // ---- API calls: none of them runs a handler on the calling thread ----
   void initiate(Operation* op);             // channel operation
   void initiateChannelless(Operation* op);  // timer / post
   ChannelRef newChannel(int fd, ChannelKind kind);
   void cancel(AsyncChannel& channel);
+  void cancelOperation(AsyncChannel& channel, std::uint64_t id);
   void close(AsyncChannel& channel);
+  void cancelTimer(std::uint64_t id);
   void detach(AsyncChannel& channel) noexcept { processor_->detach(channel); }
 
   // ---- CompletionSink ----
@@ -43,6 +45,7 @@ class ProactorCore final : public CompletionSink,
   void leaveProcessorThread() noexcept override;
   std::size_t runDeferred() noexcept override;
   bool hasDeferred() const noexcept override;
+  void dispatch(DispatchNode* node) noexcept override { runNode(node); }
 
   // ---- dispatcher ----
   void run();
@@ -52,6 +55,8 @@ class ProactorCore final : public CompletionSink,
   bool stopped() const noexcept;
   void shutdown();
   bool isShutDown() const noexcept { return shutdownDone_.load(std::memory_order_acquire); }
+  // True from the moment shutdown() begins: initiations throw ShutdownError from then on.
+  bool isShuttingDown() const noexcept { return shutdownBegun_.load(std::memory_order_seq_cst); }
 
   void runStrand(AsyncChannel& channel) noexcept;
 
@@ -59,7 +64,9 @@ class ProactorCore final : public CompletionSink,
   const ProactorOptions& options() const noexcept { return options_; }
 
  private:
+  friend class ApiCall;
   void reject(Operation* op, std::error_code error) noexcept;
+  [[noreturn]] void refuse(Operation* op, const char* what);
   void releaseSlot(Operation* op) noexcept;
   void schedule(DispatchNode* node) noexcept;
   void runNode(DispatchNode* node) noexcept;
@@ -83,6 +90,7 @@ class ProactorCore final : public CompletionSink,
   bool stopped_ = false;
   bool shuttingDown_ = false;
   bool shutdownStarted_ = false;
+  std::atomic<bool> shutdownBegun_{false};  // the gate: checked by every initiation
   std::atomic<bool> shutdownDone_{false};
   std::vector<std::thread> pool_;
 };

@@ -77,6 +77,7 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   void detach(AsyncChannel& channel) noexcept override;
   void submit(Operation* op) noexcept override;
   void cancel(AsyncChannel& channel) noexcept override;
+  void cancelOperation(AsyncChannel& channel, std::uint64_t opId) noexcept override;
   void close(AsyncChannel& channel) noexcept override;
   void cancelTimer(std::uint64_t timerId) noexcept override;
   void shutdown() noexcept override;

@@ -7,7 +7,7 @@
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 #include "nioxx/proactor/completion_handler.h"
-#include "nioxx/proactor/live_counts.h"
 #include "nioxx/proactor/dispatch_strategy.h"
+#include "nioxx/proactor/live_counts.h"
 #include "nioxx/proactor/operation.h"
 #include "nioxx/proactor/proactor.h"

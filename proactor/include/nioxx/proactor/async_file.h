@@ -33,20 +33,23 @@ class AsyncFile {
 
   // Reads into [position, limit) from offset; whole = keep reading until full (or EOF).
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void readAt(ByteBuffer dst, std::int64_t offset, Act act, H&& h, bool whole = true) {
-    file(OpKind::read_at, std::move(dst), offset, whole, std::move(act), std::forward<H>(h));
+  requires detail::NotFutureTag<Act> OperationId readAt(ByteBuffer dst, std::int64_t offset,
+                                                        Act act, H&& h, bool whole = true) {
+    return file(OpKind::read_at, std::move(dst), offset, whole, std::move(act), std::forward<H>(h));
   }
   std::future<FileResult> readAt(ByteBuffer dst, std::int64_t offset, UseFuture, bool whole = true);
   // Writes [position, limit) at offset; whole = until drained.
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void writeAt(ByteBuffer src, std::int64_t offset, Act act, H&& h, bool whole = true) {
-    file(OpKind::write_at, std::move(src), offset, whole, std::move(act), std::forward<H>(h));
+  requires detail::NotFutureTag<Act> OperationId writeAt(ByteBuffer src, std::int64_t offset,
+                                                         Act act, H&& h, bool whole = true) {
+    return file(OpKind::write_at, std::move(src), offset, whole, std::move(act),
+                std::forward<H>(h));
   }
   std::future<FileResult> writeAt(ByteBuffer src, std::int64_t offset, UseFuture,
                                   bool whole = true);
 
+  // Cancels a queued operation by id (one being performed completes normally).
+  void cancel(OperationId operation);
   void close();
 
   AsyncChannel* channel() const noexcept { return channel_.get(); }
@@ -55,13 +58,15 @@ class AsyncFile {
  private:
   AsyncChannel* checked() const;
   template <class Act, class H>
-  void file(OpKind kind, ByteBuffer buf, std::int64_t offset, bool whole, Act&& act, H&& h) {
+  OperationId file(OpKind kind, ByteBuffer buf, std::int64_t offset, bool whole, Act&& act, H&& h) {
     Operation* op = detail::makeOperation<FileResult>(kind, checked(), std::forward<Act>(act),
                                                       std::forward<H>(h));
     op->buffer = std::move(buf);
     op->offset = offset;
     op->whole = whole;
+    const OperationId id = op->id();
     detail::initiate(op);
+    return id;
   }
   ChannelRef channel_;
 };

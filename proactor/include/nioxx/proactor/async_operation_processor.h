@@ -44,6 +44,8 @@ class CompletionSink {
   // Runs the calling thread's deferred completions; returns how many ran.
   virtual std::size_t runDeferred() noexcept = 0;
   virtual bool hasDeferred() const noexcept = 0;
+  // Runs a node the processor took through execute() (the observer sees it dispatched).
+  virtual void dispatch(detail::DispatchNode* node) noexcept = 0;
 
   // Observer hook: one predictable branch when no observer is installed.
   void notify(const Operation& op, OpPhase phase) const noexcept {
@@ -74,6 +76,9 @@ class AsyncOperationProcessor {
   // Completes every outstanding operation of the channel with operation_aborted; later operations
   // are unaffected. Any thread; asynchronous (the completions arrive through the sink).
   virtual void cancel(AsyncChannel& channel) noexcept = 0;
+  // Requests cancellation of the channel's operation with this id; ignored if it is not
+  // outstanding any more. Asynchronous, like cancel().
+  virtual void cancelOperation(AsyncChannel& channel, std::uint64_t opId) noexcept = 0;
   // cancel() + shut the descriptor down so the peer sees the close; the descriptor itself is
   // closed in detach(). Any thread.
   virtual void close(AsyncChannel& channel) noexcept = 0;

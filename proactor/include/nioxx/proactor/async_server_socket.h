@@ -43,19 +43,25 @@ class AsyncServerSocket {
   // arrives while the table is still full. Re-issuing after a pause (a timer) instead lets those
   // clients wait in the backlog for descriptors to free up.
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void accept(Act act, H&& h, Nanos timeout = Nanos::zero()) {
+  requires detail::NotFutureTag<Act> OperationId accept(Act act, H&& h,
+                                                        Nanos timeout = Nanos::zero()) {
     Operation* op = detail::makeOperation<AcceptResult>(OpKind::accept, checked(), std::move(act),
                                                         std::forward<H>(h));
     op->timeout = timeout;
+    const OperationId id = op->id();
     detail::initiate(op);
+    return id;
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void accept(H&& h) { accept(NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId accept(H&& h) {
+    return accept(NoAct{}, std::forward<H>(h));
+  }
   std::future<AcceptResult> accept(UseFuture, Nanos timeout = Nanos::zero());
 
-  void cancel();
+  void cancel();                       // every outstanding accept (operation_aborted)
+  void cancel(OperationId operation);  // just this one
+  // Stops listening at once (pending accepts complete with operation_aborted); the descriptor
+  // and its port are released when the last handle and operation are gone.
   void close();
 
   AsyncChannel* channel() const noexcept { return channel_.get(); }

@@ -2,9 +2,11 @@
 // AsynchronousSocketChannel, ACE's ACE_Asynch_Read_Stream/Write_Stream).
 //
 // Every operation comes in three forms: (buffer, act, handler[, timeout]), (buffer, handler),
-// and (buffer, use_future[, timeout]) -> std::future<Result>. The buffer is moved into the
-// operation and handed back in the result (no dangling memory). Reads fill [position, limit) and
-// advance position; writes drain [position, limit) and advance position (Java NIO.2).
+// and (buffer, use_future[, timeout]) -> std::future<Result>. The handler forms return the
+// operation's id (cancel(id) cancels just that operation; results carry it too). The buffer is
+// moved into the operation and handed back in the result (no dangling memory). Reads fill
+// [position, limit) and advance position; writes drain [position, limit) and advance position (Java
+// NIO.2).
 //
 // When and where handlers run: never inside the initiating call; then according to the
 // Proactor's DispatchStrategy. Per direction, completions arrive in initiation order; handlers of
@@ -70,28 +72,30 @@ class AsyncSocket {
 
   // ---- connect -> ConnectResult ----
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void connect(const InetSocketAddress& to, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+  requires detail::NotFutureTag<Act> OperationId connect(const InetSocketAddress& to, Act act,
+                                                         H&& h, Nanos timeout = Nanos::zero()) {
     Operation* op = detail::makeOperation<ConnectResult>(OpKind::connect, checked(), std::move(act),
                                                          std::forward<H>(h));
     op->address = std::make_unique<InetSocketAddress>(to);
-    start(op, timeout);
+    return start(op, timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void connect(const InetSocketAddress& to, H&& h) { connect(to, NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId connect(const InetSocketAddress& to, H&& h) {
+    return connect(to, NoAct{}, std::forward<H>(h));
+  }
   std::future<ConnectResult> connect(const InetSocketAddress& to, UseFuture,
                                      Nanos timeout = Nanos::zero());
 
   // ---- read: completes as soon as some bytes arrived (end_of_stream if the peer closed) ----
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void read(ByteBuffer dst, Act act, H&& h, Nanos timeout = Nanos::zero()) {
-    io(OpKind::read, false, std::move(dst), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId read(ByteBuffer dst, Act act, H&& h,
+                                                      Nanos timeout = Nanos::zero()) {
+    return io(OpKind::read, false, std::move(dst), std::move(act), std::forward<H>(h), timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void read(ByteBuffer dst, H&& h) { read(std::move(dst), NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId read(ByteBuffer dst, H&& h) {
+    return read(std::move(dst), NoAct{}, std::forward<H>(h));
+  }
   std::future<IoResult> read(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
 
   // ---- read into a pooled buffer: the buffer is taken from pool only when data arrives ----
@@ -99,99 +103,115 @@ class AsyncSocket {
   // read buffer. The result's buffer() holds the bytes in [0, position); dropping it (and every
   // copy) returns the chunk to the pool. The pool must outlive the operation.
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void read(BufferPool& pool, Act act, H&& h, Nanos timeout = Nanos::zero()) {
+  requires detail::NotFutureTag<Act> OperationId read(BufferPool& pool, Act act, H&& h,
+                                                      Nanos timeout = Nanos::zero()) {
     Operation* op = detail::makeOperation<IoResult>(OpKind::read, checked(), std::move(act),
                                                     std::forward<H>(h));
     op->pool = &pool;
-    start(op, timeout);
+    return start(op, timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void read(BufferPool& pool, H&& h) { read(pool, NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId read(BufferPool& pool, H&& h) {
+    return read(pool, NoAct{}, std::forward<H>(h));
+  }
 
   // ---- readExactly: completes when dst has no remaining room (or on error/EOF) ----
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void readExactly(ByteBuffer dst, Act act, H&& h, Nanos timeout = Nanos::zero()) {
-    io(OpKind::read, true, std::move(dst), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId readExactly(ByteBuffer dst, Act act, H&& h,
+                                                             Nanos timeout = Nanos::zero()) {
+    return io(OpKind::read, true, std::move(dst), std::move(act), std::forward<H>(h), timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void readExactly(ByteBuffer dst, H&& h) {
-    readExactly(std::move(dst), NoAct{}, std::forward<H>(h));
+  requires detail::NotFutureTag<H> OperationId readExactly(ByteBuffer dst, H&& h) {
+    return readExactly(std::move(dst), NoAct{}, std::forward<H>(h));
   }
   std::future<IoResult> readExactly(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
 
   // ---- write: completes after some bytes were written (at least one) ----
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void write(ByteBuffer src, Act act, H&& h, Nanos timeout = Nanos::zero()) {
-    io(OpKind::write, false, std::move(src), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId write(ByteBuffer src, Act act, H&& h,
+                                                       Nanos timeout = Nanos::zero()) {
+    return io(OpKind::write, false, std::move(src), std::move(act), std::forward<H>(h), timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void write(ByteBuffer src, H&& h) { write(std::move(src), NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId write(ByteBuffer src, H&& h) {
+    return write(std::move(src), NoAct{}, std::forward<H>(h));
+  }
   std::future<IoResult> write(ByteBuffer src, UseFuture, Nanos timeout = Nanos::zero());
 
   // ---- writeAll: completes when src is drained (or on error) ----
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void writeAll(ByteBuffer src, Act act, H&& h, Nanos timeout = Nanos::zero()) {
-    io(OpKind::write, true, std::move(src), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId writeAll(ByteBuffer src, Act act, H&& h,
+                                                          Nanos timeout = Nanos::zero()) {
+    return io(OpKind::write, true, std::move(src), std::move(act), std::forward<H>(h), timeout);
   }
   template <class H>
-  requires detail::NotFutureTag<H>
-  void writeAll(ByteBuffer src, H&& h) { writeAll(std::move(src), NoAct{}, std::forward<H>(h)); }
+  requires detail::NotFutureTag<H> OperationId writeAll(ByteBuffer src, H&& h) {
+    return writeAll(std::move(src), NoAct{}, std::forward<H>(h));
+  }
   std::future<IoResult> writeAll(ByteBuffer src, UseFuture, Nanos timeout = Nanos::zero());
 
   // ---- scatter/gather -> ScatterResult; `whole` = complete only when every buffer is full/drained
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void readv(std::vector<ByteBuffer> dsts, Act act, H&& h, Nanos timeout = Nanos::zero(),
-             bool whole = false) {
-    iov(OpKind::readv, whole, std::move(dsts), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId readv(std::vector<ByteBuffer> dsts, Act act, H&& h,
+                                                       Nanos timeout = Nanos::zero(),
+                                                       bool whole = false) {
+    return iov(OpKind::readv, whole, std::move(dsts), std::move(act), std::forward<H>(h), timeout);
   }
   template <class Act, class H>
-  requires detail::NotFutureTag<Act>
-  void writev(std::vector<ByteBuffer> srcs, Act act, H&& h, Nanos timeout = Nanos::zero(),
-              bool whole = true) {
-    iov(OpKind::writev, whole, std::move(srcs), std::move(act), std::forward<H>(h), timeout);
+  requires detail::NotFutureTag<Act> OperationId writev(std::vector<ByteBuffer> srcs, Act act,
+                                                        H&& h, Nanos timeout = Nanos::zero(),
+                                                        bool whole = true) {
+    return iov(OpKind::writev, whole, std::move(srcs), std::move(act), std::forward<H>(h), timeout);
   }
   std::future<ScatterResult> writev(std::vector<ByteBuffer> srcs, UseFuture,
                                     Nanos timeout = Nanos::zero(), bool whole = true);
 
-  // Completes every outstanding operation with operation_aborted; the socket stays usable and the
-  // next operation is unaffected. Asynchronous.
+  // Requests cancellation of every outstanding operation: each completes with operation_aborted
+  // (or, where the engine had already finished it, with its real result); the socket stays
+  // usable and the next operation is unaffected. Asynchronous: no handler runs inside this call.
   void cancel();
-  // Cancels everything (operation_aborted) and shuts the connection down; later operations
-  // complete with Error::closed. Idempotent.
+  // The same for one operation, by the id its initiation returned; ignored if it is no longer
+  // outstanding. (A std::stop_callback can call this to tie an operation to a std::stop_token.)
+  void cancel(OperationId operation);
+  // Cancels everything (operation_aborted) and shuts the connection down, so the peer sees the
+  // close; later operations complete with Error::closed. The descriptor itself is released when
+  // the last handle and the last operation are gone, so fd() and the getters never refer to a
+  // connection that reused its number. Idempotent, asynchronous.
   void close();
+  // Half-close (shutdown(2)): no more input (reads then see end_of_stream once the data already
+  // received is consumed) / no more output (the peer sees end of stream after the bytes written
+  // so far; initiate it after the last write completed). Any thread.
+  std::error_code shutdownInput();
+  std::error_code shutdownOutput();
 
   AsyncChannel* channel() const noexcept { return channel_.get(); }
   explicit AsyncSocket(ChannelRef channel) noexcept : channel_(std::move(channel)) {}
 
  private:
   AsyncChannel* checked() const;  // throws std::logic_error on a default-constructed socket
-  static void start(Operation* op, Nanos timeout) {
+  static OperationId start(Operation* op, Nanos timeout) {
     op->timeout = timeout;
+    const OperationId id = op->id();  // op may be gone once initiated
     detail::initiate(op);
+    return id;
   }
   template <class Act, class H>
-  void io(OpKind kind, bool whole, ByteBuffer buf, Act&& act, H&& h, Nanos timeout) {
+  OperationId io(OpKind kind, bool whole, ByteBuffer buf, Act&& act, H&& h, Nanos timeout) {
     Operation* op = detail::makeOperation<IoResult>(kind, checked(), std::forward<Act>(act),
                                                     std::forward<H>(h));
     op->buffer = std::move(buf);
     op->whole = whole;
-    start(op, timeout);
+    return start(op, timeout);
   }
   template <class Act, class H>
-  void iov(OpKind kind, bool whole, std::vector<ByteBuffer> bufs, Act&& act, H&& h, Nanos timeout) {
+  OperationId iov(OpKind kind, bool whole, std::vector<ByteBuffer> bufs, Act&& act, H&& h,
+                  Nanos timeout) {
     Operation* op = detail::makeOperation<ScatterResult>(kind, checked(), std::forward<Act>(act),
                                                          std::forward<H>(h));
     op->buffers = std::move(bufs);
     op->whole = whole;
-    start(op, timeout);
+    return start(op, timeout);
   }
   std::future<IoResult> ioFuture(OpKind kind, bool whole, ByteBuffer buf, Nanos timeout);
 

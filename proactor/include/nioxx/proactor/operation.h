@@ -29,6 +29,9 @@ class AsyncChannel;
 class BufferPool;
 class Operation;
 
+// Identifies one initiated operation (returned by the initiating call, in every result).
+using OperationId = std::uint64_t;
+
 // What the operation asks the processor to do.
 enum class OpKind : std::uint8_t {
   read,      // read into buffer (whole = readExactly)

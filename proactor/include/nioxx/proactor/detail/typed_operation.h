@@ -10,6 +10,7 @@
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/shutdown_error.h"
 
 namespace nioxx::detail {
 
@@ -24,8 +25,10 @@ void deallocateOperation(void* p, std::size_t size) noexcept;
 void initiate(Operation* op);
 // Starts a channel-less operation (timer, post) on core.
 void initiate(ProactorCore& core, Operation* op);
-// accept: wraps the accepted descriptor into a channel of the same Proactor.
-ChannelRef adoptAccepted(AsyncChannel& server, int fd) noexcept;
+// accept: wraps the accepted descriptor into a channel of the same Proactor. On failure (shut
+// down, out of memory, the processor refused it) the descriptor is closed, `error` says why and
+// the result is empty.
+ChannelRef adoptAccepted(AsyncChannel& server, int fd, std::error_code& error) noexcept;
 
 // Builds a Result from a finished operation, moving the buffers and channel reference out.
 template <class Result>
@@ -45,8 +48,12 @@ class TypedOperation final : public Operation {
  private:
   static void runNode(DispatchNode* node) noexcept {
     auto* self = static_cast<TypedOperation*>(node);
-    Result result = ResultBuilder<Result>::build(*self);
-    invokeHandler<Result, Act>(self->handler_, result, self->act_);
+    try {
+      Result result = ResultBuilder<Result>::build(*self);
+      invokeHandler<Result, Act>(self->handler_, result, self->act_);
+    } catch (const ShutdownError&) {
+      // The handler initiated during shutdown and was refused: it ends here (see ShutdownError).
+    }
     delete self;
   }
   static void destroyNode(Operation* op) noexcept { delete static_cast<TypedOperation*>(op); }
@@ -96,11 +103,12 @@ struct ResultBuilder<AcceptResult> {
   static AcceptResult build(Operation& op) {
     ChannelRef server = ChannelRef::adopt(op.releaseChannel());
     ChannelRef accepted;
+    std::error_code error = op.error;
     if (op.acceptedFd >= 0) {
-      accepted = adoptAccepted(*server.get(), op.acceptedFd);
+      accepted = adoptAccepted(*server.get(), op.acceptedFd, error);
       op.acceptedFd = -1;
     }
-    return AcceptResult(op.id(), op.error, std::move(server), std::move(accepted));
+    return AcceptResult(op.id(), error, std::move(server), std::move(accepted));
   }
 };
 template <>

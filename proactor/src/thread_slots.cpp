@@ -1,4 +1,4 @@
-#include "detail/live_counter.h"
+#include "detail/thread_slots.h"
 
 #include <array>
 #include <mutex>
@@ -10,6 +10,7 @@ namespace {
 
 struct Slot {
   std::array<std::atomic<std::int64_t>, kLiveKinds> counts{};
+  std::atomic<const void*> apiCore{nullptr};
   Slot* prev = nullptr;
   Slot* next = nullptr;
 };
@@ -53,18 +54,21 @@ struct ThreadSlot {
 
 thread_local ThreadSlot tSlot;
 
+Slot* mySlot() noexcept {
+  Slot* s = tSlotPtr;
+  if (s == nullptr && !tExited) s = &tSlot.slot;  // first use on this thread registers it
+  return s;
+}
+
 }  // namespace
 
 void liveAdd(LiveKind kind, std::int64_t delta) noexcept {
-  Slot* s = tSlotPtr;
+  Slot* s = mySlot();
   if (s == nullptr) {
-    if (tExited) {
-      Registry& r = registry();
-      std::lock_guard lock(r.mutex);
-      r.base[static_cast<int>(kind)] += delta;
-      return;
-    }
-    s = &tSlot.slot;  // first use on this thread: registers the slot
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    r.base[static_cast<int>(kind)] += delta;
+    return;
   }
   auto& c = s->counts[static_cast<int>(kind)];
   c.store(c.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
@@ -77,6 +81,20 @@ std::int64_t liveValue(LiveKind kind) noexcept {
   for (Slot* s = r.head; s != nullptr; s = s->next)
     sum += s->counts[static_cast<int>(kind)].load(std::memory_order_relaxed);
   return sum;
+}
+
+std::atomic<const void*>* apiCallMarker() noexcept {
+  Slot* s = mySlot();
+  return s == nullptr ? nullptr : &s->apiCore;
+}
+
+bool anyThreadInApiCall(const void* core) noexcept {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  for (Slot* s = r.head; s != nullptr; s = s->next) {
+    if (s->apiCore.load(std::memory_order_seq_cst) == core) return true;
+  }
+  return false;
 }
 
 }  // namespace nioxx::detail

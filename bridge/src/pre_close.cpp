@@ -1,0 +1,44 @@
+#include "detail/pre_close.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace nioxx::bridge_detail {
+namespace {
+
+std::atomic<int> gDeadFd{-1};
+std::mutex gDeadMutex;
+
+int deadFd() noexcept {
+  int fd = gDeadFd.load(std::memory_order_acquire);
+  if (fd >= 0) return fd;
+  std::lock_guard lock(gDeadMutex);
+  fd = gDeadFd.load(std::memory_order_relaxed);
+  if (fd >= 0) return fd;
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  ::close(pair[1]);  // the peer is gone: reads see end of stream, writes fail
+  gDeadFd.store(pair[0], std::memory_order_release);
+  return pair[0];
+}
+
+}  // namespace
+
+void preClose(int fd) noexcept {
+  if (fd < 0) return;
+  const int dead = deadFd();
+  if (dead >= 0) {
+    int rc;
+    do {
+      rc = ::dup3(dead, fd, O_CLOEXEC);
+    } while (rc < 0 && errno == EINTR);
+    if (rc >= 0) return;
+  }
+  ::shutdown(fd, SHUT_RDWR);
+}
+
+}  // namespace nioxx::bridge_detail

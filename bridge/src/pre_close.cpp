@@ -28,6 +28,10 @@ int deadFd() noexcept {
 
 }  // namespace
 
+void ensurePreCloseSocket() noexcept {
+  (void)deadFd();
+}
+
 void preClose(int fd) noexcept {
   if (fd < 0) return;
   const int dead = deadFd();

@@ -49,6 +49,7 @@ ProcessorImpl::~ProcessorImpl() {
 void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& config) {
   sink_ = &sink;
   started_ = true;
+  ensurePreCloseSocket();
   // Started lazily (submitFile): a socket-only program gets no file thread.
   filePool_ = std::make_unique<ThreadPool>(
       ThreadPool::Options{options_.fileWorkers, 1 << 20, "nioxx-file"});

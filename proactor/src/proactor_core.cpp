@@ -18,10 +18,13 @@ struct ThreadState {
   ProactorCore* drivingCore = nullptr;    // set while the thread is inside processor_->drive()
   DispatchNode* head = nullptr;           // deferred completions (processor threads only)
   DispatchNode* tail = nullptr;
-  int initiating = 0;     // > 0 inside an initiating call
-  std::size_t depth = 0;  // nested inline handler calls
+  int initiating = 0;          // > 0 inside an initiating call
+  std::size_t depth = 0;       // nested inline handler calls
+  std::size_t sinceDrive = 0;  // handlers this thread ran from the shared queue since it drove
 };
 thread_local ThreadState tls;
+constexpr std::size_t kDrivePeriod = 16;
+constexpr std::size_t kStrandBatch = 16;  // handlers of one channel per turn (Netty reads 16)
 
 bool isReadKind(OpKind k) noexcept {
   return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
@@ -203,16 +206,44 @@ void ProactorCore::complete(Operation* op) noexcept {
 
 void ProactorCore::schedule(DispatchNode* node) noexcept {
   ThreadState& t = tls;
-  if (options_.strategy == DispatchStrategy::call_through) {
-    const bool mine = t.processorCore == this;
-    if (t.initiating == 0 && t.depth < options_.callThroughDepth && t.head == nullptr &&
-        (mine || t.processorCore == nullptr)) {
-      ++t.depth;
-      runNode(node);
-      --t.depth;
-      return;
+  if (options_.strategy == DispatchStrategy::call_through && t.initiating == 0 &&
+      t.depth < options_.callThroughDepth && t.head == nullptr &&
+      (t.processorCore == this || t.processorCore == nullptr)) {
+    ++t.depth;
+    runNode(node);
+    --t.depth;
+    return;
+  }
+  requeue(node);
+}
+
+void ProactorCore::runNode(DispatchNode* node) noexcept {
+  if (node->isOperation) {
+    notify(*static_cast<Operation*>(node), OpPhase::dispatched);
+  }
+  node->run(node);
+}
+
+// A strand runs a bounded batch, then goes to the back of the line: a channel whose handlers
+// keep completing at once (a read that always finds data) must not hold the thread for ever.
+void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
+  channel.addRef();  // a handler may drop the last handle while we drain
+  for (std::size_t n = 0;; ++n) {
+    if (n == kStrandBatch) {
+      if (channel.strand_.yieldTurn()) requeue(&channel.strand_);
+      break;
     }
-    if (mine) {
+    Operation* op = channel.strand_.pop();
+    if (op == nullptr) break;
+    runNode(op);
+  }
+  channel.release();
+}
+
+void ProactorCore::requeue(DispatchNode* node) noexcept {
+  ThreadState& t = tls;
+  if (options_.strategy == DispatchStrategy::call_through) {
+    if (t.processorCore == this) {
       node->next = nullptr;
       if (t.tail == nullptr) {
         t.head = node;
@@ -225,20 +256,6 @@ void ProactorCore::schedule(DispatchNode* node) noexcept {
     if (processor_->execute(node)) return;
   }
   pushShared(node);
-}
-
-void ProactorCore::runNode(DispatchNode* node) noexcept {
-  if (node->isOperation) {
-    notify(*static_cast<Operation*>(node), OpPhase::dispatched);
-  }
-  node->run(node);
-}
-
-void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
-  channel.addRef();  // a handler may drop the last handle while we drain
-  while (Operation* op = channel.strand_.pop())
-    runNode(op);
-  channel.release();
 }
 
 void ProactorCore::enterProcessorThread() noexcept {
@@ -306,7 +323,23 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
     // stop() ends run() between handlers even while work is queued (a handler that re-posts
     // itself would otherwise keep run() alive for ever); the work waits for the next run().
     if (!poolThread && stopped_) return nullptr;
+    // Leader/followers fairness: a handler that always queues another completion (a read that
+    // always finds data) keeps the queue from ever emptying, so the processor is also polled
+    // every kDrivePeriod handlers, as Asio keeps its reactor task in the handler queue.
+    if (head_ != nullptr && mayDrive && drivers_ == 0 && tls.sinceDrive >= kDrivePeriod) {
+      tls.sinceDrive = 0;
+      ++drivers_;
+      lock.unlock();
+      tls.drivingCore = this;
+      const bool drove = processor_->drive(std::chrono::nanoseconds(0));
+      tls.drivingCore = nullptr;
+      lock.lock();
+      --drivers_;
+      mayDrive = drove;
+      continue;
+    }
     if (head_ != nullptr) {
+      ++tls.sinceDrive;
       DispatchNode* node = head_;
       head_ = node->next;
       if (head_ == nullptr) tail_ = nullptr;
@@ -326,6 +359,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
                                  : std::min<std::chrono::nanoseconds>(
                                        deadline - now, std::chrono::milliseconds(100));
       tls.drivingCore = this;
+      tls.sinceDrive = 0;
       const bool drove = processor_->drive(slice);
       tls.drivingCore = nullptr;
       lock.lock();

@@ -12,5 +12,8 @@ namespace nioxx::bridge_detail {
 
 // Falls back to shutdown(SHUT_RDWR) if the dead socket cannot be created (descriptor table full).
 void preClose(int fd) noexcept;
+// Creates the dead socket now (processors call it at start, so the one descriptor it costs is
+// taken up front, not at the first close, when the table may be full).
+void ensurePreCloseSocket() noexcept;
 
 }  // namespace nioxx::bridge_detail

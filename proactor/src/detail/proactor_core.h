@@ -69,6 +69,7 @@ class ProactorCore final : public CompletionSink,
   [[noreturn]] void refuse(Operation* op, const char* what);
   void releaseSlot(Operation* op) noexcept;
   void schedule(DispatchNode* node) noexcept;
+  void requeue(DispatchNode* node) noexcept;  // to the back of the line, never inline
   void runNode(DispatchNode* node) noexcept;
   void pushShared(DispatchNode* node) noexcept;
   // Pops one node, waiting until `deadline` (lock held by caller); null on timeout/stop.

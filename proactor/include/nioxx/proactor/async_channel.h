@@ -43,6 +43,14 @@ class Strand : public DispatchNode {
     scheduled_ = true;
     return true;
   }
+  // After a batch: true if more completions wait (the strand stays scheduled and the caller
+  // must schedule it again), false if it is now idle.
+  bool yieldTurn() noexcept {
+    std::lock_guard lock(mutex_);
+    if (head_ != nullptr) return true;
+    scheduled_ = false;
+    return false;
+  }
   // Pops the next completion, or marks the strand idle and returns null.
   Operation* pop() noexcept {
     std::lock_guard lock(mutex_);

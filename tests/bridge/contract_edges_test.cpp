@@ -1,0 +1,256 @@
+// The proactor's guarantees at the edges of the emulated engine: fairness of call_through, the
+// thread a rejected initiation completes on, what close() does to the descriptor number,
+// half-close, per-operation cancellation, timeouts on a long write queue, and the observer's view
+// of work the processor runs for the dispatcher.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "nioxx/proactor/live_counts.h"
+#include "proactor_fixture.h"
+
+namespace nioxx::test {
+namespace {
+
+using ContractEdgeTest = ProactorTest;
+
+// A read handler that re-initiates and always finds data must not hold its thread for ever:
+// another socket's read completes while the flood goes on.
+TEST_P(ContractEdgeTest, FloodedSocketDoesNotStarveOthers) {
+  auto [floodClient, floodServer] = connectedPair();
+  auto [quietClient, quietServer] = connectedPair();
+  std::atomic<bool> stop{false};
+  std::thread writer([&, fd = floodClient.fd()] {
+    std::vector<char> chunk(64 * 1024, 'f');
+    while (!stop.load()) {
+      if (::send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
+  });
+  std::atomic<long> floodReads{0};
+  std::function<void()> readOne = [&, s = floodServer]() mutable {
+    s.read(ByteBuffer::allocate(1), NoAct{}, [&](IoResult& r) {
+      if (!r.success() || stop.load()) return;
+      floodReads.fetch_add(1);
+      readOne();
+    });
+  };
+  readOne();
+  ASSERT_TRUE(eventually([&] { return floodReads.load() > 1000; }));
+  auto quiet = quietServer.read(ByteBuffer::allocate(8), use_future);
+  quietClient.writeAll(bufferOf("hi"), use_future).wait_for(kWait);
+  const bool served = quiet.wait_for(kWait) == std::future_status::ready;
+  stop = true;
+  writer.join();
+  floodServer.close();
+  EXPECT_TRUE(served) << "the quiet socket's read starved behind the flooded one";
+  if (!served) abandon("quiet read");
+  EXPECT_EQ(drained(quiet.get().buffer()), "hi");
+}
+
+// A write refused because the socket is closed completes like the socket's other handlers: on
+// the thread that runs them (call_through: the socket's loop), never on the initiator's loop.
+TEST_P(ContractEdgeTest, RejectionCompletesOnTheChannelsOwnPath) {
+  auto [a1, a2] = connectedPair();
+  auto [b1, b2] = connectedPair();
+  std::mutex m;
+  std::set<std::thread::id> bThreads;
+  std::atomic<int> bActive{0};
+  std::atomic<int> overlaps{0};
+  auto bHandler = [&](IoResult&) {
+    if (bActive.fetch_add(1) != 0) overlaps.fetch_add(1);
+    {
+      std::lock_guard lock(m);
+      bThreads.insert(std::this_thread::get_id());
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    bActive.fetch_sub(1);
+  };
+  std::promise<void> bFirst;
+  b1.write(bufferOf("x"), NoAct{}, [&](IoResult& r) {
+    bHandler(r);
+    bFirst.set_value();
+  });
+  ASSERT_EQ(bFirst.get_future().wait_for(kWait), std::future_status::ready);
+  b1.close();
+  std::atomic<int> refused{0};
+  // From a handler of socket a (another loop with two reactors), write to the closed socket b.
+  std::promise<void> done;
+  a1.write(bufferOf("y"), NoAct{}, [&, b = b1](IoResult&) mutable {
+    for (int i = 0; i < 20; ++i) {
+      b.write(bufferOf("z"), NoAct{}, [&](IoResult& r) {
+        if (r.error() == Error::closed) refused.fetch_add(1);
+        bHandler(r);
+        if (refused.load() == 20) done.set_value();
+      });
+    }
+  });
+  ASSERT_EQ(done.get_future().wait_for(kWait), std::future_status::ready);
+  EXPECT_EQ(overlaps.load(), 0);
+  if (GetParam().strategy == DispatchStrategy::call_through &&
+      GetParam().ioMode == IoMode::inline_io) {
+    std::lock_guard lock(m);
+    EXPECT_EQ(bThreads.size(), 1u) << "socket b's handlers ran on more than one loop thread";
+  }
+}
+
+// close() releases the connection at once (the peer sees it), but the descriptor number stays
+// the closed socket's until its last handle is gone: no new connection can take it, and the
+// getters answer for the closed socket, not for whatever reused the number.
+TEST_P(ContractEdgeTest, ClosedSocketKeepsItsDescriptorNumber) {
+  auto [client, server] = connectedPair();
+  const int fd = client.fd();
+  client.close();
+  IoResult eof = server.read(ByteBuffer::allocate(8), use_future).get();
+  EXPECT_TRUE(eof.endOfStream()) << eof.error().message();
+  auto [other1, other2] = connectedPair();
+  EXPECT_NE(other1.fd(), fd);
+  EXPECT_NE(other2.fd(), fd);
+  EXPECT_EQ(client.fd(), fd);
+  EXPECT_FALSE(client.remoteAddress().has_value());
+  EXPECT_TRUE(client.setNoDelay(true)) << "setNoDelay on a closed socket must fail";
+  EXPECT_EQ(client.read(ByteBuffer::allocate(4), use_future).get().error(),
+            make_error_code(Error::closed));
+}
+
+// Half-close: after shutdownOutput() the peer reads end of stream, and this side can still read
+// what the peer sends; after shutdownInput() a read sees end of stream.
+TEST_P(ContractEdgeTest, HalfCloseBothDirections) {
+  auto [client, server] = connectedPair();
+  client.writeAll(bufferOf("last"), use_future).get();
+  EXPECT_FALSE(client.shutdownOutput());
+  IoResult got = server.readExactly(ByteBuffer::allocate(4), use_future).get();
+  EXPECT_EQ(drained(got.buffer()), "last");
+  EXPECT_TRUE(server.read(ByteBuffer::allocate(4), use_future).get().endOfStream());
+  server.writeAll(bufferOf("reply"), use_future).get();
+  IoResult reply = client.readExactly(ByteBuffer::allocate(5), use_future).get();
+  EXPECT_EQ(drained(reply.buffer()), "reply");
+  EXPECT_FALSE(server.shutdownInput());
+  EXPECT_TRUE(server.read(ByteBuffer::allocate(4), use_future).get().endOfStream());
+}
+
+// cancel(id) aborts that operation only; the write queued before it carries on.
+TEST_P(ContractEdgeTest, CancelOneOperationById) {
+  auto [client, server] = connectedPair();
+  std::promise<IoResult> first;
+  std::promise<IoResult> second;
+  std::promise<IoResult> third;
+  const std::size_t big = 16u << 20;  // more than the socket buffers hold: the queue waits
+  client.writeAll(ByteBuffer::allocate(big), NoAct{},
+                  [&](IoResult& r) { first.set_value(std::move(r)); });
+  const OperationId id =
+      client.writeAll(bufferOf("2"), NoAct{}, [&](IoResult& r) { second.set_value(std::move(r)); });
+  client.writeAll(bufferOf("3"), NoAct{}, [&](IoResult& r) { third.set_value(std::move(r)); });
+  client.cancel(id);
+  auto secondDone = second.get_future();
+  if (secondDone.wait_for(kWait) != std::future_status::ready) abandon("cancelled write");
+  IoResult r2 = secondDone.get();
+  EXPECT_TRUE(r2.aborted()) << r2.error().message();
+  EXPECT_EQ(r2.operationId(), id);
+  // The peer reads everything: the first and third writes complete, and no "2" arrives.
+  std::size_t total = 0;
+  std::string tail;
+  while (total < big + 1) {
+    IoResult r = server.read(ByteBuffer::allocate(1 << 20), use_future).get();
+    ASSERT_TRUE(r.success()) << r.error().message();
+    total += r.bytesTransferred();
+    if (total > big) tail = drained(r.buffer()).substr(r.bytesTransferred() - (total - big));
+  }
+  EXPECT_EQ(tail, "3");
+  EXPECT_TRUE(first.get_future().get().success());
+  EXPECT_TRUE(third.get_future().get().success());
+}
+
+// Queued writes with short timeouts between ones with long timeouts: the short ones time out in
+// initiation order, each exactly once (one pass over the queue unlinks them), and the long ones
+// are still queued, in order, for close() to abort.
+TEST_P(ContractEdgeTest, LongWriteQueueTimesOutInOrder) {
+  auto [client, server] = connectedPair();
+  client.writeAll(ByteBuffer::allocate(16u << 20), NoAct{}, [](IoResult&) {});
+  constexpr int kWrites = 20000;
+  std::mutex m;
+  std::vector<int> timedOut;
+  std::vector<int> aborted;
+  std::promise<void> shortOnes;
+  std::promise<void> longOnes;
+  for (int i = 0; i < kWrites; ++i) {
+    const bool isShort = i % 2 == 1;
+    client.writeAll(
+        bufferOf("w"), i,
+        [&](IoResult& r, int& n) {
+          std::lock_guard lock(m);
+          if (r.timedOut()) {
+            timedOut.push_back(n);
+            if (timedOut.size() == kWrites / 2) shortOnes.set_value();
+          } else if (r.aborted()) {
+            aborted.push_back(n);
+            if (aborted.size() == kWrites / 2) longOnes.set_value();
+          } else {
+            ADD_FAILURE() << "write " << n << ": " << r.error().message();
+          }
+        },
+        isShort ? 50ms : 600s);
+  }
+  if (shortOnes.get_future().wait_for(kWait) != std::future_status::ready) {
+    abandon("timed-out writes");
+  }
+  client.close();
+  if (longOnes.get_future().wait_for(kWait) != std::future_status::ready) {
+    abandon("aborted writes");
+  }
+  std::lock_guard lock(m);
+  for (int i = 0; i < kWrites / 2; ++i) {
+    ASSERT_EQ(timedOut[i], 2 * i + 1);
+    ASSERT_EQ(aborted[i], 2 * i);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Strategies, ContractEdgeTest,
+    ::testing::Values(ProactorParam{DispatchStrategy::call_through, IoMode::inline_io, 1},
+                      ProactorParam{DispatchStrategy::call_through, IoMode::inline_io, 2},
+                      ProactorParam{DispatchStrategy::post_reactive},
+                      ProactorParam{DispatchStrategy::post_reactive, IoMode::inline_io, 1, true, 3},
+                      ProactorParam{DispatchStrategy::pool},
+                      ProactorParam{DispatchStrategy::call_through, IoMode::worker_pool}),
+    [](const ::testing::TestParamInfo<ProactorParam>& info) {
+      return paramName(info) + "_r" + std::to_string(info.param.reactors);
+    });
+
+// Work the processor runs for the dispatcher (a post() from outside any processor thread, under
+// call_through) reaches the observer's dispatched phase like every other completion.
+TEST(ContractEdgeObserver, ExecutedWorkIsDispatched) {
+  struct Count final : OperationObserver {
+    std::atomic<int> completed{0};
+    std::atomic<int> dispatched{0};
+    void onPhase(const Operation& op, OpPhase phase) noexcept override {
+      if (op.kind() != OpKind::post) return;
+      if (phase == OpPhase::completed) completed.fetch_add(1);
+      if (phase == OpPhase::dispatched) dispatched.fetch_add(1);
+    }
+  } observer;
+  EmulatedProactorOptions o;
+  o.proactor.strategy = DispatchStrategy::call_through;
+  o.proactor.observer = &observer;
+  o.processor.reactorThreads = 2;
+  {
+    Proactor proactor = makeEmulatedProactor(o);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 50; ++i)
+      proactor.post([&] { ran.fetch_add(1); });
+    ASSERT_TRUE(eventually([&] { return ran.load() == 50; }));
+    proactor.shutdown();
+  }
+  EXPECT_EQ(observer.completed.load(), 50);
+  EXPECT_EQ(observer.dispatched.load(), 50);
+}
+
+}  // namespace
+}  // namespace nioxx::test

@@ -180,6 +180,39 @@ TEST(SelectorTest, RegisterFromAnotherThreadTakesEffectAtNextSelect) {
   EXPECT_TRUE(key->isReadable());
 }
 
+// The attachment given to registerWith() is part of the registration: a selecting thread that
+// sees the key's first event already sees it, even when another thread registered the key.
+TEST(SelectorTest, AttachmentGivenAtRegistrationFromAnotherThreadIsSeenByTheFirstEvent) {
+  constexpr int kRounds = 200;
+  Selector selector;
+  std::atomic<bool> done{false};
+  std::atomic<int> events{0};
+  std::atomic<int> missing{0};
+  std::thread loop([&] {
+    while (!done.load()) {
+      selector.select(
+          [&](SelectionKey& k) {
+            if (k.attachment<Pipe>() == nullptr) ++missing;
+            k.interestOps(0);
+            ++events;
+          },
+          -1ms);
+    }
+  });
+  std::vector<Pipe> pipes;
+  pipes.reserve(kRounds);
+  for (int i = 0; i < kRounds; ++i) {
+    pipes.push_back(Pipe::open());
+    writeByte(pipes.back());  // ready before it is registered: the first select reports it
+    pipes.back().source().registerWith(selector, SelectionKey::OP_READ, &pipes.back());
+    ASSERT_TRUE(test::waitUntil([&] { return events.load() == i + 1; }));
+  }
+  done = true;
+  selector.wakeup();
+  loop.join();
+  EXPECT_EQ(missing.load(), 0);
+}
+
 TEST(SelectorTest, InterestZeroReportsNothingEvenAfterHangUp) {
   Selector selector;
   Pipe pipe = Pipe::open();

@@ -272,8 +272,16 @@ int Selector::doSelect(std::chrono::milliseconds timeout) {
   for (int i = 0; i < n; ++i) {
     const auto& ev = events_[static_cast<std::size_t>(i)];
     if (ev.token == nullptr) {
+      // Cleared before the drain, so a wakeup() made after this point writes the eventfd
+      // again and reaches the next select. An exchange rather than a store: a wakeup() that
+      // still found the flag set (and skipped its write) then happens-before what this thread
+      // reads next, so the state its caller published before waking is seen.
+      wakeupPending_.exchange(false, std::memory_order_acq_rel);
       backend_->drainWakeup();
-      wakeupPending_.store(false, std::memory_order_release);
+      // A wakeup() between the clear and the drain set the flag and wrote the eventfd, and the
+      // drain may have consumed that write. Write again: a flag left set over an empty eventfd
+      // would make every later wakeup() skip its write, and select could block for good.
+      if (wakeupPending_.load(std::memory_order_acquire)) backend_->wakeup();
       continue;
     }
     auto* key = static_cast<SelectionKey*>(ev.token);

@@ -34,16 +34,23 @@ SelectionKey& Reactor::registerHandler(SelectableChannel& channel, int ops, Even
 }
 
 void Reactor::run() {
+  runLoop({});
+}
+
+void Reactor::runLoop(const std::function<void()>& onBound) {
   if (running_.exchange(true, std::memory_order_acq_rel)) {
     throw std::logic_error("Reactor::run: the loop is already running on another thread");
   }
-  affinity_.bindToCurrentThread();
+  bindLoopThread();
+  if (onBound) onBound();
   {
     CurrentScope scope(this);
     while (!stopped_.load(std::memory_order_acquire))
       iterate(std::chrono::milliseconds(-1));
   }
-  affinity_.unbind();
+  // Unbound, so calls made after run() returns queue their changes for whoever runs the loop
+  // next; left bound, a later thread that happens to get this thread's id would act directly.
+  unbindLoopThread();
   running_.store(false, std::memory_order_release);
 }
 
@@ -129,7 +136,9 @@ TimerId Reactor::schedule(std::chrono::nanoseconds delay, Task fn) {
   const std::uint64_t id = nextTimerId_.fetch_add(1, std::memory_order_relaxed);
   const auto deadline =
       std::chrono::steady_clock::now() + std::max(delay, std::chrono::nanoseconds(0));
-  if (affinity_.isCurrentOrUnbound()) {
+  // Only the bound loop thread touches the heap: an unbound reactor may be bound by its loop
+  // thread (or the next leader/followers turn) right after any check made here.
+  if (affinity_.isCurrentThread()) {
     insertTimer(deadline, id, std::move(fn));
   } else {
     post([this, deadline, id, fn = std::move(fn)]() mutable {
@@ -146,7 +155,7 @@ void Reactor::insertTimer(std::chrono::steady_clock::time_point deadline, std::u
 }
 
 bool Reactor::cancelTimer(TimerId id) {
-  if (!affinity_.isCurrentOrUnbound()) {
+  if (!affinity_.isCurrentThread()) {
     post([this, id] { cancelTimer(id); });
     return true;
   }

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <cstddef>
+#include <latch>
 #include <stdexcept>
 
 namespace nioxx {
@@ -20,14 +22,25 @@ ReactorGroup::~ReactorGroup() {
 void ReactorGroup::start() {
   if (!threads_.empty()) return;
   threads_.reserve(reactors_.size());
+  // Returns only once every loop thread is bound, so isInLoopThread() answers truthfully from
+  // then on and no caller sees a reactor whose loop thread is about to appear.
+  std::latch bound(static_cast<std::ptrdiff_t>(reactors_.size()));
   for (std::size_t i = 0; i < reactors_.size(); ++i) {
     Reactor* reactor = reactors_[i].get();
     const std::string threadName = (name_ + "-" + std::to_string(i)).substr(0, 15);
-    threads_.emplace_back([reactor, threadName] {
-      ::pthread_setname_np(::pthread_self(), threadName.c_str());
-      reactor->run();
-    });
+    try {
+      threads_.emplace_back([reactor, threadName, &bound] {
+        ::pthread_setname_np(::pthread_self(), threadName.c_str());
+        reactor->runLoop([&bound] { bound.count_down(); });
+      });
+    } catch (...) {
+      // The threads already started still count down on the latch: wait before it goes away.
+      bound.count_down(static_cast<std::ptrdiff_t>(reactors_.size() - i));
+      bound.wait();
+      throw;
+    }
   }
+  bound.wait();
 }
 
 void ReactorGroup::stop() {

@@ -63,7 +63,8 @@ void SelectableChannel::configureBlocking(bool blocking) {
   if (ec) throw std::system_error(ec, "configureBlocking");
 }
 
-SelectionKey& SelectableChannel::registerImpl(Selector& selector, int ops) {
+SelectionKey& SelectableChannel::registerImpl(Selector& selector, int ops, void* attachment,
+                                              const void* attachmentType) {
   if (fd_ < 0) {
     throw std::system_error(make_error_code(Error::closed),
                             "register: the channel is closed (Java's ClosedChannelException)");
@@ -83,10 +84,14 @@ SelectionKey& SelectableChannel::registerImpl(Selector& selector, int ops) {
     if (key->selector_ == &selector && key->isValid()) {
       link.unlock();
       key->interestOps(ops);  // Java: re-registering updates the existing key
+      if (attachment != nullptr) {
+        key->attachment_ = attachment;
+        key->attachmentType_ = attachmentType;
+      }
       return *key;
     }
   }
-  SelectionKey& key = selector.registerKey(*this, fd_, ops, validOps());
+  SelectionKey& key = selector.registerKey(*this, fd_, ops, validOps(), attachment, attachmentType);
   keys_.push_back(&key);
   return key;
 }

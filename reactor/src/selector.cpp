@@ -86,13 +86,27 @@ std::vector<SelectionKey*> Selector::keys() const {
   out.reserve(keys_.size());
   for (const auto& key : keys_)
     out.push_back(key.get());
+  if (remotePending_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(mutex_);
+    for (const auto& key : remoteRegistered_)
+      out.push_back(key.get());
+  }
   return out;
 }
 
-SelectionKey& Selector::registerKey(SelectableChannel& channel, int fd, int ops, int validOps) {
+std::size_t Selector::keyCount() const noexcept {
+  if (!remotePending_.load(std::memory_order_acquire)) return keys_.size();
+  std::lock_guard lock(mutex_);
+  return keys_.size() + remoteRegistered_.size();
+}
+
+SelectionKey& Selector::registerKey(SelectableChannel& channel, int fd, int ops, int validOps,
+                                    void* attachment, const void* attachmentType) {
   if (!backend_)
     throw std::system_error(make_error_code(Error::closed), "register: selector closed");
   std::unique_ptr<SelectionKey> key(new SelectionKey(*this, channel, fd, ops, validOps));
+  key->attachment_ = attachment;
+  key->attachmentType_ = attachmentType;
   const std::uint32_t events = toEvents(ops);
   if (events != 0) {
     if (const auto ec = backend_->add(fd, events, key.get()))
@@ -100,7 +114,9 @@ SelectionKey& Selector::registerKey(SelectableChannel& channel, int fd, int ops,
   }
   key->registeredEvents_ = events;
   SelectionKey& ref = *key;
-  if (affinity_.isCurrentOrUnbound()) {
+  // Only the bound selecting thread may touch keys_ directly: while no thread is bound, one may
+  // bind and select at any moment (a loop thread starting, the next leader/followers turn).
+  if (affinity_.isCurrentThread()) {
     key->state_.store(SelectionKey::kValid, std::memory_order_release);
     key->index_ = keys_.size();
     keys_.push_back(std::move(key));
@@ -117,7 +133,7 @@ SelectionKey& Selector::registerKey(SelectableChannel& channel, int fd, int ops,
 }
 
 void Selector::interestChanged(SelectionKey& key) {
-  if (affinity_.isCurrentOrUnbound()) {
+  if (affinity_.isCurrentThread()) {
     if (!key.dirtyQueued_) {
       key.dirtyQueued_ = true;
       dirty_.push_back(&key);
@@ -135,7 +151,7 @@ void Selector::interestChanged(SelectionKey& key) {
 
 void Selector::keyCancelled(SelectionKey& key) noexcept {
   if (!backend_) return;
-  if (affinity_.isCurrentOrUnbound()) {
+  if (affinity_.isCurrentThread()) {
     if (key.registeredEvents_ != 0) {
       backend_->remove(key.fd_);  // no further events, even before the key is freed
       key.registeredEvents_ = 0;
@@ -212,10 +228,16 @@ void Selector::processCancelled() {
 void Selector::freeKey(SelectionKey* key) {
   {
     std::lock_guard link(detail::linkMutex());
-    if (key->channel_ != nullptr) {
-      key->channel_->keys_.remove(key);
-      // A remote cancel raced with an interest change that re-added the descriptor.
-      if (key->registeredEvents_ != 0 && key->channel_->isOpen()) backend_->remove(key->fd_);
+    if (SelectableChannel* channel = key->channel_) {
+      channel->keys_.remove(key);
+      // A remote cancel raced with an interest change that re-added the descriptor. Unless the
+      // channel registered here again since: the descriptor's entry is then the new key's.
+      const bool reregistered = std::any_of(
+          channel->keys_.begin(), channel->keys_.end(),
+          [this](const SelectionKey* k) { return k->selector_ == this && k->isValid(); });
+      if (key->registeredEvents_ != 0 && channel->isOpen() && !reregistered) {
+        backend_->remove(key->fd_);
+      }
       key->channel_ = nullptr;
     }
   }
@@ -250,8 +272,16 @@ int Selector::doSelect(std::chrono::milliseconds timeout) {
   for (int i = 0; i < n; ++i) {
     const auto& ev = events_[static_cast<std::size_t>(i)];
     if (ev.token == nullptr) {
+      // Cleared before the drain, so a wakeup() made after this point writes the eventfd
+      // again and reaches the next select. An exchange rather than a store: a wakeup() that
+      // still found the flag set (and skipped its write) then happens-before what this thread
+      // reads next, so the state its caller published before waking is seen.
+      wakeupPending_.exchange(false, std::memory_order_acq_rel);
       backend_->drainWakeup();
-      wakeupPending_.store(false, std::memory_order_release);
+      // A wakeup() between the clear and the drain set the flag and wrote the eventfd, and the
+      // drain may have consumed that write. Write again: a flag left set over an empty eventfd
+      // would make every later wakeup() skip its write, and select could block for good.
+      if (wakeupPending_.load(std::memory_order_acquire)) backend_->wakeup();
       continue;
     }
     auto* key = static_cast<SelectionKey*>(ev.token);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <set>
 #include <thread>
@@ -30,6 +31,22 @@ TEST(ReactorGroupTest, EachReactorRunsOnItsOwnThread) {
   EXPECT_EQ(threads.count(std::this_thread::get_id()), 0u);
   group.stop();
   EXPECT_FALSE(group.isRunning());
+}
+
+// start() returns once every loop thread is bound, so calls made right after it from outside
+// take the thread-safe paths (the timer hops to the loop) instead of racing the binding.
+TEST(ReactorGroupTest, ScheduleRightAfterStartHopsToTheLoop) {
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> fired{0};
+    ReactorGroup group(2);
+    group.start();
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      for (int t = 0; t < 25; ++t)
+        group.at(i).schedule(std::chrono::nanoseconds(0), [&] { ++fired; });
+    }
+    EXPECT_TRUE(test::waitUntil([&] { return fired.load() == 50; }));
+    group.stop();
+  }
 }
 
 TEST(ReactorGroupTest, NextIsRoundRobin) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -182,6 +184,46 @@ TEST(ReactorServerVariantTest, CloseFlushesQueuedOutputFirst) {
   }));
   EXPECT_FALSE(ec);
   EXPECT_EQ(total, kSize);
+  server.stop();
+}
+
+// A write from another thread that reaches the loop after the connection closed is dropped
+// and takes its bytes back out of pendingWriteBytes(), which must not wrap below zero.
+TEST(ReactorServerVariantTest, WriteQueuedBehindAnAbortLeavesNoPendingBytes) {
+  struct Capture : ConnectionHandler {
+    std::promise<std::shared_ptr<Connection>>& opened;
+    explicit Capture(std::promise<std::shared_ptr<Connection>>& p) : opened(p) {}
+    void onOpen(Connection& c) override { opened.set_value(c.shared_from_this()); }
+    void onData(Connection&, ByteBuffer& in) override { in.advance(in.remaining()); }
+  };
+  std::promise<std::shared_ptr<Connection>> opened;
+  ReactorServer server({}, [&] { return std::make_unique<Capture>(opened); });
+  server.start();
+  SocketChannel client = SocketChannel::open();
+  client.connect(server.localAddress());
+  auto future = opened.get_future();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  std::shared_ptr<Connection> connection = future.get();
+
+  // Hold the loop so the abort and the write queue up behind it, in that order.
+  std::promise<void> held;
+  std::promise<void> release;
+  connection->reactor().post([&] {
+    held.set_value();
+    release.get_future().wait();
+  });
+  held.get_future().wait();
+  connection->abort();
+  EXPECT_TRUE(connection->write("late"));  // still open: the abort has not run yet
+  EXPECT_EQ(connection->pendingWriteBytes(), 4u);
+  release.set_value();
+  std::promise<void> flushed;
+  connection->reactor().post([&] { flushed.set_value(); });
+  flushed.get_future().wait();
+
+  EXPECT_FALSE(connection->isOpen());
+  EXPECT_EQ(connection->pendingWriteBytes(), 0u);
+  EXPECT_FALSE(connection->write("after"));
   server.stop();
 }
 

@@ -3,9 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -108,6 +111,7 @@ TEST(ReactorTest, StopFromAnotherThreadEndsRun) {
 
 TEST(ReactorTest, TimerRunsNoEarlierThanItsDelay) {
   Reactor reactor;
+  reactor.runOnce(0ms);  // main becomes the loop thread: schedule() inserts at once
   const auto start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point fired{};
   reactor.schedule(30ms, [&] { fired = std::chrono::steady_clock::now(); });
@@ -135,6 +139,7 @@ TEST(ReactorTest, TimersRunInDeadlineOrder) {
 
 TEST(ReactorTest, CancelledTimerDoesNotRun) {
   Reactor reactor;
+  reactor.runOnce(0ms);  // main becomes the loop thread: cancelTimer() knows the answer
   bool cancelledRan = false;
   bool otherRan = false;
   TimerId id = reactor.schedule(5ms, [&] { cancelledRan = true; });
@@ -150,6 +155,7 @@ TEST(ReactorTest, CancelledTimerDoesNotRun) {
 
 TEST(ReactorTest, ManyCancelledTimersAreCompacted) {
   Reactor reactor;
+  reactor.runOnce(0ms);  // main becomes the loop thread: timers are inserted and erased at once
   for (int i = 0; i < 1000; ++i)
     reactor.cancelTimer(reactor.schedule(1h, [] {}));
   EXPECT_EQ(reactor.pendingTimers(), 0u);
@@ -174,6 +180,108 @@ TEST(ReactorTest, ScheduleAndCancelFromAnotherThreadHopToTheLoop) {
   reactor.stop();
   loop.join();
   EXPECT_FALSE(cancelledFired.load());
+}
+
+// Calls made from outside while the loop thread is still starting are queued for it, never
+// applied by the caller: until run() binds, the caller cannot know it is not the loop thread.
+TEST(ReactorTest, CallsWhileTheLoopThreadStartsAreQueued) {
+  constexpr int kRounds = 20;
+  constexpr int kTimers = 50;
+  for (int round = 0; round < kRounds; ++round) {
+    Reactor reactor;
+    Pipe pipe = Pipe::open();
+    std::atomic<int> fired{0};
+    std::atomic<int> handled{0};
+    FnHandler handler([&](SelectionKey& key) {
+      char c;
+      EXPECT_EQ(pipe.source().readSome(&c, 1), 1);
+      key.interestOps(0);
+      ++handled;
+    });
+    std::thread loop([&] { reactor.run(); });
+    SelectionKey& key = pipe.source().registerWith<EventHandler>(reactor.selector(), 0, &handler);
+    key.interestOps(SelectionKey::OP_READ);
+    writeByte(pipe);
+    for (int i = 0; i < kTimers; ++i)
+      reactor.schedule(0ns, [&] { ++fired; });
+    EXPECT_TRUE(test::waitUntil([&] { return fired.load() == kTimers && handled.load() == 1; }));
+    reactor.stop();
+    loop.join();
+  }
+}
+
+// Between two leader/followers turns no thread is bound: a timer scheduled then, and a channel
+// registered then, must wait for the next turn instead of touching the loop's state directly.
+TEST(ReactorTest, CallsBetweenLeaderFollowersTurnsAreQueuedForTheNextTurn) {
+  constexpr int kRounds = 100;
+  Reactor reactor;
+  std::mutex turn;
+  std::atomic<bool> done{false};
+  std::thread leader([&] {
+    while (!done.load()) {
+      {
+        std::lock_guard own(turn);
+        reactor.bindLoopThread();
+        reactor.runOnce(0ms);
+        reactor.unbindLoopThread();
+      }
+      std::this_thread::sleep_for(200us);  // a follower's work between turns: nobody is bound
+    }
+  });
+  std::atomic<int> fired{0};
+  std::atomic<int> handled{0};
+  std::vector<Pipe> pipes;
+  pipes.reserve(kRounds);
+  FnHandler handler([&](SelectionKey& key) {
+    char c;
+    EXPECT_EQ(static_cast<Pipe::SourceChannel*>(key.channel())->readSome(&c, 1), 1);
+    key.channel()->close();  // on the loop thread: freed at the next turn's select
+    ++handled;
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    reactor.schedule(0ns, [&] { ++fired; });
+    pipes.push_back(Pipe::open());
+    pipes.back()
+        .source()
+        .registerWith<EventHandler>(reactor.selector(), 0, &handler)
+        .interestOps(SelectionKey::OP_READ);
+    writeByte(pipes.back());
+    ASSERT_TRUE(test::waitUntil([&] { return handled.load() == i + 1; }));
+  }
+  EXPECT_TRUE(test::waitUntil([&] { return fired.load() == kRounds; }));
+  done = true;
+  reactor.wakeup();
+  leader.join();
+}
+
+// The single-threaded use: what main queues before run() is applied at the loop's first
+// iteration, in order, and a timer can be cancelled before the loop ever ran.
+TEST(ReactorTest, TasksAndTimersQueuedBeforeRunApplyInOrder) {
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  std::vector<std::string> log;
+  FnHandler handler([&](SelectionKey&) {
+    char c;
+    EXPECT_EQ(pipe.source().readSome(&c, 1), 1);
+    log.push_back("event");
+  });
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+  writeByte(pipe);
+  reactor.post([&] { log.push_back("task1"); });
+  const TimerId doomed = reactor.schedule(0ns, [&] { log.push_back("cancelled"); });
+  reactor.schedule(0ns, [&] { log.push_back("timer"); });
+  reactor.post([&] { log.push_back("task2"); });
+  EXPECT_TRUE(reactor.cancelTimer(doomed));
+  reactor.post([&] { reactor.post([&] { reactor.stop(); }); });
+  reactor.run();
+  const auto at = [&](const char* entry) { return std::find(log.begin(), log.end(), entry); };
+  EXPECT_NE(at("event"), log.end());
+  EXPECT_LT(at("task1"), at("task2"));
+  EXPECT_NE(at("timer"), log.end());
+  EXPECT_EQ(at("cancelled"), log.end());
+  EXPECT_EQ(log.size(), 4u);
+  EXPECT_EQ(reactor.pendingTimers(), 0u);
+  EXPECT_EQ(reactor.selector().keyCount(), 1u);
 }
 
 TEST(ReactorTest, HandlerClosingItsOwnChannelIsNotCalledAgain) {

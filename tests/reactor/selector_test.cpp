@@ -53,6 +53,56 @@ TEST(SelectorTest, WakeupFromAnotherThreadUnblocksSelect) {
   waker.join();
 }
 
+// Every wakeup() makes a select return, the one in progress or the next. Two threads keep
+// waking the selector while it loops, so wake-ups land while it clears its flag and drains the
+// wake-up descriptor; a wake-up lost for good leaves select(-1) blocked and the returns stop
+// (a watchdog pipe then releases the selecting thread).
+TEST(SelectorTest, WakeupFromOtherThreadsIsNeverLost) {
+  constexpr int kRuns = 20;
+  for (int run = 0; run < kRuns; ++run) {
+    Selector selector;
+    Pipe watchdog = Pipe::open();
+    watchdog.source().registerWith(selector, SelectionKey::OP_READ);
+    std::atomic<bool> done{false};
+    std::atomic<long> returns{0};
+    std::thread loop([&] {
+      while (!done.load()) {
+        selector.select(-1ms);
+        ++returns;
+      }
+    });
+    std::vector<std::thread> wakers;
+    for (int i = 0; i < 2; ++i) {
+      wakers.emplace_back([&] {
+        while (!done.load())
+          selector.wakeup();
+      });
+    }
+    // Returns must keep coming while the wakers run: 2000 of them, none stalled for long.
+    long seen = 0;
+    auto lastProgress = std::chrono::steady_clock::now();
+    bool stalled = false;
+    while (seen < 2000) {
+      std::this_thread::sleep_for(1ms);
+      const long now = returns.load();
+      if (now != seen) {
+        seen = now;
+        lastProgress = std::chrono::steady_clock::now();
+      } else if (std::chrono::steady_clock::now() - lastProgress > 3s) {
+        stalled = true;
+        break;
+      }
+    }
+    done = true;
+    for (auto& waker : wakers)
+      waker.join();
+    writeByte(watchdog);
+    loop.join();
+    ASSERT_FALSE(stalled) << "run " << run << ": select stayed blocked after " << seen
+                          << " returns although wakeup() kept being called";
+  }
+}
+
 TEST(SelectorTest, SelectTimeoutIsHonoured) {
   Selector selector;
   const auto start = std::chrono::steady_clock::now();
@@ -178,6 +228,39 @@ TEST(SelectorTest, RegisterFromAnotherThreadTakesEffectAtNextSelect) {
   EXPECT_TRUE(key->isValid());
   ASSERT_TRUE(test::waitUntil([&] { return selector.select(10s) > 0; }));
   EXPECT_TRUE(key->isReadable());
+}
+
+// The attachment given to registerWith() is part of the registration: a selecting thread that
+// sees the key's first event already sees it, even when another thread registered the key.
+TEST(SelectorTest, AttachmentGivenAtRegistrationFromAnotherThreadIsSeenByTheFirstEvent) {
+  constexpr int kRounds = 200;
+  Selector selector;
+  std::atomic<bool> done{false};
+  std::atomic<int> events{0};
+  std::atomic<int> missing{0};
+  std::thread loop([&] {
+    while (!done.load()) {
+      selector.select(
+          [&](SelectionKey& k) {
+            if (k.attachment<Pipe>() == nullptr) ++missing;
+            k.interestOps(0);
+            ++events;
+          },
+          -1ms);
+    }
+  });
+  std::vector<Pipe> pipes;
+  pipes.reserve(kRounds);
+  for (int i = 0; i < kRounds; ++i) {
+    pipes.push_back(Pipe::open());
+    writeByte(pipes.back());  // ready before it is registered: the first select reports it
+    pipes.back().source().registerWith(selector, SelectionKey::OP_READ, &pipes.back());
+    ASSERT_TRUE(test::waitUntil([&] { return events.load() == i + 1; }));
+  }
+  done = true;
+  selector.wakeup();
+  loop.join();
+  EXPECT_EQ(missing.load(), 0);
 }
 
 TEST(SelectorTest, InterestZeroReportsNothingEvenAfterHangUp) {

@@ -180,9 +180,12 @@ void ReactorConnection::closeNow(const std::error_code& reason) {
   auto self = shared_from_this();
   channel_.close();  // cancels the key: no further handleEvent
   key_ = nullptr;
+  // Take back only the bytes dropped here: writes posted from other threads are counted too,
+  // and each takes its own bytes back when it reaches the loop (a reset to 0 would make those
+  // subtractions wrap the counter).
+  pending_.fetch_sub(output_.size() - outputOffset_, std::memory_order_acq_rel);
   output_.clear();
   outputOffset_ = 0;
-  pending_.store(0, std::memory_order_release);
   if (config_.pool != nullptr) {
     std::lock_guard lock(mutex_);
     closePending_ = true;

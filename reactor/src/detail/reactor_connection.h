@@ -74,6 +74,7 @@ class ReactorConnection final : public Connection, public EventHandler {
   ByteBuffer input_;              // loop thread (loop mode: also the handler's input)
   std::vector<std::uint8_t> output_;
   std::size_t outputOffset_ = 0;
+  // Bytes in output_ past outputOffset_, plus those of writes posted but not yet run.
   std::atomic<std::size_t> pending_{0};
 
   // Worker mode (guarded by mutex_): events waiting for the pool, in order.

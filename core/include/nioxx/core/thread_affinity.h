@@ -34,12 +34,15 @@ class ThreadAffinity {
   bool isBound() const noexcept {
     return owner_.load(std::memory_order_acquire) != std::thread::id{};
   }
-  // True on the owning thread; false when unbound.
+  // True on the owning thread; false when unbound. The test for choosing an unsynchronised
+  // same-thread path: only the bound thread may take one.
   bool isCurrentThread() const noexcept {
     return owner_.load(std::memory_order_acquire) == std::this_thread::get_id();
   }
-  // True when unbound or on the owning thread: the right check for objects that may be used
-  // before their loop starts running.
+  // True when unbound or on the owning thread. For debug assertions only (a loop-only call made
+  // before the loop starts is allowed): never use it to choose an unsynchronised path, because
+  // another thread may bind the object right after the check (a loop thread starting, the next
+  // leader/followers turn) and then run concurrently with the caller.
   bool isCurrentOrUnbound() const noexcept {
     const auto owner = owner_.load(std::memory_order_acquire);
     return owner == std::thread::id{} || owner == std::this_thread::get_id();

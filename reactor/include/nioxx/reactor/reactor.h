@@ -5,10 +5,13 @@
 // One loop iteration: select (timeout 0 if tasks are queued, else until the next timer) and
 // dispatch the ready keys; run expired timers; run the posted tasks queued so far (FIFO).
 //
-// Thread rule (muduo's): the loop thread is the thread inside run()/runOnce(). Loop-only calls
-// (registerHandler and everything on registered channels) must happen on it, or before the loop
-// starts; debug/sanitizer builds abort otherwise (assertInLoopThread). stop(), post(),
-// runInLoop(), schedule(), cancelTimer(), wakeup() and isInLoopThread() are safe from any thread.
+// Thread rule (muduo's): the loop thread is the thread inside run()/runOnce() (or bound with
+// bindLoopThread()). Loop-only calls (registerHandler and everything on registered channels)
+// must happen on it, or before the loop starts; debug/sanitizer builds abort otherwise
+// (assertInLoopThread). stop(), post(), runInLoop(), schedule(), cancelTimer(), wakeup() and
+// isInLoopThread() are safe from any thread. Only the bound loop thread acts directly; every
+// other thread, including all threads while no loop thread is bound (before run(), between
+// leader/followers turns), queues its change for the loop's next iteration.
 #pragma once
 
 #include <atomic>
@@ -55,11 +58,13 @@ class Reactor {
 
   // Registers channel for ops with handler as the key's attachment (EventHandler*). Returns the
   // key (change its interestOps() later, cancel it, or close the channel to unregister).
-  // Loop thread, or before run().
+  // Loop thread, or before run() (the registration is then adopted by the first select).
   SelectionKey& registerHandler(SelectableChannel& channel, int ops, EventHandler& handler);
 
-  // Runs the loop on the calling thread until stop(). stop() is sticky: run() returns at once if
-  // stop() was already called. Throws std::logic_error if the loop is already running.
+  // Runs the loop on the calling thread until stop(); the thread is the loop thread (for the
+  // Selector too) until run() returns. What was queued before, from any thread, is applied at
+  // the first iteration, in order. stop() is sticky: run() returns at once if stop() was
+  // already called. Throws std::logic_error if the loop is already running.
   void run();
   // One iteration waiting at most timeout (negative = until an event/task/timer). Returns the
   // number of handlers, timers and tasks run. Loop thread (the caller becomes it).
@@ -77,13 +82,15 @@ class Reactor {
   bool hasPendingTasks() const noexcept { return pendingTasks_.load(std::memory_order_acquire); }
 
   // One-shot timer: fn runs on the loop thread no earlier than delay from now. O(log n).
-  // Any thread: off the loop thread the insertion hops to the loop via post() (the id is
-  // returned at once and can be cancelled right away).
+  // Any thread: off the loop thread (also before run()) the insertion hops to the loop via
+  // post() (the id is returned at once and can be cancelled right away).
   TimerId schedule(std::chrono::nanoseconds delay, Task fn);
   // Cancels a timer that has not run yet. On the loop thread: true if it was pending. Off the
-  // loop thread the cancellation is posted and the result is true if it was queued.
+  // loop thread (also before run()) the cancellation is posted behind any insertion posted
+  // before it, and the result is true.
   bool cancelTimer(TimerId id);
-  // Live timers. Loop thread.
+  // Live timers (a timer scheduled off the loop thread counts once the loop inserted it).
+  // Loop thread.
   std::size_t pendingTimers() const noexcept { return timerTasks_.size(); }
 
   // Wakes a blocked select (e.g. after changing state the loop polls). Any thread.
@@ -108,6 +115,11 @@ class Reactor {
   Selector& selector() noexcept { return selector_; }
 
  private:
+  friend class ReactorGroup;  // start() waits until each loop thread is bound
+
+  // run(), calling onBound (if any) on the loop thread once it is bound, before iterating.
+  void runLoop(const std::function<void()>& onBound);
+
   struct TimerEntry {
     std::chrono::steady_clock::time_point deadline;
     std::uint64_t id;

@@ -26,7 +26,8 @@ class ReactorGroup {
   ReactorGroup(const ReactorGroup&) = delete;
   ReactorGroup& operator=(const ReactorGroup&) = delete;
 
-  // Starts one thread per reactor running Reactor::run(). Idempotent.
+  // Starts one thread per reactor running Reactor::run() and returns once each thread is its
+  // reactor's loop thread. Idempotent.
   void start();
   // Stops every reactor and joins the threads. Idempotent. Must not be called from a group
   // thread (it would join itself): throws std::logic_error then.

@@ -39,11 +39,12 @@ class SelectableChannel {
   // and attachment) and returns the key. The kernel registration happens at once, so an
   // unusable descriptor fails here. Any thread. Throws std::invalid_argument if ops are not in
   // validOps() or the channel is blocking; std::system_error if epoll refuses the descriptor.
+  // A new key carries the attachment from the start, so a selecting thread never sees the key
+  // without it.
   template <class T = void>
   SelectionKey& registerWith(Selector& selector, int ops, T* attachment = nullptr) {
-    SelectionKey& key = registerImpl(selector, ops);
-    if (attachment != nullptr) key.attach(attachment);
-    return key;
+    return registerImpl(selector, ops, const_cast<void*>(static_cast<const void*>(attachment)),
+                        attachment != nullptr ? SelectionKey::typeTag<T>() : nullptr);
   }
   // The valid key registering this channel with selector, or nullptr. Any thread.
   SelectionKey* keyFor(const Selector& selector) const noexcept;
@@ -68,7 +69,8 @@ class SelectableChannel {
 
  private:
   friend class Selector;
-  SelectionKey& registerImpl(Selector& selector, int ops);
+  SelectionKey& registerImpl(Selector& selector, int ops, void* attachment,
+                             const void* attachmentType);
   void adoptKeysFrom(SelectableChannel& other) noexcept;
 
   detail::KeyList keys_;  // guarded by the process-wide link mutex

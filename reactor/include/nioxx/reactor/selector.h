@@ -11,7 +11,9 @@
 // Thread rule: one thread selects (select*, keys(), selectedKeys(), close()); the selector binds
 // to the thread that calls select and, in debug/sanitizer builds, asserts that loop-only calls
 // happen there. wakeup() and the key's interestOps()/cancel(), and registering a channel, are
-// safe from any thread: those changes are queued and take effect at the next select.
+// safe from any thread: made on the bound thread they apply at once; made anywhere else, and
+// by every thread while none is bound (before the first select, between leader/followers
+// turns), they are queued and applied by the next select before it waits.
 #pragma once
 
 #include <atomic>
@@ -64,9 +66,10 @@ class Selector {
   // Coalesced: only the first wakeup since the last select writes the eventfd. Any thread.
   Selector& wakeup() noexcept;
 
-  // Snapshot of the registered keys (including cancelled keys not yet freed). Selecting thread.
+  // Snapshot of the registered keys (including cancelled keys not yet freed, and registrations
+  // queued from other threads that the next select adopts). Selecting thread.
   std::vector<SelectionKey*> keys() const;
-  std::size_t keyCount() const noexcept { return keys_.size(); }
+  std::size_t keyCount() const noexcept;
   // The selected-key "set": the caller removes what it handled (or clears it), as in Java.
   // Selecting thread.
   std::vector<SelectionKey*>& selectedKeys() noexcept { return selected_; }
@@ -76,8 +79,9 @@ class Selector {
   void close();
   bool isOpen() const noexcept { return backend_ != nullptr; }
 
-  // True on the thread that last selected (or if none has yet). Any thread.
-  bool isSelectorThread() const noexcept { return affinity_.isCurrentOrUnbound(); }
+  // True on the thread bound as the selecting thread: the one that last selected (until a
+  // Reactor unbinds it); false before any select. Any thread.
+  bool isSelectorThread() const noexcept { return affinity_.isCurrentThread(); }
 
  private:
   friend class SelectionKey;
@@ -98,7 +102,8 @@ class Selector {
   void freeKey(SelectionKey* key);
 
   // Called by SelectableChannel / SelectionKey.
-  SelectionKey& registerKey(SelectableChannel& channel, int fd, int ops, int validOps);
+  SelectionKey& registerKey(SelectableChannel& channel, int fd, int ops, int validOps,
+                            void* attachment, const void* attachmentType);
   void interestChanged(SelectionKey& key);
   void keyCancelled(SelectionKey& key) noexcept;
 
@@ -113,7 +118,7 @@ class Selector {
   std::atomic<bool> wakeupPending_{false};    // coalesces wakeup(): only the first one writes
 
   // Changes made from other threads, handed over under mutex_.
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::atomic<bool> remotePending_{false};
   std::vector<std::unique_ptr<SelectionKey>> remoteRegistered_;
   std::vector<SelectionKey*> remoteDirty_;

@@ -1,4 +1,4 @@
-#include "nioxx/proactor/async_channel.h"
+#include "nioxx/proactor/spi/async_channel.h"
 
 #include <unistd.h>
 

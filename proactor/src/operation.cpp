@@ -1,4 +1,4 @@
-#include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/spi/operation.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 
 #include "detail/thread_slots.h"
 #include "nioxx/core/error.h"
-#include "nioxx/proactor/async_channel.h"
+#include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
 

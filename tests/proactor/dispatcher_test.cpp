@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nioxx/proactor/all.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
 
 namespace nioxx {
 namespace {

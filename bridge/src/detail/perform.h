@@ -2,7 +2,7 @@
 // Asynchronous Operation Processor (Asio's reactive_socket_*_op::do_perform).
 #pragma once
 
-#include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/spi/operation.h"
 
 namespace nioxx::bridge_detail {
 

@@ -15,7 +15,7 @@
 
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/core/thread_pool.h"
-#include "nioxx/proactor/async_channel.h"
+#include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/reactor/reactor.h"
 #include "nioxx/reactor/selectable_channel.h"
 

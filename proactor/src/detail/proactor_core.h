@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "nioxx/proactor/async_operation_processor.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
 #include "nioxx/proactor/proactor.h"
 
 namespace nioxx::detail {

@@ -38,7 +38,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "nioxx/proactor/async_operation_processor.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
 #include "nioxx/proactor/proactor.h"
 
 namespace nioxx {

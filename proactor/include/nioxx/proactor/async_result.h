@@ -14,7 +14,7 @@
 
 #include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/error.h"
-#include "nioxx/proactor/async_channel.h"
+#include "nioxx/proactor/spi/async_channel.h"
 
 namespace nioxx {
 

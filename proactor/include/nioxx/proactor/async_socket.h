@@ -36,10 +36,10 @@
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/inet_socket_address.h"
-#include "nioxx/proactor/async_channel.h"
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/detail/typed_operation.h"
+#include "nioxx/proactor/spi/async_channel.h"
 
 namespace nioxx {
 

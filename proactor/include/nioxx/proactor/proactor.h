@@ -22,13 +22,15 @@
 #include <memory>
 #include <utility>
 
-#include "nioxx/proactor/async_operation_processor.h"
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
+#include "nioxx/proactor/observer.h"
 
 namespace nioxx {
+
+class AsyncOperationProcessor;  // nioxx/proactor/spi/async_operation_processor.h (engine authors)
 
 // Timer ids are operation ids (plain std::uint64_t: reactor/ has its own TimerId type).
 

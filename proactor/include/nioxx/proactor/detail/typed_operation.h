@@ -9,7 +9,7 @@
 
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
-#include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/spi/operation.h"
 #include "nioxx/proactor/shutdown_error.h"
 
 namespace nioxx::detail {

@@ -2,9 +2,10 @@
 // as seen by the Asynchronous Operation Processor (descriptor, processor-private state) and by the
 // Completion Dispatcher (the channel's strand: its completions, in order, one handler at a time).
 //
-// Lifetime: reference counted. Every handle and every outstanding operation holds a reference, so
-// the descriptor stays open until close() or until the last handle *and* the last operation are
-// gone; then the processor is told to detach() it.
+// Lifetime: reference counted. Every handle and every outstanding operation holds a reference.
+// close() releases the connection at once, but the descriptor number stays the channel's until
+// the last handle *and* the last operation are gone; then the processor is told to detach() it
+// and closes the descriptor. Part of the engine SPI: users hold AsyncSocket & co, not this.
 //
 // Thread rule: fd()/id()/kind() from any thread; processorState belongs to the processor.
 #pragma once
@@ -15,7 +16,7 @@
 #include <memory>
 #include <mutex>
 
-#include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/spi/operation.h"
 
 namespace nioxx {
 
@@ -24,7 +25,8 @@ class ProactorCore;
 
 // Serial executor for one channel's completions (paper 6.1: handlers written as single-threaded
 // code). A completion is appended under a short lock; if the strand was idle it is scheduled (as
-// one DispatchNode) on a dispatcher queue, and whichever thread runs it drains the FIFO.
+// one DispatchNode) on a dispatcher queue, and whichever thread runs it drains a batch of the
+// FIFO, then schedules it again if more wait (fairness between channels).
 class Strand : public DispatchNode {
  public:
   Strand(RunFn fn, void* owner) noexcept : DispatchNode(fn, false), owner(owner) {}

@@ -1,19 +1,29 @@
-// The Asynchronous Operation Processor (Proactor paper, 6.2): performs operations and reports
-// their completion to the Completion Dispatcher (the Proactor, through CompletionSink).
+// The Asynchronous Operation Processor (Proactor paper, 6.2), as an engine author implements it:
+// it performs operations and reports their completion to the Completion Dispatcher (the Proactor,
+// through CompletionSink). Users never include this header; engine authors do (spi/).
 //
 // proactor/ only defines the interface. bridge/EmulatedProcessor implements it over the Reactor
 // (readiness + non-blocking I/O performed by the framework); a native engine (io_uring, where the
 // kernel performs the I/O) implements the same calls, so user code does not change.
 //
-// Contract for implementations:
-// - submit(op): any thread. The op ends in exactly one final state (Operation::tryTransition),
-//   its result filled, and is then handed to sink.complete(op) exactly once. The sink, not the
-//   processor, guarantees that no handler runs inside the initiating call.
+// The contract (docs/ARCHITECTURE.md, "Engine interface"; tests/conformance checks it):
+// - submit(op): any thread, never blocks. The op ends in exactly one final state
+//   (Operation::tryTransition / tryAbort), its result filled, and is then handed to
+//   sink.complete(op) exactly once. The engine may complete it on the submitting thread: the
+//   sink, not the engine, guarantees that no handler runs inside the initiating call.
+// - An op submitted with `error` already set is a rejection (read_pending, queue_full, closed):
+//   never perform it; complete it with that error on the channel's own path. A rejected write
+//   completes after the writes queued before it; a rejected read does not wait.
 // - Operations of one channel and one direction complete in submission order.
+// - Cancellation (cancel, cancelOperation, close, cancelTimer, timeouts) is a request. The op
+//   reaches its final state only when the engine says so; that report may still carry the
+//   bytes transferred or the data that arrived first, and the buffers stay the op's until then
+//   (a kernel may still be writing into them). An op already final is left alone.
 // - Report phases with sink.notify(op, OpPhase::waiting / performing) (cheap when no observer).
-// - After shutdown() returns: no thread of the processor runs; every op that was in flight has
-//   been completed (operation_aborted); later submit() calls complete at once with
-//   operation_aborted; detach() still releases descriptors.
+// - shutdown(): no submit() call is in progress or will come (the Proactor's gate). Abort
+//   everything in flight (complete it through the sink), join the engine's threads. After it
+//   returns, cancel()/close() may still be called (no op is left to abort) and detach() still
+//   releases descriptors.
 #pragma once
 
 #include <chrono>
@@ -21,7 +31,7 @@
 #include <cstdint>
 
 #include "nioxx/proactor/dispatch_strategy.h"
-#include "nioxx/proactor/operation.h"
+#include "nioxx/proactor/spi/operation.h"
 
 namespace nioxx {
 

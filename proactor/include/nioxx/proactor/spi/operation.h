@@ -3,10 +3,10 @@
 // address, offset), its result (bytes, error) and one atomic state that makes exactly one final
 // outcome possible, whoever races to it (I/O, cancel, close, timeout, shutdown).
 //
-// Users never touch Operation: AsyncSocket/AsyncFile/Proactor create it (with the user's handler
-// and ACT type-erased into it, once) and hand it to the processor. Processor implementations
-// (bridge/EmulatedProcessor, a future io_uring engine) read the request, fill the result, resolve
-// the state and pass the operation to CompletionSink::complete().
+// Users never touch Operation (observers read it): AsyncSocket/AsyncFile/Proactor create it (with
+// the user's handler and ACT type-erased into it, once) and hand it to the processor. Engines
+// (bridge/EmulatedProcessor, a native io_uring engine) read the request, fill the result, resolve
+// the state and pass the operation to CompletionSink::complete(). Part of the engine SPI.
 //
 // Thread rule: an operation belongs to one thread at a time (initiator -> processor ->
 // dispatcher); only state() is safe to read concurrently.

@@ -5,12 +5,13 @@
 #include <array>
 #include <atomic>
 #include <new>
+#include <utility>
 
 #include "detail/thread_slots.h"
 #include "nioxx/core/error.h"
-#include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
+#include "nioxx/proactor/spi/async_channel.h"
 
 namespace nioxx {
 namespace {
@@ -88,8 +89,14 @@ void deallocateOperation(void* p, std::size_t size) noexcept {
 
 }  // namespace detail
 
-Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy) noexcept
-    : DispatchNode(run, true), destroy_(destroy), id_(nextId()), channel_(channel), kind_(kind) {
+Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy,
+                     MoreFn more) noexcept
+    : DispatchNode(run, true),
+      destroy_(destroy),
+      more_(more),
+      id_(nextId()),
+      channel_(channel),
+      kind_(kind) {
   if (channel_ != nullptr) channel_->addRef();
   detail::liveAdd(detail::LiveKind::operation, 1);
 }
@@ -99,6 +106,34 @@ Operation::~Operation() {
   if (acceptedFd >= 0) ::close(acceptedFd);
   if (channel_ != nullptr) channel_->release();
 }
+
+namespace detail {
+
+MoreResult::MoreResult(Operation& o) noexcept
+    : DispatchNode(
+          [](DispatchNode* n) noexcept {
+            auto* self = static_cast<MoreResult*>(n);
+            self->op->more_(self->op, self);  // runs the handler, then deletes self
+          },
+          false),
+      op(&o),
+      transferred(std::exchange(o.transferred, 0)),
+      error(std::exchange(o.error, {})),
+      buffer(std::move(o.buffer)),
+      acceptedFd(std::exchange(o.acceptedFd, -1)) {}
+
+MoreResult::~MoreResult() {
+  if (acceptedFd >= 0) ::close(acceptedFd);
+}
+
+void* MoreResult::operator new(std::size_t size) {
+  return allocateOperation(size);
+}
+void MoreResult::operator delete(void* p, std::size_t size) noexcept {
+  deallocateOperation(p, size);
+}
+
+}  // namespace detail
 
 bool Operation::tryAbort(OpState finalState) noexcept {
   for (OpState s : {OpState::pending, OpState::performing}) {

@@ -2,7 +2,11 @@
 
 #include "detail/thread_slots.h"
 
+#include <unistd.h>
+
+#include <new>
 #include <stdexcept>
+#include <utility>
 
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
@@ -204,6 +208,26 @@ void ProactorCore::complete(Operation* op) noexcept {
   schedule(op);
 }
 
+void ProactorCore::completeMore(Operation* op) noexcept {
+  MoreResult* more;
+  try {
+    more = new MoreResult(*op);
+  } catch (const std::bad_alloc&) {
+    // Out of memory: this result is lost, but not the descriptor it may hold.
+    if (op->acceptedFd >= 0) ::close(std::exchange(op->acceptedFd, -1));
+    op->buffer = ByteBuffer();
+    op->transferred = 0;
+    op->error.clear();
+    return;
+  }
+  AsyncChannel* ch = op->channel();
+  if (ch != nullptr && !inlineAffinity_) {
+    if (ch->strand_.push(more)) schedule(&ch->strand_);
+    return;
+  }
+  schedule(more);
+}
+
 void ProactorCore::schedule(DispatchNode* node) noexcept {
   ThreadState& t = tls;
   if (options_.strategy == DispatchStrategy::call_through && t.initiating == 0 &&
@@ -233,9 +257,9 @@ void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
       if (channel.strand_.yieldTurn()) requeue(&channel.strand_);
       break;
     }
-    Operation* op = channel.strand_.pop();
-    if (op == nullptr) break;
-    runNode(op);
+    DispatchNode* node = channel.strand_.pop();
+    if (node == nullptr) break;
+    runNode(node);
   }
   channel.release();
 }

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "nioxx/proactor/spi/async_operation_processor.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
 
 namespace nioxx::detail {
 
@@ -41,6 +41,7 @@ class ProactorCore final : public CompletionSink,
 
   // ---- CompletionSink ----
   void complete(Operation* op) noexcept override;
+  void completeMore(Operation* op) noexcept override;
   void enterProcessorThread() noexcept override;
   void leaveProcessorThread() noexcept override;
   std::size_t runDeferred() noexcept override;

@@ -21,6 +21,10 @@ namespace nioxx {
 class AsyncSocket;
 class AsyncServerSocket;
 class AsyncFile;
+namespace detail {
+template <class Result>
+struct ResultBuilder;
+}  // namespace detail
 
 // Common part of every result.
 class AsyncResult {
@@ -33,8 +37,13 @@ class AsyncResult {
   bool timedOut() const noexcept { return error_ == Error::timed_out; }
   bool endOfStream() const noexcept { return error_ == Error::end_of_stream; }
   std::uint64_t operationId() const noexcept { return id_; }
+  // Multishot operations (acceptEach, readEach): true while more results of this operation will
+  // follow; the last result (an error, end of stream, abort) has more() == false.
+  bool more() const noexcept { return more_; }
 
  protected:
+  template <class>
+  friend struct detail::ResultBuilder;
   AsyncResult() = default;
   AsyncResult(std::uint64_t id, std::size_t n, std::error_code ec, ChannelRef ch) noexcept
       : id_(id), transferred_(n), error_(ec), channel_(std::move(ch)) {}
@@ -42,6 +51,7 @@ class AsyncResult {
   std::size_t transferred_ = 0;
   std::error_code error_;
   ChannelRef channel_;
+  bool more_ = false;
 };
 
 // read / write / readExactly / writeAll. The buffer's position was advanced by the bytes moved.

@@ -57,6 +57,23 @@ class AsyncServerSocket {
     return accept(NoAct{}, std::forward<H>(h));
   }
   std::future<AcceptResult> accept(UseFuture, Nanos timeout = Nanos::zero());
+  // acceptEach: a multishot accept (io_uring's multishot accept): one handler call per accepted
+  // connection, result.more() == true, until cancel()/close() (operation_aborted) or an error
+  // ends it with a last call, more() == false. Descriptor exhaustion (too_many_files_open) is
+  // reported as a non-final result: the stream of accepts goes on. Holds the accept slot.
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId acceptEach(Act act, H&& h) {
+    Operation* op = detail::makeOperation<AcceptResult>(OpKind::accept, checked(), std::move(act),
+                                                        std::forward<H>(h));
+    op->multishot = true;
+    const OperationId id = op->id();
+    detail::initiate(op);
+    return id;
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId acceptEach(H&& h) {
+    return acceptEach(NoAct{}, std::forward<H>(h));
+  }
 
   void cancel();                       // every outstanding accept (operation_aborted)
   void cancel(OperationId operation);  // just this one

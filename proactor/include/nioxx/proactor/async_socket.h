@@ -115,6 +115,26 @@ class AsyncSocket {
     return read(pool, NoAct{}, std::forward<H>(h));
   }
 
+  // ---- readEach: a multishot read into pooled buffers: one handler call per arrival ----
+  // (io_uring's multishot receive). Each call's buffer() holds the bytes of one arrival in
+  // [0, position) with result.more() == true; the operation holds the read slot until its last
+  // call (end_of_stream, an error, operation_aborted after cancel()/close(), or timed_out when no
+  // data arrived for `idleTimeout`), which has more() == false. Calls are never concurrent and
+  // come in arrival order. The pool must outlive the operation.
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId readEach(BufferPool& pool, Act act, H&& h,
+                                                          Nanos idleTimeout = Nanos::zero()) {
+    Operation* op = detail::makeOperation<IoResult>(OpKind::read, checked(), std::move(act),
+                                                    std::forward<H>(h));
+    op->pool = &pool;
+    op->multishot = true;
+    return start(op, idleTimeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId readEach(BufferPool& pool, H&& h) {
+    return readEach(pool, NoAct{}, std::forward<H>(h));
+  }
+
   // ---- readExactly: completes when dst has no remaining room (or on error/EOF) ----
   template <class Act, class H>
   requires detail::NotFutureTag<Act> OperationId readExactly(ByteBuffer dst, Act act, H&& h,

@@ -9,8 +9,8 @@
 
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
-#include "nioxx/proactor/spi/operation.h"
 #include "nioxx/proactor/shutdown_error.h"
+#include "nioxx/proactor/spi/operation.h"
 
 namespace nioxx::detail {
 
@@ -38,7 +38,7 @@ template <class Result, class Act, class Handler>
 class TypedOperation final : public Operation {
  public:
   TypedOperation(OpKind kind, AsyncChannel* channel, Act&& act, Handler&& handler)
-      : Operation(kind, channel, &runNode, &destroyNode),
+      : Operation(kind, channel, &runNode, &destroyNode, &runMore),
         act_(std::move(act)),
         handler_(std::move(handler)) {}
 
@@ -57,6 +57,18 @@ class TypedOperation final : public Operation {
     delete self;
   }
   static void destroyNode(Operation* op) noexcept { delete static_cast<TypedOperation*>(op); }
+  // One non-final result of a multishot operation: the same handler, the operation goes on.
+  static void runMore(Operation* op, MoreResult* more) noexcept {
+    auto* self = static_cast<TypedOperation*>(op);
+    if constexpr (ResultBuilder<Result>::kMultishot) {
+      try {
+        Result result = ResultBuilder<Result>::buildMore(*self, *more);
+        invokeHandler<Result, Act>(self->handler_, result, self->act_);
+      } catch (const ShutdownError&) {
+      }
+    }
+    delete more;
+  }
 
   Act act_;
   Handler handler_;
@@ -78,15 +90,29 @@ std::pair<Operation*, std::future<Result>> makeFutureOperation(OpKind kind, Asyn
   return {new Op(kind, channel, NoAct{}, std::move(promise)), std::move(future)};
 }
 
+// A new counted reference to the operation's channel (the operation keeps its own).
+inline ChannelRef shareChannel(const Operation& op) noexcept {
+  AsyncChannel* c = op.channel();
+  if (c != nullptr) c->addRef();
+  return ChannelRef::adopt(c);
+}
+
 template <>
 struct ResultBuilder<IoResult> {
+  static constexpr bool kMultishot = true;
   static IoResult build(Operation& op) {
     return IoResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
                     std::move(op.buffer));
   }
+  static IoResult buildMore(Operation& op, MoreResult& m) {
+    IoResult r(op.id(), m.transferred, m.error, shareChannel(op), std::move(m.buffer));
+    r.more_ = true;
+    return r;
+  }
 };
 template <>
 struct ResultBuilder<ScatterResult> {
+  static constexpr bool kMultishot = false;
   static ScatterResult build(Operation& op) {
     return ScatterResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
                          std::move(op.buffers));
@@ -94,12 +120,26 @@ struct ResultBuilder<ScatterResult> {
 };
 template <>
 struct ResultBuilder<ConnectResult> {
+  static constexpr bool kMultishot = false;
   static ConnectResult build(Operation& op) {
     return ConnectResult(op.id(), op.error, ChannelRef::adopt(op.releaseChannel()));
   }
 };
 template <>
 struct ResultBuilder<AcceptResult> {
+  static constexpr bool kMultishot = true;
+  static AcceptResult buildMore(Operation& op, MoreResult& m) {
+    ChannelRef server = shareChannel(op);
+    ChannelRef accepted;
+    std::error_code error = m.error;
+    if (m.acceptedFd >= 0) {
+      accepted = adoptAccepted(*server.get(), m.acceptedFd, error);
+      m.acceptedFd = -1;
+    }
+    AcceptResult r(op.id(), error, std::move(server), std::move(accepted));
+    r.more_ = true;
+    return r;
+  }
   static AcceptResult build(Operation& op) {
     ChannelRef server = ChannelRef::adopt(op.releaseChannel());
     ChannelRef accepted;
@@ -113,6 +153,7 @@ struct ResultBuilder<AcceptResult> {
 };
 template <>
 struct ResultBuilder<FileResult> {
+  static constexpr bool kMultishot = false;
   static FileResult build(Operation& op) {
     return FileResult(op.id(), op.transferred, op.error, ChannelRef::adopt(op.releaseChannel()),
                       std::move(op.buffer), op.offset);
@@ -120,6 +161,7 @@ struct ResultBuilder<FileResult> {
 };
 template <>
 struct ResultBuilder<TimerResult> {
+  static constexpr bool kMultishot = false;
   static TimerResult build(Operation& op) { return TimerResult(op.id(), op.error); }
 };
 

@@ -31,16 +31,17 @@ class Strand : public DispatchNode {
  public:
   Strand(RunFn fn, void* owner) noexcept : DispatchNode(fn, false), owner(owner) {}
   void* const owner;  // the channel
-  // Appends op; true if the strand was idle and must now be scheduled by the caller.
-  bool push(Operation* op) noexcept {
+  // Appends a completion (an operation or a multishot result); true if the strand was idle and
+  // must now be scheduled by the caller.
+  bool push(DispatchNode* node) noexcept {
     std::lock_guard lock(mutex_);
-    op->DispatchNode::next = nullptr;
+    node->next = nullptr;
     if (tail_ == nullptr) {
-      head_ = op;
+      head_ = node;
     } else {
-      tail_->DispatchNode::next = op;
+      tail_->next = node;
     }
-    tail_ = op;
+    tail_ = node;
     if (scheduled_) return false;
     scheduled_ = true;
     return true;
@@ -54,22 +55,22 @@ class Strand : public DispatchNode {
     return false;
   }
   // Pops the next completion, or marks the strand idle and returns null.
-  Operation* pop() noexcept {
+  DispatchNode* pop() noexcept {
     std::lock_guard lock(mutex_);
-    Operation* op = head_;
-    if (op == nullptr) {
+    DispatchNode* node = head_;
+    if (node == nullptr) {
       scheduled_ = false;
       return nullptr;
     }
-    head_ = static_cast<Operation*>(op->DispatchNode::next);
+    head_ = node->next;
     if (head_ == nullptr) tail_ = nullptr;
-    return op;
+    return node;
   }
 
  private:
   std::mutex mutex_;
-  Operation* head_ = nullptr;
-  Operation* tail_ = nullptr;
+  DispatchNode* head_ = nullptr;
+  DispatchNode* tail_ = nullptr;
   bool scheduled_ = false;
 };
 }  // namespace detail

@@ -45,6 +45,11 @@ class CompletionSink {
  public:
   // Hands over an operation that reached its final state. Any thread, never blocks for long.
   virtual void complete(Operation* op) noexcept = 0;
+  // A multishot operation (op->multishot) produced one result and goes on: the engine filled the
+  // result fields (transferred, error, buffer, acceptedFd) and the sink moves them out (they are
+  // reset) into a result dispatched in order with the operation's other completions. The
+  // operation must not be final; its final complete() comes later, from the engine, as usual.
+  virtual void completeMore(Operation* op) noexcept = 0;
   // Processor threads that perform I/O bracket their life with enterProcessorThread() /
   // leaveProcessorThread(): completions that must not run inline (inside an initiating call, or
   // beyond the call-through depth) are then kept in a thread-private queue, which the thread

@@ -66,14 +66,16 @@ class OperationObserver {
 
 namespace detail {
 class ProactorCore;
-// A node in the dispatcher's intrusive queues: an Operation or a channel's strand.
+// A node in the dispatcher's intrusive queues: an Operation, one non-final result of a multishot
+// operation, or a channel's strand.
 struct DispatchNode {
   using RunFn = void (*)(DispatchNode*) noexcept;
   DispatchNode(RunFn fn, bool isOperation) noexcept : run(fn), isOperation(isOperation) {}
   DispatchNode* next = nullptr;
-  RunFn run;  // runs the handler (operations) or drains the FIFO (strands)
+  RunFn run;  // runs the handler (operations, results) or drains the FIFO (strands)
   bool isOperation;
 };
+struct MoreResult;
 }  // namespace detail
 
 class Operation : public detail::DispatchNode {
@@ -99,10 +101,14 @@ class Operation : public detail::DispatchNode {
   bool tryAbort(OpState finalState) noexcept;
 
   // ---- request (set at initiation; read by the processor) ----
-  ByteBuffer buffer;                    // read/write/read_at/write_at
-  BufferPool* pool = nullptr;           // read: take `buffer` from here when data arrives
-  std::vector<ByteBuffer> buffers;      // readv/writev
-  bool whole = false;                   // readExactly/writeAll: complete only when all is done
+  ByteBuffer buffer;                // read/write/read_at/write_at
+  BufferPool* pool = nullptr;       // read: take `buffer` from here when data arrives
+  std::vector<ByteBuffer> buffers;  // readv/writev
+  bool whole = false;               // readExactly/writeAll: complete only when all is done
+  // accept/read: one result per connection / per arrival, each reported with
+  // CompletionSink::completeMore(); the operation ends (its final completion) only on an error,
+  // end of stream, cancel or close.
+  bool multishot = false;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
   std::int64_t offset = 0;              // read_at/write_at
   // connect target: on the heap, as only connects need it (sockaddr_storage would add 132 bytes
@@ -128,7 +134,8 @@ class Operation : public detail::DispatchNode {
 
  protected:
   using DestroyFn = void (*)(Operation*) noexcept;
-  Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy) noexcept;
+  using MoreFn = void (*)(Operation*, detail::MoreResult*) noexcept;
+  Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy, MoreFn more) noexcept;
   ~Operation();
 
  public:
@@ -138,7 +145,9 @@ class Operation : public detail::DispatchNode {
 
  private:
   friend class detail::ProactorCore;
+  friend struct detail::MoreResult;
   DestroyFn destroy_;
+  MoreFn more_;
   std::size_t accounted_ = 0;  // write bytes counted in the channel's pendingWriteBytes
   bool holdsSlot_ = false;     // owns the channel's read slot / a write-queue place
   std::uint64_t id_;
@@ -146,5 +155,25 @@ class Operation : public detail::DispatchNode {
   OpKind kind_;
   std::atomic<OpState> state_{OpState::pending};
 };
+
+namespace detail {
+// One non-final result of a multishot operation: what the engine put in the operation's result
+// fields when it called completeMore(), moved out so the operation can go on. Dispatched like an
+// operation (same strand, same order); the operation outlives it because its final completion is
+// queued behind it.
+struct MoreResult final : DispatchNode {
+  explicit MoreResult(Operation& o) noexcept;
+  ~MoreResult();  // closes an accepted descriptor nobody took
+  MoreResult(const MoreResult&) = delete;
+  MoreResult& operator=(const MoreResult&) = delete;
+  Operation* op;
+  std::size_t transferred;
+  std::error_code error;
+  ByteBuffer buffer;
+  int acceptedFd;
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
+};
+}  // namespace detail
 
 }  // namespace nioxx

@@ -76,7 +76,7 @@ void initiate(ProactorCore& core, Operation* op) {
 
 ChannelRef adoptAccepted(AsyncChannel& server, int fd, std::error_code& error) noexcept {
   try {
-    return server.core().newChannel(fd, ChannelKind::socket);
+    return server.core().newChannel(fd, ChannelKind::socket, server.acceptedPlacement());
   } catch (const ShutdownError&) {
     error = Error::operation_aborted;
   } catch (const std::system_error& e) {

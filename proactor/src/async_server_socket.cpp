@@ -16,9 +16,18 @@ int openStreamSocket(bool ipv6);
 }  // namespace detail
 
 AsyncServerSocket AsyncServerSocket::open(Proactor& proactor, bool ipv6) {
+  return open(proactor, Placement::any(), ipv6);
+}
+
+void AsyncServerSocket::placeAccepted(Placement placement) {
+  checked()->setAcceptedPlacement(placement.thread);
+}
+
+AsyncServerSocket AsyncServerSocket::open(Proactor& proactor, Placement placement, bool ipv6) {
   const int fd = detail::openStreamSocket(ipv6);
   try {
-    return AsyncServerSocket(proactor.core()->newChannel(fd, ChannelKind::server_socket));
+    return AsyncServerSocket(
+        proactor.core()->newChannel(fd, ChannelKind::server_socket, placement.thread));
   } catch (...) {
     ::close(fd);
     throw;

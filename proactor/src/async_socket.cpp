@@ -34,21 +34,25 @@ int openStreamSocket(bool ipv6) {
 }  // namespace detail
 
 AsyncSocket AsyncSocket::open(Proactor& proactor, bool ipv6) {
+  return open(proactor, Placement::any(), ipv6);
+}
+
+AsyncSocket AsyncSocket::open(Proactor& proactor, Placement placement, bool ipv6) {
   const int fd = detail::openStreamSocket(ipv6);
   try {
-    return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket));
+    return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
   } catch (...) {
     ::close(fd);
     throw;
   }
 }
 
-AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd) {
+AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd, Placement placement) {
   const int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     throw std::system_error(lastError(), "nioxx: AsyncSocket::adopt: fcntl(O_NONBLOCK) failed");
   }
-  return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket));
+  return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
 }
 
 AsyncChannel* AsyncSocket::checked() const {

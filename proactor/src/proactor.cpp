@@ -52,6 +52,10 @@ void Proactor::cancelTimer(std::uint64_t id) {
   core_->cancelTimer(id);
 }
 
+std::size_t Proactor::engineThreads() const noexcept {
+  return core_->processor().threads();
+}
+
 DispatchStrategy Proactor::strategy() const noexcept {
   return core_->options().strategy;
 }

@@ -145,13 +145,14 @@ void ProactorCore::reject(Operation* op, std::error_code error) noexcept {
   processor_->submit(op);
 }
 
-ChannelRef ProactorCore::newChannel(int fd, ChannelKind kind) {
+ChannelRef ProactorCore::newChannel(int fd, ChannelKind kind, std::uint32_t placement) {
   ApiCall call(*this);
   if (isShuttingDown()) {
     throw ShutdownError(
         "nioxx: opening a channel on a Proactor that is shutting down or shut down");
   }
   auto* channel = new AsyncChannel(shared_from_this(), fd, kind);
+  channel->setPlacement(placement);
   try {
     processor_->attach(*channel);
   } catch (...) {

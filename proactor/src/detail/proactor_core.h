@@ -32,7 +32,7 @@ class ProactorCore final : public CompletionSink,
   // ---- API calls: none of them runs a handler on the calling thread ----
   void initiate(Operation* op);             // channel operation
   void initiateChannelless(Operation* op);  // timer / post
-  ChannelRef newChannel(int fd, ChannelKind kind);
+  ChannelRef newChannel(int fd, ChannelKind kind, std::uint32_t placement = UINT32_MAX);
   void cancel(AsyncChannel& channel);
   void cancelOperation(AsyncChannel& channel, std::uint64_t id);
   void close(AsyncChannel& channel);

@@ -9,5 +9,6 @@
 #include "nioxx/proactor/dispatch_strategy.h"
 #include "nioxx/proactor/live_counts.h"
 #include "nioxx/proactor/observer.h"
+#include "nioxx/proactor/placement.h"
 #include "nioxx/proactor/proactor.h"
 #include "nioxx/proactor/shutdown_error.h"

@@ -25,6 +25,11 @@ class AsyncServerSocket {
 
   AsyncServerSocket() = default;
   static AsyncServerSocket open(Proactor& proactor, bool ipv6 = false);
+  static AsyncServerSocket open(Proactor& proactor, Placement placement, bool ipv6 = false);
+  // Where accepted connections go (default: the engine chooses, round-robin). Any thread; applies
+  // to connections accepted from now on.
+  void placeAccepted(Placement placement);
+  std::uint32_t thread() const noexcept { return channel_ ? channel_->placement() : 0; }
   // bind(2) with SO_REUSEADDR, then listen(2).
   std::error_code bind(const InetSocketAddress& local, int backlog = 1024);
   std::optional<InetSocketAddress> localAddress() const;

@@ -39,6 +39,7 @@
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/detail/typed_operation.h"
+#include "nioxx/proactor/placement.h"
 #include "nioxx/proactor/spi/async_channel.h"
 
 namespace nioxx {
@@ -58,8 +59,13 @@ class AsyncSocket {
   // A new, unconnected TCP socket attached to the proactor (throws std::system_error if the OS
   // refuses a descriptor).
   static AsyncSocket open(Proactor& proactor, bool ipv6 = false);
+  // The same, on a chosen engine thread (Placement::onThread(i), or next to another socket:
+  // Placement::onThread(other.thread())).
+  static AsyncSocket open(Proactor& proactor, Placement placement, bool ipv6 = false);
   // Adopts a connected stream descriptor (made non-blocking here).
-  static AsyncSocket adopt(Proactor& proactor, int fd);
+  static AsyncSocket adopt(Proactor& proactor, int fd, Placement placement = {});
+  // The engine thread the socket lives on (its I/O, and with call_through its handlers).
+  std::uint32_t thread() const noexcept { return channel_ ? channel_->placement() : 0; }
 
   bool isOpen() const noexcept { return channel_ && !channel_->isClosed(); }
   explicit operator bool() const noexcept { return static_cast<bool>(channel_); }

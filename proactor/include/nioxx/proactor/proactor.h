@@ -102,6 +102,8 @@ class Proactor {
   void cancelTimer(std::uint64_t id);
 
   DispatchStrategy strategy() const noexcept;
+  // Engine threads channels can be placed on (Placement::onThread(0 .. engineThreads() - 1)).
+  std::size_t engineThreads() const noexcept;
   AsyncOperationProcessor& processor() noexcept;
   const ProactorOptions& options() const noexcept;
   // For AsyncSocket & co: the shared state channels keep alive.

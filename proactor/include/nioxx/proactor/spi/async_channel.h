@@ -99,6 +99,20 @@ class AsyncChannel {
   // Processor-private state, set in attach() and released in detach().
   void* processorState = nullptr;
 
+  // Placement: what the user asked for (Placement::kAny: the engine chooses) until attach(),
+  // where the engine records the thread it chose. acceptedPlacement: for a listening socket, where
+  // the connections it accepts go.
+  std::uint32_t placement() const noexcept { return placement_.load(std::memory_order_acquire); }
+  void setPlacement(std::uint32_t thread) noexcept {
+    placement_.store(thread, std::memory_order_release);
+  }
+  std::uint32_t acceptedPlacement() const noexcept {
+    return acceptedPlacement_.load(std::memory_order_acquire);
+  }
+  void setAcceptedPlacement(std::uint32_t thread) noexcept {
+    acceptedPlacement_.store(thread, std::memory_order_release);
+  }
+
   detail::ProactorCore& core() const noexcept { return *core_; }
 
   void addRef() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
@@ -116,6 +130,8 @@ class AsyncChannel {
   std::atomic<std::uint32_t> refs_{1};
   int fd_;
   ChannelKind kind_;
+  std::atomic<std::uint32_t> placement_{UINT32_MAX};
+  std::atomic<std::uint32_t> acceptedPlacement_{UINT32_MAX};
   std::atomic<bool> closed_{false};
   std::atomic<bool> readPending_{false};
   std::atomic<std::size_t> pendingWrites_{0};

@@ -80,8 +80,12 @@ class AsyncOperationProcessor {
   // Called once by the Proactor constructor. The processor may start its threads here.
   virtual void start(CompletionSink& sink, const ProcessorConfig& config) = 0;
 
-  // A new channel (its descriptor open and non-blocking) joins the processor. Any thread.
+  // A new channel (its descriptor open and non-blocking) joins the processor. Any thread. Honour
+  // channel.placement() (a thread index, taken modulo threads(); kAny: choose) and record the
+  // thread chosen with channel.setPlacement().
   virtual void attach(AsyncChannel& channel) = 0;
+  // How many engine threads channels can be placed on (1 for an engine with one loop).
+  virtual std::size_t threads() const noexcept { return 1; }
   // The channel's last reference is gone (no operation outstanding): release the processor's
   // state and close the descriptor. Any thread, also after shutdown().
   virtual void detach(AsyncChannel& channel) noexcept = 0;

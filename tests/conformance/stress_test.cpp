@@ -75,6 +75,10 @@ TEST_P(StressTest, RandomOperationsFromManyThreadsKeepEveryGuarantee) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // One RESULT line per engine, as every soak driver prints (scripts/soak.sh).
+  std::printf("RESULT stress engine=%s seeds=%llu first_seed=%llu failing=%zu seconds=%.1f\n",
+              engine.name.c_str(), static_cast<unsigned long long>(ran),
+              static_cast<unsigned long long>(config.firstSeed), failures, seconds);
   std::printf(
       "[ stress   ] %s: %llu seed(s) from %llu in %.1f s, %zu failing%s\n"
       "[ stress   ]   %llu initiated, %llu threw after shutdown() began; handlers: %llu success, "

@@ -582,7 +582,8 @@ void World::checkOrder(Endpoint& ep, const Act& act, const std::error_code& erro
             describeOp(act) + " (" + nameOf(outcomeOf(error)) +
                 ") completed after the same socket's " + (isWrite(act.op) ? "write" : "read") +
                 " #" + std::to_string(previous / 8) + " (" +
-                nameOf(static_cast<Outcome>(previous % 8)) + "), initiated after it");
+                nameOf(static_cast<Outcome>(previous % 8)) + "), initiated after it" +
+                (shutdownBegan_.load() ? " (while shutdown() ran)" : ""));
   }
 }
 

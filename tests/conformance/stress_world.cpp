@@ -1,19 +1,16 @@
-#include "stress_world.h"
-
+// The stress run: setup, the race with shutdown(), the handlers and the invariant checks.
 #include <sys/socket.h>
 
-#include <chrono>
 #include <random>
 #include <stdexcept>
-#include <system_error>
 #include <thread>
 #include <utility>
 
 #include "api_scope.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/live_counts.h"
-#include "nioxx/proactor/proactor.h"
 #include "stress_config.h"
+#include "stress_world_detail.h"
 
 namespace nioxx::conformance {
 
@@ -45,26 +42,11 @@ bool StressOutcome::failed() const noexcept {
   return false;
 }
 
+namespace stress_detail {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// splitmix64: cheap enough to seed once per handler call (a std::mt19937_64 is not).
-struct SplitMix {
-  using result_type = std::uint64_t;
-  std::uint64_t state;
-  static constexpr result_type min() { return 0; }
-  static constexpr result_type max() { return UINT64_MAX; }
-  result_type operator()() noexcept {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-};
-
-enum class Op : std::uint8_t { read, read_exactly, write, write_all, writev, timer, post };
 
 const char* nameOf(Op op) noexcept {
   constexpr const char* kNames[] = {"read",   "readExactly", "write", "writeAll",
@@ -77,22 +59,6 @@ bool isWrite(Op op) noexcept {
 bool isRead(Op op) noexcept {
   return op == Op::read || op == Op::read_exactly;
 }
-
-enum class Action : std::uint8_t {
-  read,
-  read_exactly,
-  write,
-  write_all,
-  writev,
-  cancel,
-  close,
-  schedule_timer,
-  cancel_timer,
-  post,
-  stop,
-  restart,
-  pause,  // test threads only: varies the interleaving (handlers never block)
-};
 
 struct Weighted {
   Action action;
@@ -133,39 +99,6 @@ Action pick(const Weighted (&mix)[N], Rng& rng) {
 }
 
 // The ACT of every stress operation: which initiation this is (token) and where it belongs.
-struct Act {
-  std::uint32_t token;
-  std::int32_t endpoint;    // -1: timers and posts
-  std::int64_t seq;         // initiation order on the endpoint, per direction
-  std::uint8_t generation;  // 0: started by a test thread; n: by a handler n levels down
-  Op op;
-};
-
-struct TokenInfo {
-  Op op;
-  std::int32_t endpoint;
-  std::uint8_t generation;
-};
-
-constexpr std::uint32_t kMaxTokens = 1 << 14;
-constexpr std::uint8_t kMaxGeneration = 3;  // bounds handler chains
-constexpr std::size_t kMaxMessages = 8;
-constexpr std::uint8_t kUnsettled = 0, kInitiated = 1, kThrew = 2;
-
-struct Endpoint {
-  AsyncSocket socket;
-  // Held across "take a sequence number + initiate", so each socket has one initiation order to
-  // compare completions against. Recursive: a handler run inline inside an initiation (itself a
-  // violation) must not deadlock the test.
-  std::recursive_mutex initiating;
-  std::int64_t nextReadSeq = 0;   // guarded by initiating
-  std::int64_t nextWriteSeq = 0;  // guarded by initiating
-  // The last completion per direction: its sequence number and outcome (packSeq()).
-  std::atomic<std::int64_t> lastReadDone{-1};
-  std::atomic<std::int64_t> lastWriteDone{-1};
-  std::atomic<int> inHandler{0};
-};
-
 // How an operation ended, short enough to pack with its sequence number into one atomic.
 enum class Outcome : std::uint8_t {
   success,
@@ -211,74 +144,7 @@ bool waitUntil(Cond cond, std::chrono::milliseconds limit) {
   return true;
 }
 
-class World {
- public:
-  World(const EngineParam& engine, std::uint64_t seed);
-  StressOutcome run();
-
- private:
-  void testThread(std::size_t index);
-  template <class Rng>
-  void perform(Action action, Rng& rng, std::uint8_t generation, int preferredEndpoint);
-  template <class Rng>
-  void startRead(int e, bool exactly, Rng& rng, std::uint8_t generation);
-  template <class Rng>
-  void startWrite(int e, Op op, Rng& rng, std::uint8_t generation);
-  template <class Rng>
-  void startTimer(Rng& rng, std::uint8_t generation);
-  template <class Rng>
-  void cancelSomeTimer(Rng& rng);
-  void startPost(std::uint8_t generation);
-  template <class Fn>
-  void control(Fn&& fn);  // cancel/close/cancelTimer/stop/restart: not operations, no token
-
-  bool newToken(Op op, int endpoint, std::uint8_t generation, std::uint32_t& token);
-  template <class Fn>
-  bool initiate(std::uint32_t token, Fn&& fn);
-  auto completion() {
-    return [this](auto& result, Act& act) { onCompletion(result, act); };
-  }
-  template <class Result>
-  void onCompletion(Result& result, const Act& act);
-  void checkOrder(Endpoint& ep, const Act& act, const std::error_code& error);
-  void followUp(const Act& act);
-  void countOutcome(const std::error_code& error);
-  void checkExactlyOnce();
-  void violate(Invariant invariant, std::string message);
-  static std::string describeOp(const Act& act);
-
-  const EngineParam& engine_;
-  const std::uint64_t seed_;
-  std::size_t threadCount_ = 2;
-  std::size_t pairCount_ = 4;
-  std::size_t actionsPerThread_ = 40;
-  unsigned shutdownAtPercent_ = 100;  // of all test-thread actions
-
-  std::unique_ptr<Proactor> proactor_;
-  std::unique_ptr<RunThreads> runThreads_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
-  std::mutex timersMutex_;
-  std::vector<std::uint64_t> timers_;  // ids of timers scheduled so far
-
-  std::atomic<std::uint32_t> nextToken_{0};
-  std::unique_ptr<std::atomic<std::uint8_t>[]> tokenState_;
-  std::unique_ptr<std::atomic<std::uint32_t>[]> handlerCalls_;
-  std::unique_ptr<TokenInfo[]> tokenInfo_;
-
-  std::atomic<bool> shutdownBegan_{false};
-  std::atomic<bool> shutdownReturned_{false};
-  std::atomic<std::uint64_t> actionsDone_{0};
-  std::atomic<std::size_t> threadsDone_{0};
-  std::atomic<std::uint64_t> initiated_{0};
-  std::atomic<std::uint64_t> refused_{0};
-  std::atomic<std::uint64_t> handled_{0};
-  std::atomic<std::uint64_t> succeeded_{0}, aborted_{0}, timedOut_{0}, refusals_{0},
-      otherErrors_{0};
-
-  std::array<std::atomic<std::uint64_t>, kInvariants> violations_{};
-  std::mutex messagesMutex_;
-  std::vector<std::string> messages_;
-};
+}  // namespace
 
 World::World(const EngineParam& engine, std::uint64_t seed)
     : engine_(engine),
@@ -385,159 +251,6 @@ void World::testThread(std::size_t index) {
             std::string("a test thread's API call threw: ") + e.what());
   }
   threadsDone_.fetch_add(1);
-}
-
-template <class Rng>
-void World::perform(Action action, Rng& rng, std::uint8_t generation, int preferredEndpoint) {
-  const int e = preferredEndpoint >= 0 && rng() % 2 == 0
-                    ? preferredEndpoint
-                    : static_cast<int>(rng() % endpoints_.size());
-  AsyncSocket& socket = endpoints_[static_cast<std::size_t>(e)]->socket;
-  switch (action) {
-    case Action::read:
-      return startRead(e, false, rng, generation);
-    case Action::read_exactly:
-      return startRead(e, true, rng, generation);
-    case Action::write:
-      return startWrite(e, Op::write, rng, generation);
-    case Action::write_all:
-      return startWrite(e, Op::write_all, rng, generation);
-    case Action::writev:
-      return startWrite(e, Op::writev, rng, generation);
-    case Action::cancel:
-      return control([&] { socket.cancel(); });
-    case Action::close:
-      return control([&] { socket.close(); });
-    case Action::schedule_timer:
-      return startTimer(rng, generation);
-    case Action::cancel_timer:
-      return cancelSomeTimer(rng);
-    case Action::post:
-      return startPost(generation);
-    case Action::stop:
-      return control([&] { proactor_->stop(); });
-    case Action::restart:
-      control([&] { proactor_->restart(); });
-      runThreads_->resume();
-      return;
-    case Action::pause:
-      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
-      return;
-  }
-}
-
-bool World::newToken(Op op, int endpoint, std::uint8_t generation, std::uint32_t& token) {
-  token = nextToken_.fetch_add(1);
-  if (token >= kMaxTokens) return false;  // out of room: skip (bounded by kMaxGeneration anyway)
-  tokenInfo_[token] = TokenInfo{op, endpoint, generation};
-  return true;
-}
-
-template <class Fn>
-bool World::initiate(std::uint32_t token, Fn&& fn) {
-  try {
-    api(std::forward<Fn>(fn));
-  } catch (const std::logic_error& e) {
-    tokenState_[token].store(kThrew);
-    refused_.fetch_add(1);
-    if (!shutdownBegan_.load()) {
-      violate(Invariant::unexpected_exception,
-              std::string("std::logic_error before shutdown() began: ") + e.what());
-    }
-    return false;
-  }
-  tokenState_[token].store(kInitiated);
-  initiated_.fetch_add(1);
-  return true;
-}
-
-template <class Fn>
-void World::control(Fn&& fn) {
-  try {
-    api(std::forward<Fn>(fn));
-  } catch (const std::logic_error& e) {
-    if (!shutdownBegan_.load()) {
-      violate(Invariant::unexpected_exception,
-              std::string("std::logic_error before shutdown() began: ") + e.what());
-    }
-  }
-}
-
-template <class Rng>
-void World::startRead(int e, bool exactly, Rng& rng, std::uint8_t generation) {
-  const Op op = exactly ? Op::read_exactly : Op::read;
-  std::uint32_t token;
-  if (!newToken(op, e, generation, token)) return;
-  const std::size_t size = 1 + rng() % 64;
-  const std::chrono::nanoseconds timeout =
-      rng() % 4 == 0 ? std::chrono::microseconds(200 + rng() % 3000) : 0us;
-  Endpoint& ep = *endpoints_[static_cast<std::size_t>(e)];
-  std::lock_guard lock(ep.initiating);
-  const Act act{token, e, ep.nextReadSeq++, generation, op};
-  initiate(token, [&] {
-    if (exactly) {
-      ep.socket.readExactly(ByteBuffer::allocate(size), act, completion(), timeout);
-    } else {
-      ep.socket.read(ByteBuffer::allocate(size), act, completion(), timeout);
-    }
-  });
-}
-
-template <class Rng>
-void World::startWrite(int e, Op op, Rng& rng, std::uint8_t generation) {
-  std::uint32_t token;
-  if (!newToken(op, e, generation, token)) return;
-  // Now and then a write far larger than the socket buffer, so writes queue up behind it.
-  const std::size_t size = rng() % 32 == 0 ? 64 * 1024 + rng() % 65536 : 1 + rng() % 128;
-  const std::chrono::nanoseconds timeout =
-      rng() % 10 == 0 ? std::chrono::microseconds(500 + rng() % 3000) : 0us;
-  Endpoint& ep = *endpoints_[static_cast<std::size_t>(e)];
-  std::lock_guard lock(ep.initiating);
-  const Act act{token, e, ep.nextWriteSeq++, generation, op};
-  initiate(token, [&] {
-    if (op == Op::writev) {
-      std::vector<ByteBuffer> parts;
-      for (std::size_t i = 0, n = 2 + rng() % 2; i < n; ++i)
-        parts.push_back(ByteBuffer::allocate(1 + (size + i) % 64));
-      ep.socket.writev(std::move(parts), act, completion(), timeout);
-    } else if (op == Op::write_all) {
-      ep.socket.writeAll(ByteBuffer::allocate(size), act, completion(), timeout);
-    } else {
-      ep.socket.write(ByteBuffer::allocate(size), act, completion(), timeout);
-    }
-  });
-}
-
-template <class Rng>
-void World::startTimer(Rng& rng, std::uint8_t generation) {
-  std::uint32_t token;
-  if (!newToken(Op::timer, -1, generation, token)) return;
-  const Act act{token, -1, -1, generation, Op::timer};
-  const auto delay = std::chrono::microseconds(rng() % 3000);
-  std::uint64_t id = 0;
-  if (initiate(token, [&] { id = proactor_->scheduleTimer(delay, act, completion()); })) {
-    std::lock_guard lock(timersMutex_);
-    timers_.push_back(id);
-  }
-}
-
-template <class Rng>
-void World::cancelSomeTimer(Rng& rng) {
-  std::uint64_t id;
-  {
-    // Not held across cancelTimer(): a handler run inline there would deadlock on it.
-    std::lock_guard lock(timersMutex_);
-    if (timers_.empty()) return;
-    id = timers_[rng() % timers_.size()];
-  }
-  control([&] { proactor_->cancelTimer(id); });
-}
-
-void World::startPost(std::uint8_t generation) {
-  std::uint32_t token;
-  if (!newToken(Op::post, -1, generation, token)) return;
-  const Act act{token, -1, -1, generation, Op::post};
-  initiate(token, [&] { proactor_->post([this, act](TimerResult& r) { onCompletion(r, act); }); });
 }
 
 template <class Result>
@@ -653,6 +366,13 @@ std::string World::describeOp(const Act& act) {
   return s;
 }
 
+// The results handlers receive (stress_actions.cpp starts the operations).
+template void World::onCompletion<IoResult>(IoResult&, const Act&);
+template void World::onCompletion<ScatterResult>(ScatterResult&, const Act&);
+template void World::onCompletion<TimerResult>(TimerResult&, const Act&);
+
+namespace {
+
 // Worlds whose seed failed are never freed: an operation the Proactor lost still points at its
 // world, and a late handler must find it alive rather than turn a reported failure into a crash.
 std::vector<std::unique_ptr<World>>& keptAlive() {
@@ -661,9 +381,11 @@ std::vector<std::unique_ptr<World>>& keptAlive() {
 }
 
 }  // namespace
+}  // namespace stress_detail
 
 StressOutcome runStressSeed(const EngineParam& engine, std::uint64_t seed) {
-  auto world = std::make_unique<World>(engine, seed);
+  using stress_detail::keptAlive;
+  auto world = std::make_unique<stress_detail::World>(engine, seed);
   StressOutcome outcome = world->run();
   if (outcome.failed()) keptAlive().push_back(std::move(world));
   return outcome;

@@ -5,10 +5,13 @@
 #   2. cycles: 100,000 connect/hello/close cycles, flat RSS, /proc/PID/fd before = after
 #   3. faults and the hostile corpus once more
 #   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
+#   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
+#      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
 # docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
 # Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
-#              SOAK_CYCLES (100000), SOAK_FUZZ_SECONDS (600), SOAK_MODES ("reactor proactor").
+#              SOAK_CYCLES (100000), SOAK_FUZZ_SECONDS (600), SOAK_MODES ("reactor proactor"),
+#              SOAK_STRESS_SEEDS (100000), SOAK_STRESS_FIRST_SEED (1), SOAK_STRESS_MAX_FAILURES (20).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -46,6 +49,14 @@ for d in post-reactive call-through pool; do
   step "corpus.proactor.$d" python3 "$rel/hostile_corpus.py" --server "$server" --mode proactor --dispatch "$d"
 done
 step fuzz env FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-600}" FUZZ_BUILD_DIR="$build/fuzz" bash "$root/scripts/fuzz.sh"
+# The seeds CI runs start at 1; by default the soak starts there too, so a CI failure reproduces
+# here, and then goes on far beyond.
+conformance="$build/bin/nioxx_conformance_tests"
+cmake --build "$build" -j"$(nproc)" --target nioxx_conformance_tests >/dev/null || failed+=("stress.build")
+step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
+  NIOXX_STRESS_FIRST_SEED="${SOAK_STRESS_FIRST_SEED:-1}" \
+  NIOXX_STRESS_MAX_FAILURES="${SOAK_STRESS_MAX_FAILURES:-20}" \
+  "$conformance" --gtest_filter='*StressTest*'
 echo "log: $log"
 if ((${#failed[@]})); then
   echo "soak FAILED: ${failed[*]}"

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -22,8 +23,27 @@ using namespace std::chrono_literals;
 class FakeProcessor final : public AsyncOperationProcessor {
  public:
   void start(CompletionSink& sink, const ProcessorConfig&) override { sink_ = &sink; }
-  void attach(AsyncChannel&) override {}
-  void detach(AsyncChannel& c) noexcept override { ::close(c.fd()); }
+  void attach(AsyncChannel&) override {
+    if (attachesLeft_.fetch_sub(1) <= 0) throw std::runtime_error("fake: attach refused");
+  }
+  void detach(AsyncChannel& c) noexcept override {
+    detaches_.fetch_add(1);
+    ::close(c.fd());
+  }
+  // attach() succeeds n more times, then throws.
+  void refuseAttachAfter(int n) { attachesLeft_ = n; }
+  int detaches() const { return detaches_.load(); }
+  // Completes the oldest queued operation as an accept of fd.
+  void completeAccept(int fd) {
+    Operation* op;
+    {
+      std::lock_guard lock(m_);
+      op = ops_.front();
+      ops_.erase(ops_.begin());
+    }
+    op->acceptedFd = fd;
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  }
   void submit(Operation* op) noexcept override {
     if (op->error) {  // a rejection: completed at once (the sink defers it past the API call)
       if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
@@ -93,6 +113,8 @@ class FakeProcessor final : public AsyncOperationProcessor {
   }
 
   CompletionSink* sink_ = nullptr;
+  std::atomic<int> attachesLeft_{1 << 30};
+  std::atomic<int> detaches_{0};
   std::mutex m_;
   std::vector<Operation*> ops_;
   bool down_ = false;
@@ -205,6 +227,38 @@ TEST_P(DispatcherTest, ShutdownAbortsQueuedOperations) {
   runners_.clear();
   proactor_->shutdown();
   EXPECT_EQ(aborted.load(), 5);
+}
+
+// A processor that refuses a channel (attach() throws) leaves nothing behind: the error reaches
+// the caller, the channel is never detached (it was never attached) and the descriptor is the
+// caller's to close, once.
+TEST_P(DispatcherTest, RefusedAttachLeavesNoChannelAndNoDetach) {
+  fake_->refuseAttachAfter(0);
+  const auto channelsBefore = liveChannelCount();
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  EXPECT_THROW(AsyncSocket::adopt(*proactor_, sv[0]), std::runtime_error);
+  EXPECT_EQ(fake_->detaches(), 0);
+  EXPECT_EQ(liveChannelCount(), channelsBefore);
+  EXPECT_EQ(::close(sv[0]), 0) << "the descriptor was closed behind the caller's back";
+  ::close(sv[1]);
+}
+
+// An accepted connection the Proactor cannot take (here: the processor refuses it) completes the
+// accept with an error and no socket, instead of a "success" whose socket() is empty.
+TEST_P(DispatcherTest, AcceptWhoseConnectionCannotBeAdoptedFails) {
+  AsyncServerSocket server = AsyncServerSocket::open(*proactor_);
+  auto accepted = server.accept(use_future);
+  ASSERT_TRUE(eventually([&] { return fake_->queued() == 1; }));
+  fake_->refuseAttachAfter(0);
+  int cv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, cv), 0);
+  fake_->completeAccept(cv[0]);
+  ASSERT_EQ(accepted.wait_for(10s), std::future_status::ready);
+  AcceptResult r = accepted.get();
+  EXPECT_FALSE(r.success()) << "an accept whose connection was refused must fail";
+  EXPECT_FALSE(static_cast<bool>(r.socket()));
+  ::close(cv[1]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, DispatcherTest,

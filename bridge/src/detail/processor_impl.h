@@ -1,6 +1,9 @@
 // The EmulatedProcessor's internals: per-reactor loops with an inbox, per-socket operation
 // queues, per-file FIFOs. See emulated_processor.h for the arrangement and docs/parts/proactor.md
-// for the life of one read.
+// for the life of one read. ProcessorImpl's members are defined by concern: processor_loop.cpp
+// (loops, inboxes, start and shutdown), processor_impl.cpp (the SPI calls and a socket's
+// operations), processor_driven.cpp (leader/followers turns), processor_worker_pool.cpp,
+// processor_timers.cpp, processor_files.cpp.
 #pragma once
 
 #include <atomic>
@@ -8,7 +11,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -118,7 +120,6 @@ struct InboxItem {
 
 struct Loop {
   Reactor reactor;
-  std::size_t index = 0;
   std::thread thread;  // own-threads mode only
   std::atomic<bool> stop{false};
   // Driven mode: held by the thread whose turn it is to be the loop thread (a driver inside
@@ -164,27 +165,31 @@ class ProcessorImpl {
   void onReady(SocketState& s, int readyOps) noexcept;
 
  private:
+  // processor_loop.cpp: the loops and their inboxes.
   enum class Route : std::uint8_t { ran, posted, refused };
   // The one way to reach a loop: run fn now if the caller is its loop thread or can take a turn
   // (driven mode), else post item to its inbox; refused once the loop has finished (shutdown).
   template <class Fn>
   Route onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept;
   bool post(Loop& l, InboxItem item) noexcept;
-  // Driven mode: makes the caller the loop thread if nobody is (try-lock), after draining what
-  // was posted before, so per-channel order holds. False: post instead.
-  bool tryBeginTurn(Loop& l) noexcept;
-  void endTurn(Loop& l) noexcept;
   void drainInbox(Loop& l) noexcept;
   void handle(Loop& l, const InboxItem& item) noexcept;
   void loopMain(Loop& l) noexcept;
   void abortLoop(Loop& l) noexcept;
   void freeGraveyard(Loop& l) noexcept;
 
+  // processor_driven.cpp. Driven mode: makes the caller the loop thread if nobody is
+  // (try-lock), after draining what was posted before, so per-channel order holds. False: post
+  // instead.
+  bool tryBeginTurn(Loop& l) noexcept;
+  void endTurn(Loop& l) noexcept;
+
+  // processor_impl.cpp: a socket's operations, on its loop thread.
   void startSocketOp(SocketState& s, Operation* op) noexcept;
   void performQueue(SocketState& s, bool reads) noexcept;
   void updateInterest(SocketState& s) noexcept;
-  void finish(Loop& l, Operation* op) noexcept;  // disarm timeout, resolve, complete
-  void abortQueue(SocketState& s, OpQueue& q) noexcept;
+  void finish(Operation* op) noexcept;  // resolve (the socket timer is lazy) and complete
+  void abortQueue(OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
   void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
   void completeLeadingRejections(SocketState& s) noexcept;
@@ -192,18 +197,26 @@ class ProcessorImpl {
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)
   void onSocketTimer(SocketState& s) noexcept;
+  void abortNow(Operation* op, Error error = Error::operation_aborted) noexcept;
+  // Locks the socket's queues only in worker_pool mode, where workers share them.
+  std::unique_lock<std::mutex> lockQueues(SocketState& s) const noexcept {
+    return options_.ioMode == IoMode::worker_pool ? std::unique_lock<std::mutex>(s.mutex)
+                                                  : std::unique_lock<std::mutex>();
+  }
 
-  void startTimer(Loop& l, Operation* op) noexcept;
-  void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;
-
+  // processor_worker_pool.cpp: IoMode::worker_pool.
+  void handToWorker(SocketState& s) noexcept;
   void workerPerform(SocketState& s) noexcept;
   void rearm(SocketState& s) noexcept;
 
+  // processor_timers.cpp: Proactor timers.
+  void startTimer(Loop& l, Operation* op) noexcept;
+  void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;
+
+  // processor_files.cpp: AsyncFile operations.
   void submitFile(Operation* op) noexcept;
   void runFile(FileState& fs) noexcept;
-
-  void abortNow(Operation* op, Error error = Error::operation_aborted) noexcept;
-  Loop& loopOf(const SocketState& s) noexcept { return s.loop; }
+  void cancelFileOp(FileState& fs, std::uint64_t id) noexcept;
 
   EmulatedProcessor::Options options_;
   CompletionSink* sink_ = nullptr;
@@ -216,5 +229,19 @@ class ProcessorImpl {
   std::unique_ptr<ThreadPool> ioPool_;
   std::unique_ptr<ThreadPool> filePool_;
 };
+
+template <class Fn>
+ProcessorImpl::Route ProcessorImpl::onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept {
+  if (l.reactor.isInLoopThread()) {
+    fn();
+    return Route::ran;
+  }
+  if (tryBeginTurn(l)) {
+    fn();
+    endTurn(l);
+    return Route::ran;
+  }
+  return post(l, item) ? Route::posted : Route::refused;
+}
 
 }  // namespace nioxx::bridge_detail

@@ -1,0 +1,64 @@
+// AsyncFile operations: a file is always "ready", so its operations skip the loops and run on a
+// small file pool, one at a time per file and in order, with blocking pread/pwrite.
+#include "detail/perform.h"
+#include "detail/processor_impl.h"
+
+namespace nioxx::bridge_detail {
+
+void ProcessorImpl::submitFile(Operation* op) noexcept {
+  auto* fs = static_cast<FileState*>(op->channel()->processorState);
+  bool schedule = false;
+  {
+    std::lock_guard lock(fs->mutex);
+    fs->queue.push(op);
+    schedule = !fs->scheduled;
+    fs->scheduled = true;
+  }
+  sink_->notify(*op, OpPhase::waiting);
+  if (!schedule) return;
+  std::call_once(fileStarted_, [this] {
+    try {
+      filePool_->start();
+    } catch (const std::exception&) {
+      // Stopped by a racing shutdown(): submit() below fails and runFile aborts inline.
+    }
+  });
+  fs->channel->addRef();  // keeps the FileState alive while a worker drains it
+  if (!filePool_->submit([this, fs] { runFile(*fs); })) runFile(*fs);
+}
+
+void ProcessorImpl::runFile(FileState& fs) noexcept {
+  AsyncChannel* channel = fs.channel;
+  for (;;) {
+    Operation* op;
+    {
+      std::lock_guard lock(fs.mutex);
+      op = fs.queue.pop();
+      if (op == nullptr) {
+        fs.scheduled = false;
+        break;
+      }
+    }
+    if (shuttingDown_.load(std::memory_order_acquire)) {
+      abortNow(op);
+      continue;
+    }
+    if (!op->error) {  // rejections are not performed
+      sink_->notify(*op, OpPhase::performing);
+      performFileOp(channel->fd(), *op);
+    }
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  }
+  channel->release();
+}
+
+void ProcessorImpl::cancelFileOp(FileState& fs, std::uint64_t id) noexcept {
+  Operation* op;
+  {
+    std::lock_guard lock(fs.mutex);
+    op = fs.queue.removeId(id);
+  }
+  if (op != nullptr) abortNow(op);
+}
+
+}  // namespace nioxx::bridge_detail

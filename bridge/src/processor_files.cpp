@@ -1,5 +1,6 @@
 // AsyncFile operations: a file is always "ready", so its operations skip the loops and run on a
-// small file pool, one at a time per file and in order, with blocking pread/pwrite.
+// small file pool, one at a time per file and in order (FileState::ops is the file's serial
+// executor), with blocking pread/pwrite.
 #include "detail/perform.h"
 #include "detail/processor_impl.h"
 
@@ -7,15 +8,9 @@ namespace nioxx::bridge_detail {
 
 void ProcessorImpl::submitFile(Operation* op) noexcept {
   auto* fs = static_cast<FileState*>(op->channel()->processorState);
-  bool schedule = false;
-  {
-    std::lock_guard lock(fs->mutex);
-    fs->queue.push(op);
-    schedule = !fs->scheduled;
-    fs->scheduled = true;
-  }
+  const auto added = fs->ops.add([op](OpQueue& q) noexcept { q.push(op); });
   sink_->notify(*op, OpPhase::waiting);
-  if (!schedule) return;
+  if (added != decltype(fs->ops)::Added::scheduled) return;
   std::call_once(fileStarted_, [this] {
     try {
       filePool_->start();
@@ -27,18 +22,11 @@ void ProcessorImpl::submitFile(Operation* op) noexcept {
   if (!filePool_->submit([this, fs] { runFile(*fs); })) runFile(*fs);
 }
 
+// Takes one operation at a time, so those still queued can be cancelled (cancelFileOp).
 void ProcessorImpl::runFile(FileState& fs) noexcept {
   AsyncChannel* channel = fs.channel;
-  for (;;) {
-    Operation* op;
-    {
-      std::lock_guard lock(fs.mutex);
-      op = fs.queue.pop();
-      if (op == nullptr) {
-        fs.scheduled = false;
-        break;
-      }
-    }
+  Operation* op = nullptr;
+  while (fs.ops.take([&op](OpQueue& q) noexcept { op = q.pop(); })) {
     if (shuttingDown_.load(std::memory_order_acquire)) {
       abortNow(op);
       continue;
@@ -53,11 +41,9 @@ void ProcessorImpl::runFile(FileState& fs) noexcept {
 }
 
 void ProcessorImpl::cancelFileOp(FileState& fs, std::uint64_t id) noexcept {
-  Operation* op;
-  {
-    std::lock_guard lock(fs.mutex);
-    op = fs.queue.removeId(id);
-  }
+  Operation* op = fs.ops.withLock([id](OpQueue& q) noexcept {
+    return q.removeFirst([id](Operation& o) { return o.id() == id; });
+  });
   if (op != nullptr) abortNow(op);
 }
 

@@ -46,8 +46,7 @@ void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   channel.processorState = nullptr;
   Loop& l = s->loop;
   if (onLoop(l, {InboxItem::detach, s, 0}, [&] { destroySocket(*s); }) == Route::refused) {
-    std::lock_guard lock(l.inboxMutex);
-    l.orphans.push_back(s);
+    l.inbox.withLock([&](std::vector<InboxItem>&) { l.orphans.push_back(s); });
   }
 }
 
@@ -165,7 +164,7 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
     Operation* op;
     {
       auto lock = lockQueues(s);
-      op = q.head;
+      op = q.front();
       if (op == nullptr || s.dead) return;
       if (!op->error) {
         if (stopAtNext) return;
@@ -243,33 +242,25 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
   if (s.dead) return;
   const std::uint64_t now = nowNs();
   std::uint64_t earliest = UINT64_MAX;
-  std::vector<Operation*> expired;
+  OpQueue expired;
   {
     auto lock = lockQueues(s);
-    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
-      // One pass, unlinking as it goes: a long write queue with timeouts stays O(n).
-      Operation* prev = nullptr;
-      for (Operation* op = q->head; op != nullptr;) {
-        Operation* next = op->next;
-        if (op->scratchTag != 0 && op->scratchTag <= now) {
-          (prev == nullptr ? q->head : prev->next) = next;
-          if (q->tail == op) q->tail = prev;
-          op->next = nullptr;
-          expired.push_back(op);
-        } else {
-          if (op->scratchTag != 0 && op->scratchTag < earliest) earliest = op->scratchTag;
-          prev = op;
-        }
-        op = next;
-      }
-    }
+    // One pass per queue: a long write queue with timeouts stays O(n).
+    const auto hasExpired = [&](Operation& op) {
+      if (op.scratchTag == 0) return false;
+      if (op.scratchTag <= now) return true;
+      if (op.scratchTag < earliest) earliest = op.scratchTag;
+      return false;
+    };
+    s.readQ.moveIf(hasExpired, expired);
+    s.writeQ.moveIf(hasExpired, expired);
   }
   if (earliest != UINT64_MAX) {
     s.timerAt = earliest;
     s.timer = s.loop.reactor.schedule(std::chrono::nanoseconds(earliest - now),
                                       [st = &s] { st->proc.onSocketTimer(*st); });
   }
-  for (Operation* op : expired) {
+  while (Operation* op = expired.pop()) {
     op->scratchTag = 0;
     if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
   }
@@ -284,8 +275,9 @@ void ProcessorImpl::cancelSocketOp(SocketState& s, std::uint64_t id) noexcept {
   Operation* op;
   {
     auto lock = lockQueues(s);
-    op = s.readQ.removeId(id);
-    if (op == nullptr) op = s.writeQ.removeId(id);
+    const auto hasId = [id](Operation& o) { return o.id() == id; };
+    op = s.readQ.removeFirst(hasId);
+    if (op == nullptr) op = s.writeQ.removeFirst(hasId);
   }
   if (op == nullptr) return;  // already completed (or being performed by a worker)
   op->scratchTag = 0;
@@ -306,7 +298,7 @@ void ProcessorImpl::completeLeadingRejections(SocketState& s) noexcept {
       Operation* op;
       {
         auto lock = lockQueues(s);
-        if (s.dead || s.busy || q->head == nullptr || !q->head->error) break;
+        if (s.dead || s.busy || q->empty() || !q->front()->error) break;
         op = q->pop();
       }
       finish(op);

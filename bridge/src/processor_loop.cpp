@@ -65,27 +65,18 @@ void ProcessorImpl::loopMain(Loop& l) noexcept {
 }
 
 bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
-  bool schedule = false;
-  {
-    std::lock_guard lock(l.inboxMutex);
-    if (l.closed) return false;
-    l.inbox.push_back(item);
-    l.inboxHasItems.store(true, std::memory_order_release);
-    schedule = !l.inboxScheduled;
-    l.inboxScheduled = true;
-  }
-  // One drain task per batch: wake-ups are coalesced by the flag above and by the Selector.
-  if (schedule) l.reactor.post([this, loop = &l] { drainInbox(*loop); });
-  return true;
+  using Added = decltype(l.inbox)::Added;
+  const Added added =
+      l.inbox.add([&item](std::vector<InboxItem>& items) { items.push_back(item); });
+  // One drain task per batch: wake-ups are coalesced by the inbox and by the Selector.
+  if (added == Added::scheduled) l.reactor.post([this, loop = &l] { drainInbox(*loop); });
+  return added != Added::refused;
 }
 
+// Runs what was posted so far. The inbox is idle again from the moment the batch is taken:
+// what is posted meanwhile schedules its own drain task (the loop thread runs them one by one).
 void ProcessorImpl::drainInbox(Loop& l) noexcept {
-  {
-    std::lock_guard lock(l.inboxMutex);
-    l.draining.swap(l.inbox);
-    l.inboxScheduled = false;
-    l.inboxHasItems.store(false, std::memory_order_relaxed);
-  }
+  if (!l.inbox.takeAndFinish(l.draining)) return;
   for (const InboxItem& item : l.draining)
     handle(l, item);
   l.draining.clear();
@@ -132,15 +123,10 @@ void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
 }
 
 void ProcessorImpl::abortLoop(Loop& l) noexcept {
-  // Whatever is still queued to the loop is aborted here; later posts fail and the poster
-  // aborts the operation itself (submit() checks shuttingDown_ first anyway).
-  for (;;) {
-    {
-      std::lock_guard lock(l.inboxMutex);
-      l.draining.swap(l.inbox);
-      l.closed = l.draining.empty();
-    }
-    if (l.draining.empty()) break;
+  // Whatever is still queued to the loop is aborted here; once the inbox is empty it closes, so
+  // later posts fail and the poster aborts the operation itself (submit() checks shuttingDown_
+  // first anyway).
+  while (l.inbox.takeOrClose(l.draining)) {
     for (const InboxItem& item : l.draining) {
       if (item.kind == InboxItem::submit) {
         abortNow(static_cast<Operation*>(item.ptr));

@@ -16,24 +16,23 @@ void ProcessorImpl::handToWorker(SocketState& s) noexcept {
 }
 
 void ProcessorImpl::workerPerform(SocketState& s) noexcept {
-  std::vector<Operation*> done;
+  OpQueue done;
   {
     std::lock_guard lock(s.mutex);
     for (OpQueue* q : {&s.readQ, &s.writeQ}) {
-      while (Operation* op = q->head) {
+      while (Operation* op = q->front()) {
         if (!op->error) {  // rejections are not performed, just completed in order
           sink_->notify(*op, OpPhase::performing);
           if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
         }
-        q->pop();
-        done.push_back(op);
+        done.push(q->pop());
       }
     }
   }
   if (!post(s.loop, {InboxItem::rearm, &s, 0})) {
     s.busy = false;
   }
-  for (Operation* op : done) {
+  while (Operation* op = done.pop()) {
     if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
   }
 }

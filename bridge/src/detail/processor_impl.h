@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/core/intrusive_fifo.h"
+#include "nioxx/core/serial_queue.h"
 #include "nioxx/core/thread_pool.h"
 #include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/reactor/reactor.h"
@@ -30,42 +32,8 @@ class FdChannel final : public SelectableChannel {
   int validOps() const noexcept override { return SelectionKey::OP_READ | SelectionKey::OP_WRITE; }
 };
 
-// Intrusive FIFO of operations through Operation::next.
-struct OpQueue {
-  Operation* head = nullptr;
-  Operation* tail = nullptr;
-  bool empty() const noexcept { return head == nullptr; }
-  void push(Operation* op) noexcept {
-    op->next = nullptr;
-    if (tail == nullptr) {
-      head = op;
-    } else {
-      tail->next = op;
-    }
-    tail = op;
-  }
-  Operation* pop() noexcept {
-    Operation* op = head;
-    if (op != nullptr) {
-      head = op->next;
-      if (head == nullptr) tail = nullptr;
-      op->next = nullptr;
-    }
-    return op;
-  }
-  // Unlinks the operation with this id; null if not queued.
-  Operation* removeId(std::uint64_t id) noexcept {
-    Operation* prev = nullptr;
-    for (Operation* op = head; op != nullptr; prev = op, op = op->next) {
-      if (op->id() != id) continue;
-      (prev == nullptr ? head : prev->next) = op->next;
-      if (tail == op) tail = prev;
-      op->next = nullptr;
-      return op;
-    }
-    return nullptr;
-  }
-};
+// A socket's or file's queue of operations, linked through Operation::next (no allocation).
+using OpQueue = IntrusiveFifo<Operation, &Operation::next>;
 
 class ProcessorImpl;
 struct Loop;
@@ -94,12 +62,11 @@ struct SocketState final : EventHandler {
   SocketState* nextLive = nullptr;
 };
 
+// A file's operations run one at a time, in order, on the file pool (files are always "ready").
 struct FileState {
-  FileState(AsyncChannel& c) noexcept : channel(&c) {}
+  explicit FileState(AsyncChannel& c) noexcept : channel(&c) {}
   AsyncChannel* channel;
-  std::mutex mutex;
-  OpQueue queue;
-  bool scheduled = false;
+  SerialQueue<OpQueue> ops;  // runFile takes them one by one, so a queued one can be cancelled
 };
 
 struct InboxItem {
@@ -125,16 +92,14 @@ struct Loop {
   // Driven mode: held by the thread whose turn it is to be the loop thread (a driver inside
   // drive(), or an initiator that found the loop free). Every use of loop state happens under it.
   std::mutex owner;
-  std::atomic<bool> inboxHasItems{false};  // cheap "drain first" check for a new turn
-  std::mutex inboxMutex;
-  std::vector<InboxItem> inbox;         // guarded by inboxMutex
-  bool inboxScheduled = false;          // guarded: a drain task is already posted
-  bool closed = false;                  // guarded: the loop thread has finished; do it yourself
-  std::vector<InboxItem> draining;      // loop thread
+  // Work from other threads, run by the loop thread in order. hasPending() is the cheap "drain
+  // first" check of a new driven turn; closed by abortLoop, after which posters do it themselves.
+  SerialQueue<std::vector<InboxItem>, true> inbox;
+  std::vector<InboxItem> draining;      // loop thread: the batch being run
   std::vector<SocketState*> graveyard;  // loop thread: detached states, freed between iterations
   // Detached after the loop closed: the loop thread may still be aborting their queues at
   // shutdown, so they are freed only by ~ProcessorImpl, after every thread has joined.
-  std::vector<SocketState*> orphans;  // guarded by inboxMutex
+  std::vector<SocketState*> orphans;  // guarded by the inbox's lock (inbox.withLock)
   SocketState* live = nullptr;        // loop thread: registered states (for shutdown)
   struct Timer {
     Operation* op;

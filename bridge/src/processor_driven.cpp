@@ -37,7 +37,7 @@ bool ProcessorImpl::tryBeginTurn(Loop& l) noexcept {
   l.reactor.bindLoopThread();
   // Items posted while the loop was busy come first: a write posted then, and one initiated
   // now by the same thread, must reach the socket's queue in that order.
-  if (l.inboxHasItems.load(std::memory_order_acquire)) drainInbox(l);
+  if (l.inbox.hasPending()) drainInbox(l);
   return true;
 }
 

@@ -1,13 +1,15 @@
+// The SPI calls (attach, detach, submit, cancel, cancelOperation) and a socket's operations on
+// its loop thread: the speculative attempt, the per-direction queues performed on readiness,
+// cancellation, and the socket's lazy timeout timer. Loops and inboxes are in processor_loop.cpp.
 #include "detail/processor_impl.h"
 
-#include <sys/socket.h>
+#include <unistd.h>
 
 #include <utility>
 
 #include "detail/perform.h"
 #include "detail/pre_close.h"
 #include "nioxx/core/error.h"
-#include "nioxx/core/log.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -16,206 +18,13 @@ bool isReadKind(OpKind k) noexcept {
   return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
 }
 
-// Locks the socket's mutex only in worker_pool mode, where workers share its queues.
-std::unique_lock<std::mutex> lockIf(bool workers, SocketState& s) {
-  return workers ? std::unique_lock<std::mutex>(s.mutex) : std::unique_lock<std::mutex>();
-}
-
 }  // namespace
 
 void SocketState::handleEvent(SelectionKey& k) {
   proc.onReady(*this, k.readyOps());
 }
 
-ProcessorImpl::ProcessorImpl(EmulatedProcessor::Options options) : options_(options) {
-  if (options_.reactorThreads == 0) options_.reactorThreads = 1;
-  if (options_.ioWorkers == 0) options_.ioWorkers = 1;
-  if (options_.fileWorkers == 0) options_.fileWorkers = 1;
-  for (std::size_t i = 0; i < options_.reactorThreads; ++i) {
-    loops_.push_back(std::make_unique<Loop>());
-    loops_.back()->index = i;
-  }
-}
-
-ProcessorImpl::~ProcessorImpl() {
-  shutdown();
-  for (auto& l : loops_) {
-    freeGraveyard(*l);
-    for (SocketState* s : l->orphans)
-      delete s;
-  }
-}
-
-void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& config) {
-  sink_ = &sink;
-  started_ = true;
-  ensurePreCloseSocket();
-  // Started lazily (submitFile): a socket-only program gets no file thread.
-  filePool_ = std::make_unique<ThreadPool>(
-      ThreadPool::Options{options_.fileWorkers, 1 << 20, "nioxx-file"});
-  driven_ = options_.driven && config.strategy == DispatchStrategy::post_reactive &&
-            options_.ioMode == IoMode::inline_io;
-  if (driven_) {
-    // Leader/followers: one Reactor, run by whichever run() thread drives; no thread of ours.
-    loops_.resize(1);
-    return;
-  }
-  if (options_.ioMode == IoMode::worker_pool) {
-    ioPool_ =
-        std::make_unique<ThreadPool>(ThreadPool::Options{options_.ioWorkers, 1 << 20, "nioxx-io"});
-    ioPool_->start();
-  }
-  for (auto& l : loops_) {
-    Loop* loop = l.get();
-    loop->thread = std::thread([this, loop] { loopMain(*loop); });
-  }
-}
-
-// ------------------------------------------------------------------ loops and inboxes
-
-void ProcessorImpl::loopMain(Loop& l) noexcept {
-  sink_->enterProcessorThread();
-  while (!l.stop.load(std::memory_order_acquire)) {
-    l.reactor.runOnce(sink_->hasDeferred() ? std::chrono::milliseconds(0)
-                                           : std::chrono::milliseconds(-1));
-    sink_->runDeferred();
-    if (!l.graveyard.empty()) freeGraveyard(l);
-  }
-  abortLoop(l);
-  sink_->leaveProcessorThread();
-  freeGraveyard(l);
-}
-
-template <class Fn>
-ProcessorImpl::Route ProcessorImpl::onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept {
-  if (l.reactor.isInLoopThread()) {
-    fn();
-    return Route::ran;
-  }
-  if (tryBeginTurn(l)) {
-    fn();
-    endTurn(l);
-    return Route::ran;
-  }
-  return post(l, item) ? Route::posted : Route::refused;
-}
-
-bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
-  bool schedule = false;
-  {
-    std::lock_guard lock(l.inboxMutex);
-    if (l.closed) return false;
-    l.inbox.push_back(item);
-    l.inboxHasItems.store(true, std::memory_order_release);
-    schedule = !l.inboxScheduled;
-    l.inboxScheduled = true;
-  }
-  // One drain task per batch: wake-ups are coalesced by the flag above and by the Selector.
-  if (schedule) l.reactor.post([this, loop = &l] { drainInbox(*loop); });
-  return true;
-}
-
-void ProcessorImpl::drainInbox(Loop& l) noexcept {
-  {
-    std::lock_guard lock(l.inboxMutex);
-    l.draining.swap(l.inbox);
-    l.inboxScheduled = false;
-    l.inboxHasItems.store(false, std::memory_order_relaxed);
-  }
-  for (const InboxItem& item : l.draining)
-    handle(l, item);
-  l.draining.clear();
-}
-
-void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
-  switch (item.kind) {
-    case InboxItem::submit: {
-      auto* op = static_cast<Operation*>(item.ptr);
-      if (op->kind() == OpKind::timer) {
-        startTimer(l, op);
-      } else {
-        startSocketOp(*static_cast<SocketState*>(op->channel()->processorState), op);
-      }
-      break;
-    }
-    case InboxItem::cancel:
-    case InboxItem::close: {
-      auto* channel = static_cast<AsyncChannel*>(item.ptr);
-      cancelSocket(*static_cast<SocketState*>(channel->processorState),
-                   item.kind == InboxItem::close);
-      channel->release();
-      break;
-    }
-    case InboxItem::detach:
-      destroySocket(*static_cast<SocketState*>(item.ptr));
-      break;
-    case InboxItem::cancel_timer:
-      cancelTimerOnLoop(l, item.id);
-      break;
-    case InboxItem::execute:
-      sink_->dispatch(static_cast<detail::DispatchNode*>(item.ptr));
-      break;
-    case InboxItem::cancel_op: {
-      auto* channel = static_cast<AsyncChannel*>(item.ptr);
-      cancelSocketOp(*static_cast<SocketState*>(channel->processorState), item.id);
-      channel->release();
-      break;
-    }
-    case InboxItem::rearm:
-      rearm(*static_cast<SocketState*>(item.ptr));
-      break;
-  }
-}
-
-void ProcessorImpl::abortLoop(Loop& l) noexcept {
-  // Whatever is still queued to the loop is aborted here; later posts fail and the poster
-  // aborts the operation itself (submit() checks shuttingDown_ first anyway).
-  for (;;) {
-    {
-      std::lock_guard lock(l.inboxMutex);
-      l.draining.swap(l.inbox);
-      l.closed = l.draining.empty();
-    }
-    if (l.draining.empty()) break;
-    for (const InboxItem& item : l.draining) {
-      if (item.kind == InboxItem::submit) {
-        abortNow(static_cast<Operation*>(item.ptr));
-      } else {
-        handle(l, item);
-      }
-    }
-    l.draining.clear();
-  }
-  std::vector<SocketState*> live;
-  for (SocketState* s = l.live; s != nullptr; s = s->nextLive)
-    live.push_back(s);
-  for (SocketState* s : live) {
-    if (s->busy) continue;  // cannot happen after the I/O pool stopped; belt and braces
-    OpQueue reads;
-    OpQueue writes;
-    {
-      auto lock = lockIf(options_.ioMode == IoMode::worker_pool, *s);
-      std::swap(reads, s->readQ);
-      std::swap(writes, s->writeQ);
-    }
-    abortQueue(*s, reads);  // outside the lock: a handler may submit (aborted: shutting down)
-    abortQueue(*s, writes);
-  }
-  auto timers = std::move(l.timers);
-  for (auto& [id, t] : timers) {
-    if (t.op->tryAbort(OpState::cancelled)) sink_->complete(t.op);
-  }
-  sink_->runDeferred();
-}
-
-void ProcessorImpl::freeGraveyard(Loop& l) noexcept {
-  auto graves = std::move(l.graveyard);
-  l.graveyard.clear();
-  for (SocketState* s : graves)
-    delete s;
-}
-
-// ------------------------------------------------------------------ channels
+// ------------------------------------------------------------------ SPI calls
 
 void ProcessorImpl::attach(AsyncChannel& channel) {
   if (channel.kind() == ChannelKind::file) {
@@ -237,140 +46,7 @@ void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   channel.processorState = nullptr;
   Loop& l = s->loop;
   if (onLoop(l, {InboxItem::detach, s, 0}, [&] { destroySocket(*s); }) == Route::refused) {
-    std::lock_guard lock(l.inboxMutex);
-    l.orphans.push_back(s);
-  }
-}
-
-void ProcessorImpl::destroySocket(SocketState& s) noexcept {
-  if (s.dead) return;
-  s.dead = true;
-  if (s.prevLive != nullptr) s.prevLive->nextLive = s.nextLive;
-  if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
-  if (s.loop.live == &s) s.loop.live = s.nextLive;
-  s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
-  if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
-  s.timer = TimerId{};
-  if (!s.busy) s.loop.graveyard.push_back(&s);  // else rearm() frees it
-}
-
-void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
-  if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
-  auto* s = static_cast<SocketState*>(channel.processorState);
-  // A posted item keeps the channel (hence the state) alive until the loop has handled it.
-  channel.addRef();
-  const InboxItem item{close ? InboxItem::close : InboxItem::cancel, &channel, 0};
-  const Route route = onLoop(s->loop, item, [&] { cancelSocket(*s, close); });
-  if (route == Route::posted) return;
-  // Refused: the loop has finished (shutdown) and its queues are empty; only the release of the
-  // connection is left to do.
-  if (route == Route::refused && close) preClose(s->fdch.fd());
-  channel.release();
-}
-
-void ProcessorImpl::cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept {
-  if (channel.kind() == ChannelKind::file) {
-    auto* fs = static_cast<FileState*>(channel.processorState);
-    Operation* op;
-    {
-      std::lock_guard lock(fs->mutex);
-      op = fs->queue.removeId(id);
-    }
-    if (op != nullptr) abortNow(op);
-    return;
-  }
-  auto* s = static_cast<SocketState*>(channel.processorState);
-  channel.addRef();
-  const Route route =
-      onLoop(s->loop, {InboxItem::cancel_op, &channel, id}, [&] { cancelSocketOp(*s, id); });
-  if (route != Route::posted) channel.release();
-}
-
-void ProcessorImpl::cancelSocketOp(SocketState& s, std::uint64_t id) noexcept {
-  if (s.dead) return;
-  Operation* op;
-  {
-    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-    op = s.readQ.removeId(id);
-    if (op == nullptr) op = s.writeQ.removeId(id);
-  }
-  if (op == nullptr) return;  // already completed (or being performed by a worker)
-  op->scratchTag = 0;
-  if (!op->error) {
-    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
-  } else {
-    finish(s.loop, op);  // a rejection keeps its own error
-  }
-  completeLeadingRejections(s);
-  if (!s.dead) updateInterest(s);
-}
-
-// Rejections behind an operation that just left the queue (cancelled, timed out, performed by a
-// worker) complete now rather than wait for readiness that may never come.
-void ProcessorImpl::completeLeadingRejections(SocketState& s) noexcept {
-  for (OpQueue* q : {&s.readQ, &s.writeQ}) {
-    for (;;) {
-      Operation* op;
-      {
-        auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-        if (s.dead || s.busy || q->head == nullptr || !q->head->error) break;
-        op = q->pop();
-      }
-      finish(s.loop, op);
-    }
-  }
-}
-
-void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
-  if (s.dead) return;
-  // Only the operations queued now are cancelled: the queues are detached before any handler
-  // runs, because a call_through handler may run inside complete() and start the next
-  // operation on this socket, which must wait normally rather than be aborted in turn
-  // ("a cancel does not poison the next operation"). Completing outside the lock also lets
-  // such a handler submit in worker_pool mode without re-locking the socket's mutex.
-  OpQueue reads;
-  OpQueue writes;
-  {
-    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-    std::swap(reads, s.readQ);
-    std::swap(writes, s.writeQ);
-    if (close && !s.closed) {
-      // The connection is released now, as close(2) would (the key first, so no stale event
-      // reaches anything); the number stays ours until detach(), so fd(), options and
-      // addresses never act on a connection that reused it.
-      s.closed = true;
-      if (s.key != nullptr) s.key->cancel();
-      s.key = nullptr;
-      preClose(s.fdch.fd());
-    }
-  }
-  abortQueue(s, reads);
-  abortQueue(s, writes);
-  if (!s.dead) updateInterest(s);
-}
-
-// q must already be detached from the socket: completions may start new operations on it.
-void ProcessorImpl::abortQueue(SocketState& /*s*/, OpQueue& q) noexcept {
-  while (Operation* op = q.pop()) {
-    op->scratchTag = 0;
-    if (op->error) {
-      if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-    } else if (op->tryAbort(OpState::cancelled)) {
-      sink_->complete(op);
-    }
-  }
-}
-
-// ------------------------------------------------------------------ operations
-
-void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
-  if (op->error) {  // a rejection keeps its own error
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-    return;
-  }
-  if (op->tryAbort(OpState::cancelled)) {
-    if (error != Error::operation_aborted) op->error = error;
-    sink_->complete(op);
+    l.inbox.withLock([&](std::vector<InboxItem>&) { l.orphans.push_back(s); });
   }
 }
 
@@ -394,8 +70,46 @@ void ProcessorImpl::submit(Operation* op) noexcept {
   }
 }
 
+void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
+  if (channel.kind() == ChannelKind::file) return;  // file ops are short; they just complete
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  // A posted item keeps the channel (hence the state) alive until the loop has handled it.
+  channel.addRef();
+  const InboxItem item{close ? InboxItem::close : InboxItem::cancel, &channel, 0};
+  const Route route = onLoop(s->loop, item, [&] { cancelSocket(*s, close); });
+  if (route == Route::posted) return;
+  // Refused: the loop has finished (shutdown) and its queues are empty; only the release of the
+  // connection is left to do.
+  if (route == Route::refused && close) preClose(s->fdch.fd());
+  channel.release();
+}
+
+void ProcessorImpl::cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept {
+  if (channel.kind() == ChannelKind::file) {
+    return cancelFileOp(*static_cast<FileState*>(channel.processorState), id);
+  }
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  channel.addRef();
+  const Route route =
+      onLoop(s->loop, {InboxItem::cancel_op, &channel, id}, [&] { cancelSocketOp(*s, id); });
+  if (route != Route::posted) channel.release();
+}
+
+// A refused or aborted operation completes through the Proactor like any other.
+void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
+  if (op->error) {  // a rejection keeps its own error
+    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+    return;
+  }
+  if (op->tryAbort(OpState::cancelled)) {
+    if (error != Error::operation_aborted) op->error = error;
+    sink_->complete(op);
+  }
+}
+
+// ------------------------------------------------------------------ a socket's operations
+
 void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
-  const bool workers = options_.ioMode == IoMode::worker_pool;
   if (s.closed || s.dead) return abortNow(op, Error::closed);
   Loop& l = s.loop;
   if (s.key == nullptr) {
@@ -418,17 +132,17 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     // queued before it; a refused read (read_pending) does not wait for the read holding the
     // slot, which may wait for ever: it tells the caller about a bug, as Java's exception does.
     if (!reads) {
-      auto lock = lockIf(workers, s);
+      auto lock = lockQueues(s);
       if (!s.writeQ.empty() || s.busy) {
         s.writeQ.push(op);
         return;
       }
     }
-    return finish(l, op);
+    return finish(op);
   }
   if (op->timeout.count() > 0) armDeadline(s, op);
   {
-    auto lock = lockIf(workers, s);
+    auto lock = lockQueues(s);
     OpQueue& q = reads ? s.readQ : s.writeQ;
     const bool first = q.empty();
     q.push(op);
@@ -444,14 +158,13 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
 }
 
 void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
-  const bool workers = options_.ioMode == IoMode::worker_pool;
   OpQueue& q = reads ? s.readQ : s.writeQ;
   bool stopAtNext = false;
   for (;;) {
     Operation* op;
     {
-      auto lock = lockIf(workers, s);
-      op = q.head;
+      auto lock = lockQueues(s);
+      op = q.front();
       if (op == nullptr || s.dead) return;
       if (!op->error) {
         if (stopAtNext) return;
@@ -469,12 +182,11 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
       }
       q.pop();
     }
-    finish(s.loop, op);
+    finish(op);
   }
 }
 
-void ProcessorImpl::finish(Loop& l, Operation* op) noexcept {
-  (void)l;
+void ProcessorImpl::finish(Operation* op) noexcept {
   op->scratchTag = 0;  // its deadline no longer matters; the socket timer is lazy
   if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
 }
@@ -483,7 +195,7 @@ void ProcessorImpl::updateInterest(SocketState& s) noexcept {
   if (s.dead || s.closed || s.key == nullptr || s.busy) return;
   int want = 0;
   {
-    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
+    auto lock = lockQueues(s);
     if (!s.readQ.empty()) want |= SelectionKey::OP_READ;
     if (!s.writeQ.empty()) want |= SelectionKey::OP_WRITE;
   }
@@ -494,14 +206,7 @@ void ProcessorImpl::updateInterest(SocketState& s) noexcept {
 }
 
 void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
-  if (options_.ioMode == IoMode::worker_pool) {
-    // The paper's literal emulation: hand the ready socket to an I/O worker.
-    s.busy = true;
-    s.key->interestOps(0);
-    s.interest = 0;
-    if (!ioPool_->submit([this, st = &s] { workerPerform(*st); })) rearm(s);
-    return;
-  }
+  if (options_.ioMode == IoMode::worker_pool) return handToWorker(s);
   if ((readyOps & SelectionKey::OP_READ) != 0) performQueue(s, true);
   if ((readyOps & SelectionKey::OP_WRITE) != 0 && !s.dead) performQueue(s, false);
   updateInterest(s);
@@ -510,6 +215,8 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
   // them, each holding its (pooled) buffer until the end of the batch.
   if (sink_->hasDeferred()) sink_->runDeferred();
 }
+
+// ------------------------------------------------------------------ deadlines
 
 // Timeouts cost one clock read per operation: each socket has at most one reactor timer, armed
 // for the earliest deadline it knows; a later deadline never re-arms it (lazy), and completed
@@ -535,33 +242,25 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
   if (s.dead) return;
   const std::uint64_t now = nowNs();
   std::uint64_t earliest = UINT64_MAX;
-  std::vector<Operation*> expired;
+  OpQueue expired;
   {
-    auto lock = lockIf(options_.ioMode == IoMode::worker_pool, s);
-    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
-      // One pass, unlinking as it goes: a long write queue with timeouts stays O(n).
-      Operation* prev = nullptr;
-      for (Operation* op = q->head; op != nullptr;) {
-        Operation* next = op->next;
-        if (op->scratchTag != 0 && op->scratchTag <= now) {
-          (prev == nullptr ? q->head : prev->next) = next;
-          if (q->tail == op) q->tail = prev;
-          op->next = nullptr;
-          expired.push_back(op);
-        } else {
-          if (op->scratchTag != 0 && op->scratchTag < earliest) earliest = op->scratchTag;
-          prev = op;
-        }
-        op = next;
-      }
-    }
+    auto lock = lockQueues(s);
+    // One pass per queue: a long write queue with timeouts stays O(n).
+    const auto hasExpired = [&](Operation& op) {
+      if (op.scratchTag == 0) return false;
+      if (op.scratchTag <= now) return true;
+      if (op.scratchTag < earliest) earliest = op.scratchTag;
+      return false;
+    };
+    s.readQ.moveIf(hasExpired, expired);
+    s.writeQ.moveIf(hasExpired, expired);
   }
   if (earliest != UINT64_MAX) {
     s.timerAt = earliest;
     s.timer = s.loop.reactor.schedule(std::chrono::nanoseconds(earliest - now),
                                       [st = &s] { st->proc.onSocketTimer(*st); });
   }
-  for (Operation* op : expired) {
+  while (Operation* op = expired.pop()) {
     op->scratchTag = 0;
     if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
   }
@@ -569,153 +268,95 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
   if (!s.dead) updateInterest(s);
 }
 
-// ------------------------------------------------------------------ worker_pool mode
+// ------------------------------------------------------------------ cancellation and detach
 
-void ProcessorImpl::workerPerform(SocketState& s) noexcept {
-  std::vector<Operation*> done;
+void ProcessorImpl::cancelSocketOp(SocketState& s, std::uint64_t id) noexcept {
+  if (s.dead) return;
+  Operation* op;
   {
-    std::lock_guard lock(s.mutex);
-    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
-      while (Operation* op = q->head) {
-        if (!op->error) {  // rejections are not performed, just completed in order
-          sink_->notify(*op, OpPhase::performing);
-          if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
-        }
-        q->pop();
-        done.push_back(op);
-      }
-    }
+    auto lock = lockQueues(s);
+    const auto hasId = [id](Operation& o) { return o.id() == id; };
+    op = s.readQ.removeFirst(hasId);
+    if (op == nullptr) op = s.writeQ.removeFirst(hasId);
   }
-  if (!post(s.loop, {InboxItem::rearm, &s, 0})) {
-    s.busy = false;
-  }
-  for (Operation* op : done) {
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-  }
-}
-
-void ProcessorImpl::rearm(SocketState& s) noexcept {
-  s.busy = false;
-  if (s.dead) {
-    s.loop.graveyard.push_back(&s);
-    return;
+  if (op == nullptr) return;  // already completed (or being performed by a worker)
+  op->scratchTag = 0;
+  if (!op->error) {
+    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
+  } else {
+    finish(op);  // a rejection keeps its own error
   }
   completeLeadingRejections(s);
-  updateInterest(s);
+  if (!s.dead) updateInterest(s);
 }
 
-// ------------------------------------------------------------------ timers
-
-void ProcessorImpl::startTimer(Loop& l, Operation* op) noexcept {
-  const std::uint64_t id = op->id();
-  const TimerId t = l.reactor.schedule(op->timeout, [this, op] {
-    Loop& loop = *loops_[op->id() % loops_.size()];
-    loop.timers.erase(op->id());
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-  });
-  l.timers.emplace(id, Loop::Timer{op, t});
-  sink_->notify(*op, OpPhase::waiting);
-}
-
-void ProcessorImpl::cancelTimer(std::uint64_t timerId) noexcept {
-  Loop& l = *loops_[timerId % loops_.size()];
-  onLoop(l, {InboxItem::cancel_timer, nullptr, timerId}, [&] { cancelTimerOnLoop(l, timerId); });
-}
-
-void ProcessorImpl::cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept {
-  auto it = l.timers.find(id);
-  if (it == l.timers.end()) return;
-  Loop::Timer t = it->second;
-  l.timers.erase(it);
-  l.reactor.cancelTimer(t.reactorTimer);
-  if (t.op->tryAbort(OpState::cancelled)) sink_->complete(t.op);
-}
-
-// ------------------------------------------------------------------ files
-
-void ProcessorImpl::submitFile(Operation* op) noexcept {
-  auto* fs = static_cast<FileState*>(op->channel()->processorState);
-  bool schedule = false;
-  {
-    std::lock_guard lock(fs->mutex);
-    fs->queue.push(op);
-    schedule = !fs->scheduled;
-    fs->scheduled = true;
-  }
-  sink_->notify(*op, OpPhase::waiting);
-  if (!schedule) return;
-  std::call_once(fileStarted_, [this] {
-    try {
-      filePool_->start();
-    } catch (const std::exception&) {
-      // Stopped by a racing shutdown(): submit() below fails and runFile aborts inline.
-    }
-  });
-  fs->channel->addRef();  // keeps the FileState alive while a worker drains it
-  if (!filePool_->submit([this, fs] { runFile(*fs); })) runFile(*fs);
-}
-
-void ProcessorImpl::runFile(FileState& fs) noexcept {
-  AsyncChannel* channel = fs.channel;
-  for (;;) {
-    Operation* op;
-    {
-      std::lock_guard lock(fs.mutex);
-      op = fs.queue.pop();
-      if (op == nullptr) {
-        fs.scheduled = false;
-        break;
+// Rejections behind an operation that just left the queue (cancelled, timed out, performed by a
+// worker) complete now rather than wait for readiness that may never come.
+void ProcessorImpl::completeLeadingRejections(SocketState& s) noexcept {
+  for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+    for (;;) {
+      Operation* op;
+      {
+        auto lock = lockQueues(s);
+        if (s.dead || s.busy || q->empty() || !q->front()->error) break;
+        op = q->pop();
       }
+      finish(op);
     }
-    if (shuttingDown_.load(std::memory_order_acquire)) {
-      abortNow(op);
-      continue;
-    }
-    if (!op->error) {  // rejections are not performed
-      sink_->notify(*op, OpPhase::performing);
-      performFileOp(channel->fd(), *op);
-    }
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
   }
-  channel->release();
 }
 
-// ------------------------------------------------------------------ misc
-
-bool ProcessorImpl::execute(detail::DispatchNode* node) noexcept {
-  if (driven_ || shuttingDown_.load(std::memory_order_acquire)) return false;
-  Loop& l = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
-  return post(l, {InboxItem::execute, node, 0});
+void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
+  if (s.dead) return;
+  // Only the operations queued now are cancelled: the queues are detached before any handler
+  // runs, because a call_through handler may run inside complete() and start the next
+  // operation on this socket, which must wait normally rather than be aborted in turn
+  // ("a cancel does not poison the next operation"). Completing outside the lock also lets
+  // such a handler submit in worker_pool mode without re-locking the socket's mutex.
+  OpQueue reads;
+  OpQueue writes;
+  {
+    auto lock = lockQueues(s);
+    std::swap(reads, s.readQ);
+    std::swap(writes, s.writeQ);
+    if (close && !s.closed) {
+      // The connection is released now, as close(2) would (the key first, so no stale event
+      // reaches anything); the number stays ours until detach(), so fd(), options and
+      // addresses never act on a connection that reused it.
+      s.closed = true;
+      if (s.key != nullptr) s.key->cancel();
+      s.key = nullptr;
+      preClose(s.fdch.fd());
+    }
+  }
+  abortQueue(reads);
+  abortQueue(writes);
+  if (!s.dead) updateInterest(s);
 }
 
-void ProcessorImpl::shutdown() noexcept {
-  if (shuttingDown_.exchange(true, std::memory_order_acq_rel)) return;
-  if (!started_) return;
-  if (driven_) {
-    // Interrupt a driver, then take the loop for good: it aborts what is in flight. The loop
-    // stays bound to this thread, so later close()/detach() calls take the Selector's
-    // thread-safe paths; no thread drives it again (drive() and tryBeginTurn() see the flag).
-    Loop& l = *loops_.front();
-    l.reactor.wakeup();
-    {
-      std::lock_guard own(l.owner);
-      l.reactor.bindLoopThread();
-      abortLoop(l);
-      freeGraveyard(l);
+// q must already be detached from the socket: completions may start new operations on it.
+void ProcessorImpl::abortQueue(OpQueue& q) noexcept {
+  while (Operation* op = q.pop()) {
+    op->scratchTag = 0;
+    if (op->error) {
+      if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+    } else if (op->tryAbort(OpState::cancelled)) {
+      sink_->complete(op);
     }
-    filePool_->stop();
-    return;
   }
-  // I/O workers first: they hand sockets back to the loops, which are still running.
-  if (ioPool_) ioPool_->stop();
-  for (auto& l : loops_) {
-    l->stop.store(true, std::memory_order_release);
-    l->reactor.wakeup();
-  }
-  for (auto& l : loops_) {
-    if (l->thread.joinable()) l->thread.join();
-  }
-  if (filePool_) filePool_->stop();
+}
+
+// Loop thread: the handle is gone (detach). The state is freed between iterations.
+void ProcessorImpl::destroySocket(SocketState& s) noexcept {
+  if (s.dead) return;
+  s.dead = true;
+  if (s.prevLive != nullptr) s.prevLive->nextLive = s.nextLive;
+  if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
+  if (s.loop.live == &s) s.loop.live = s.nextLive;
+  s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
+  if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
+  s.timer = TimerId{};
+  if (!s.busy) s.loop.graveyard.push_back(&s);  // else rearm() frees it
 }
 
 }  // namespace nioxx::bridge_detail

@@ -28,7 +28,8 @@ struct ThreadState {
 };
 thread_local ThreadState tls;
 constexpr std::size_t kDrivePeriod = 16;
-constexpr std::size_t kStrandBatch = 16;  // handlers of one channel per turn (Netty reads 16)
+// A strand's turn ends once at least this many of its handlers ran (Netty reads 16 per turn).
+constexpr std::size_t kStrandBatch = 16;
 
 bool isReadKind(OpKind k) noexcept {
   return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
@@ -249,18 +250,23 @@ void ProactorCore::runNode(DispatchNode* node) noexcept {
   node->run(node);
 }
 
-// A strand runs a bounded batch, then goes to the back of the line: a channel whose handlers
-// keep completing at once (a read that always finds data) must not hold the thread for ever.
+// A strand runs batches until kStrandBatch handlers have run, then goes to the back of the line:
+// a channel whose handlers keep completing at once (a read that always finds data) must not hold
+// the thread for ever. Completions added while a batch runs are taken in the next one.
 void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
   channel.addRef();  // a handler may drop the last handle while we drain
-  for (std::size_t n = 0;; ++n) {
-    if (n == kStrandBatch) {
-      if (channel.strand_.yieldTurn()) requeue(&channel.strand_);
+  Strand& strand = channel.strand_;
+  Strand::Fifo batch;
+  std::size_t ran = 0;
+  while (strand.completions.take(batch)) {  // false: the strand is idle again
+    while (DispatchNode* node = batch.pop()) {
+      runNode(node);
+      ++ran;
+    }
+    if (ran >= kStrandBatch) {
+      if (strand.completions.finishTurn()) requeue(&strand);
       break;
     }
-    DispatchNode* node = channel.strand_.pop();
-    if (node == nullptr) break;
-    runNode(node);
   }
   channel.release();
 }

@@ -35,9 +35,14 @@ TEST_P(ContractEdgeTest, FloodedSocketDoesNotStarveOthers) {
     }
   });
   std::atomic<long> floodReads{0};
+  // The handlers refer to this frame: the test returns only once the chain has ended.
+  std::atomic<bool> chainEnded{false};
   std::function<void()> readOne = [&, s = floodServer]() mutable {
     s.read(ByteBuffer::allocate(1), NoAct{}, [&](IoResult& r) {
-      if (!r.success() || stop.load()) return;
+      if (!r.success() || stop.load()) {
+        chainEnded.store(true);
+        return;
+      }
       floodReads.fetch_add(1);
       readOne();
     });
@@ -50,6 +55,7 @@ TEST_P(ContractEdgeTest, FloodedSocketDoesNotStarveOthers) {
   stop = true;
   writer.join();
   floodServer.close();
+  EXPECT_TRUE(eventually([&] { return chainEnded.load(); }));
   EXPECT_TRUE(served) << "the quiet socket's read starved behind the flooded one";
   if (!served) abandon("quiet read");
   EXPECT_EQ(drained(quiet.get().buffer()), "hi");

@@ -1,6 +1,9 @@
 // The EmulatedProcessor's internals: per-reactor loops with an inbox, per-socket operation
 // queues, per-file FIFOs. See emulated_processor.h for the arrangement and docs/parts/proactor.md
-// for the life of one read.
+// for the life of one read. ProcessorImpl's members are defined by concern: processor_loop.cpp
+// (loops, inboxes, start and shutdown), processor_impl.cpp (the SPI calls and a socket's
+// operations), processor_driven.cpp (leader/followers turns), processor_worker_pool.cpp,
+// processor_timers.cpp, processor_files.cpp.
 #pragma once
 
 #include <atomic>
@@ -8,12 +11,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/core/intrusive_fifo.h"
+#include "nioxx/core/serial_queue.h"
 #include "nioxx/core/thread_pool.h"
 #include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/reactor/reactor.h"
@@ -28,42 +32,8 @@ class FdChannel final : public SelectableChannel {
   int validOps() const noexcept override { return SelectionKey::OP_READ | SelectionKey::OP_WRITE; }
 };
 
-// Intrusive FIFO of operations through Operation::next.
-struct OpQueue {
-  Operation* head = nullptr;
-  Operation* tail = nullptr;
-  bool empty() const noexcept { return head == nullptr; }
-  void push(Operation* op) noexcept {
-    op->next = nullptr;
-    if (tail == nullptr) {
-      head = op;
-    } else {
-      tail->next = op;
-    }
-    tail = op;
-  }
-  Operation* pop() noexcept {
-    Operation* op = head;
-    if (op != nullptr) {
-      head = op->next;
-      if (head == nullptr) tail = nullptr;
-      op->next = nullptr;
-    }
-    return op;
-  }
-  // Unlinks the operation with this id; null if not queued.
-  Operation* removeId(std::uint64_t id) noexcept {
-    Operation* prev = nullptr;
-    for (Operation* op = head; op != nullptr; prev = op, op = op->next) {
-      if (op->id() != id) continue;
-      (prev == nullptr ? head : prev->next) = op->next;
-      if (tail == op) tail = prev;
-      op->next = nullptr;
-      return op;
-    }
-    return nullptr;
-  }
-};
+// A socket's or file's queue of operations, linked through Operation::next (no allocation).
+using OpQueue = IntrusiveFifo<Operation, &Operation::next>;
 
 class ProcessorImpl;
 struct Loop;
@@ -92,12 +62,11 @@ struct SocketState final : EventHandler {
   SocketState* nextLive = nullptr;
 };
 
+// A file's operations run one at a time, in order, on the file pool (files are always "ready").
 struct FileState {
-  FileState(AsyncChannel& c) noexcept : channel(&c) {}
+  explicit FileState(AsyncChannel& c) noexcept : channel(&c) {}
   AsyncChannel* channel;
-  std::mutex mutex;
-  OpQueue queue;
-  bool scheduled = false;
+  SerialQueue<OpQueue> ops;  // runFile takes them one by one, so a queued one can be cancelled
 };
 
 struct InboxItem {
@@ -118,22 +87,19 @@ struct InboxItem {
 
 struct Loop {
   Reactor reactor;
-  std::size_t index = 0;
   std::thread thread;  // own-threads mode only
   std::atomic<bool> stop{false};
   // Driven mode: held by the thread whose turn it is to be the loop thread (a driver inside
   // drive(), or an initiator that found the loop free). Every use of loop state happens under it.
   std::mutex owner;
-  std::atomic<bool> inboxHasItems{false};  // cheap "drain first" check for a new turn
-  std::mutex inboxMutex;
-  std::vector<InboxItem> inbox;         // guarded by inboxMutex
-  bool inboxScheduled = false;          // guarded: a drain task is already posted
-  bool closed = false;                  // guarded: the loop thread has finished; do it yourself
-  std::vector<InboxItem> draining;      // loop thread
+  // Work from other threads, run by the loop thread in order. hasPending() is the cheap "drain
+  // first" check of a new driven turn; closed by abortLoop, after which posters do it themselves.
+  SerialQueue<std::vector<InboxItem>, true> inbox;
+  std::vector<InboxItem> draining;      // loop thread: the batch being run
   std::vector<SocketState*> graveyard;  // loop thread: detached states, freed between iterations
   // Detached after the loop closed: the loop thread may still be aborting their queues at
   // shutdown, so they are freed only by ~ProcessorImpl, after every thread has joined.
-  std::vector<SocketState*> orphans;  // guarded by inboxMutex
+  std::vector<SocketState*> orphans;  // guarded by the inbox's lock (inbox.withLock)
   SocketState* live = nullptr;        // loop thread: registered states (for shutdown)
   struct Timer {
     Operation* op;
@@ -164,27 +130,31 @@ class ProcessorImpl {
   void onReady(SocketState& s, int readyOps) noexcept;
 
  private:
+  // processor_loop.cpp: the loops and their inboxes.
   enum class Route : std::uint8_t { ran, posted, refused };
   // The one way to reach a loop: run fn now if the caller is its loop thread or can take a turn
   // (driven mode), else post item to its inbox; refused once the loop has finished (shutdown).
   template <class Fn>
   Route onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept;
   bool post(Loop& l, InboxItem item) noexcept;
-  // Driven mode: makes the caller the loop thread if nobody is (try-lock), after draining what
-  // was posted before, so per-channel order holds. False: post instead.
-  bool tryBeginTurn(Loop& l) noexcept;
-  void endTurn(Loop& l) noexcept;
   void drainInbox(Loop& l) noexcept;
   void handle(Loop& l, const InboxItem& item) noexcept;
   void loopMain(Loop& l) noexcept;
   void abortLoop(Loop& l) noexcept;
   void freeGraveyard(Loop& l) noexcept;
 
+  // processor_driven.cpp. Driven mode: makes the caller the loop thread if nobody is
+  // (try-lock), after draining what was posted before, so per-channel order holds. False: post
+  // instead.
+  bool tryBeginTurn(Loop& l) noexcept;
+  void endTurn(Loop& l) noexcept;
+
+  // processor_impl.cpp: a socket's operations, on its loop thread.
   void startSocketOp(SocketState& s, Operation* op) noexcept;
   void performQueue(SocketState& s, bool reads) noexcept;
   void updateInterest(SocketState& s) noexcept;
-  void finish(Loop& l, Operation* op) noexcept;  // disarm timeout, resolve, complete
-  void abortQueue(SocketState& s, OpQueue& q) noexcept;
+  void finish(Operation* op) noexcept;  // resolve (the socket timer is lazy) and complete
+  void abortQueue(OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
   void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
   void completeLeadingRejections(SocketState& s) noexcept;
@@ -192,18 +162,26 @@ class ProcessorImpl {
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)
   void onSocketTimer(SocketState& s) noexcept;
+  void abortNow(Operation* op, Error error = Error::operation_aborted) noexcept;
+  // Locks the socket's queues only in worker_pool mode, where workers share them.
+  std::unique_lock<std::mutex> lockQueues(SocketState& s) const noexcept {
+    return options_.ioMode == IoMode::worker_pool ? std::unique_lock<std::mutex>(s.mutex)
+                                                  : std::unique_lock<std::mutex>();
+  }
 
-  void startTimer(Loop& l, Operation* op) noexcept;
-  void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;
-
+  // processor_worker_pool.cpp: IoMode::worker_pool.
+  void handToWorker(SocketState& s) noexcept;
   void workerPerform(SocketState& s) noexcept;
   void rearm(SocketState& s) noexcept;
 
+  // processor_timers.cpp: Proactor timers.
+  void startTimer(Loop& l, Operation* op) noexcept;
+  void cancelTimerOnLoop(Loop& l, std::uint64_t id) noexcept;
+
+  // processor_files.cpp: AsyncFile operations.
   void submitFile(Operation* op) noexcept;
   void runFile(FileState& fs) noexcept;
-
-  void abortNow(Operation* op, Error error = Error::operation_aborted) noexcept;
-  Loop& loopOf(const SocketState& s) noexcept { return s.loop; }
+  void cancelFileOp(FileState& fs, std::uint64_t id) noexcept;
 
   EmulatedProcessor::Options options_;
   CompletionSink* sink_ = nullptr;
@@ -216,5 +194,19 @@ class ProcessorImpl {
   std::unique_ptr<ThreadPool> ioPool_;
   std::unique_ptr<ThreadPool> filePool_;
 };
+
+template <class Fn>
+ProcessorImpl::Route ProcessorImpl::onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept {
+  if (l.reactor.isInLoopThread()) {
+    fn();
+    return Route::ran;
+  }
+  if (tryBeginTurn(l)) {
+    fn();
+    endTurn(l);
+    return Route::ran;
+  }
+  return post(l, item) ? Route::posted : Route::refused;
+}
 
 }  // namespace nioxx::bridge_detail

@@ -38,9 +38,10 @@ ReactorConnection::~ReactorConnection() = default;
 void ReactorConnection::start() {
   key_ = &reactor_.registerHandler(channel_, SelectionKey::OP_READ, *this);
   if (config_.pool != nullptr) {
-    std::lock_guard lock(mutex_);
-    openPending_ = true;
-    scheduleDrain();
+    if (events_.add([](PoolEvents& e) noexcept { e.open = true; }) ==
+        EventQueue::Added::scheduled) {
+      scheduleDrain();
+    }
   } else {
     handler_->onOpen(*this);
   }
@@ -79,15 +80,14 @@ void ReactorConnection::onReadable() {
   }
   if (n == 0) return;
   bool overLimit = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (inbox_.size() + static_cast<std::size_t>(n) > config_.maxInputBytes) {
+  const auto added = events_.add([&](PoolEvents& e) {
+    if (e.data.size() + static_cast<std::size_t>(n) > config_.maxInputBytes) {
       overLimit = true;
     } else {
-      inbox_.insert(inbox_.end(), input_.array(), input_.array() + n);
-      scheduleDrain();
+      e.data.insert(e.data.end(), input_.array(), input_.array() + n);
     }
-  }
+  });
+  if (added == EventQueue::Added::scheduled) scheduleDrain();
   if (overLimit) closeNow(make_error_code(Error::limit_exceeded));
 }
 
@@ -187,54 +187,39 @@ void ReactorConnection::closeNow(const std::error_code& reason) {
   output_.clear();
   outputOffset_ = 0;
   if (config_.pool != nullptr) {
-    std::lock_guard lock(mutex_);
-    closePending_ = true;
-    closeReason_ = reason;
-    scheduleDrain();
+    const auto added = events_.add([&reason](PoolEvents& e) noexcept {
+      e.close = true;
+      e.reason = reason;
+    });
+    if (added == EventQueue::Added::scheduled) scheduleDrain();
   } else {
     handler_->onClose(*this, reason);
   }
   if (onClosed_) onClosed_(id_);
 }
 
-// mutex_ held.
+// Events are added on the loop thread only, so no other add() can slip in before unschedule().
 void ReactorConnection::scheduleDrain() {
-  if (scheduled_) return;
-  scheduled_ = true;
   auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
   if (!config_.pool->submit([self] { self->drainOnPool(); })) {
-    scheduled_ = false;
+    events_.unschedule();  // the next event tries again
     log::get("reactor")->warn("connection {}: worker pool refused a task (full or stopped)", id_);
   }
 }
 
 void ReactorConnection::drainOnPool() {
-  std::vector<std::uint8_t> data;
-  for (;;) {
-    bool opened = false;
-    bool closed = false;
-    std::error_code reason;
-    {
-      std::lock_guard lock(mutex_);
-      if (!openPending_ && inbox_.empty() && !closePending_) {
-        scheduled_ = false;
-        return;
-      }
-      opened = std::exchange(openPending_, false);
-      data.clear();
-      data.swap(inbox_);
-      closed = std::exchange(closePending_, false);
-      reason = closeReason_;
-    }
-    if (opened) handler_->onOpen(*this);
-    if (!data.empty()) {
-      ensureRoom(workInput_, data.size());
-      workInput_.put(std::span<const std::uint8_t>(data));
+  PoolEvents batch;
+  while (events_.take(batch)) {
+    if (batch.open) handler_->onOpen(*this);
+    if (!batch.data.empty()) {
+      ensureRoom(workInput_, batch.data.size());
+      workInput_.put(std::span<const std::uint8_t>(batch.data));
       workInput_.flip();
       handler_->onData(*this, workInput_);
       workInput_.compact();
     }
-    if (closed) handler_->onClose(*this, reason);
+    if (batch.close) handler_->onClose(*this, batch.reason);
+    batch.clear();
   }
 }
 

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "nioxx/core/serial_queue.h"
 #include "nioxx/core/thread_pool.h"
 #include "nioxx/reactor/connection.h"
 #include "nioxx/reactor/reactor.h"
@@ -56,8 +56,8 @@ class ReactorConnection final : public Connection, public EventHandler {
   void onWritable();
   void writeInLoop(const std::uint8_t* data, std::size_t n);
   void deliverData();  // loop mode: onData on input_
-  // Worker mode: queue events for the pool, serialised per connection.
-  void scheduleDrain();
+  // Worker mode: events go to the pool through events_, one drain task at a time.
+  void scheduleDrain();  // after an add() that found events_ idle
   void drainOnPool();
 
   Reactor& reactor_;
@@ -77,13 +77,21 @@ class ReactorConnection final : public Connection, public EventHandler {
   // Bytes in output_ past outputOffset_, plus those of writes posted but not yet run.
   std::atomic<std::size_t> pending_{0};
 
-  // Worker mode (guarded by mutex_): events waiting for the pool, in order.
-  std::mutex mutex_;
-  bool openPending_ = false;
-  std::vector<std::uint8_t> inbox_;
-  bool closePending_ = false;
-  std::error_code closeReason_;
-  bool scheduled_ = false;
+  // Worker mode: the events the pool has yet to deliver, always in this order.
+  struct PoolEvents {
+    bool open = false;
+    std::vector<std::uint8_t> data;
+    bool close = false;
+    std::error_code reason;
+    bool empty() const noexcept { return !open && data.empty() && !close; }
+    void clear() noexcept {
+      open = false;
+      data.clear();  // keeps the capacity: the buffers are swapped back and forth
+      close = false;
+    }
+  };
+  using EventQueue = SerialQueue<PoolEvents>;
+  EventQueue events_;
   ByteBuffer workInput_;  // pool side, one task at a time
 };
 

@@ -14,8 +14,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 
+#include "nioxx/core/intrusive_fifo.h"
+#include "nioxx/core/serial_queue.h"
 #include "nioxx/proactor/spi/operation.h"
 
 namespace nioxx {
@@ -24,54 +25,22 @@ namespace detail {
 class ProactorCore;
 
 // Serial executor for one channel's completions (paper 6.1: handlers written as single-threaded
-// code). A completion is appended under a short lock; if the strand was idle it is scheduled (as
-// one DispatchNode) on a dispatcher queue, and whichever thread runs it drains a batch of the
+// code). A completion is added under a short lock; if the strand was idle it is scheduled (as
+// one DispatchNode) on a dispatcher queue, and whichever thread runs it drains batches of the
 // FIFO, then schedules it again if more wait (fairness between channels).
 class Strand : public DispatchNode {
  public:
+  // Linked through DispatchNode::next: a completion waits either here or on a dispatcher queue.
+  using Fifo = IntrusiveFifo<DispatchNode, &DispatchNode::next>;
   Strand(RunFn fn, void* owner) noexcept : DispatchNode(fn, false), owner(owner) {}
   void* const owner;  // the channel
-  // Appends a completion (an operation or a multishot result); true if the strand was idle and
+  // Adds a completion (an operation or a multishot result); true if the strand was idle and
   // must now be scheduled by the caller.
   bool push(DispatchNode* node) noexcept {
-    std::lock_guard lock(mutex_);
-    node->next = nullptr;
-    if (tail_ == nullptr) {
-      head_ = node;
-    } else {
-      tail_->next = node;
-    }
-    tail_ = node;
-    if (scheduled_) return false;
-    scheduled_ = true;
-    return true;
+    return completions.add([node](Fifo& q) noexcept { q.push(node); }) ==
+           SerialQueue<Fifo>::Added::scheduled;
   }
-  // After a batch: true if more completions wait (the strand stays scheduled and the caller
-  // must schedule it again), false if it is now idle.
-  bool yieldTurn() noexcept {
-    std::lock_guard lock(mutex_);
-    if (head_ != nullptr) return true;
-    scheduled_ = false;
-    return false;
-  }
-  // Pops the next completion, or marks the strand idle and returns null.
-  DispatchNode* pop() noexcept {
-    std::lock_guard lock(mutex_);
-    DispatchNode* node = head_;
-    if (node == nullptr) {
-      scheduled_ = false;
-      return nullptr;
-    }
-    head_ = node->next;
-    if (head_ == nullptr) tail_ = nullptr;
-    return node;
-  }
-
- private:
-  std::mutex mutex_;
-  DispatchNode* head_ = nullptr;
-  DispatchNode* tail_ = nullptr;
-  bool scheduled_ = false;
+  SerialQueue<Fifo> completions;  // runStrand takes batches out
 };
 }  // namespace detail
 

@@ -48,6 +48,9 @@ bool EmulatedProcessor::drive(std::chrono::nanoseconds timeout) noexcept {
 void EmulatedProcessor::wakeup() noexcept {
   impl_->wakeup();
 }
+std::size_t EmulatedProcessor::threads() const noexcept {
+  return impl_->threads();
+}
 bool EmulatedProcessor::channelAffinity() const noexcept {
   return impl_->channelAffinity();
 }

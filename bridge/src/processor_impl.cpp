@@ -10,6 +10,7 @@
 #include "detail/perform.h"
 #include "detail/pre_close.h"
 #include "nioxx/core/error.h"
+#include "nioxx/proactor/placement.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -31,8 +32,12 @@ void ProcessorImpl::attach(AsyncChannel& channel) {
     channel.processorState = new FileState(channel);
     return;
   }
-  Loop& l = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
-  channel.processorState = new SocketState(*this, l, channel.fd());
+  const std::uint32_t wanted = channel.placement();
+  const std::size_t index = wanted == Placement::kAny
+                                ? nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()
+                                : wanted % loops_.size();
+  channel.processorState = new SocketState(*this, *loops_[index], channel.fd());
+  channel.setPlacement(static_cast<std::uint32_t>(index));
 }
 
 void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
@@ -110,7 +115,21 @@ void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
 // ------------------------------------------------------------------ a socket's operations
 
 void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
-  if (s.closed || s.dead) return abortNow(op, Error::closed);
+  if (s.dead) return abortNow(op, Error::closed);
+  if (s.closed) {
+    // Refused like any rejection: behind what close() resolved in place (a worker had the
+    // socket), else at once.
+    if (!op->error) op->error = Error::closed;
+    {
+      auto lock = lockQueues(s);
+      OpQueue& q = isReadKind(op->kind()) ? s.readQ : s.writeQ;
+      if (!q.empty() || s.busy) {
+        q.push(op);
+        return;
+      }
+    }
+    return finish(op);
+  }
   Loop& l = s.loop;
   if (s.key == nullptr) {
     try {
@@ -128,19 +147,20 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
   }
   const bool reads = isReadKind(op->kind());
   if (op->error) {
-    // A rejection is never performed. A refused write (queue_full) completes after the writes
-    // queued before it; a refused read (read_pending) does not wait for the read holding the
-    // slot, which may wait for ever: it tells the caller about a bug, as Java's exception does.
-    if (!reads) {
+    // A rejection is never performed. It completes after the operations queued before it in
+    // its direction (a write refused with queue_full, anything refused because close() has
+    // begun), except read_pending: that one does not wait for the read holding the slot, which
+    // may wait for ever; it tells the caller about a bug, as Java's exception does.
+    if (!(reads && op->error == Error::read_pending)) {
       auto lock = lockQueues(s);
-      if (!s.writeQ.empty() || s.busy) {
-        s.writeQ.push(op);
+      OpQueue& q = reads ? s.readQ : s.writeQ;
+      if (!q.empty() || s.busy) {
+        q.push(op);
         return;
       }
     }
     return finish(op);
   }
-  if (op->timeout.count() > 0) armDeadline(s, op);
   {
     auto lock = lockQueues(s);
     OpQueue& q = reads ? s.readQ : s.writeQ;
@@ -151,6 +171,7 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
       if (lock.owns_lock()) lock.unlock();  // performQueue completes outside the lock
       performQueue(s, reads);
     } else {
+      if (first && !s.busy) armDeadline(s, op);
       sink_->notify(*op, OpPhase::waiting);
     }
   }
@@ -160,17 +181,22 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
 void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
   OpQueue& q = reads ? s.readQ : s.writeQ;
   bool stopAtNext = false;
+  std::size_t results = 0;  // of a multishot operation, this turn
   for (;;) {
     Operation* op;
     {
       auto lock = lockQueues(s);
       op = q.front();
       if (op == nullptr || s.dead) return;
-      if (!op->error) {
-        if (stopAtNext) return;
+      if (!op->error && !op->isFinal()) {
+        if (stopAtNext || results == kMultishotResultsPerTurn) {
+          armDeadline(s, op);  // it waits at the head (a multishot operation: again)
+          return;
+        }
         sink_->notify(*op, OpPhase::performing);
         const Perform p = performSocketOp(s.fdch.fd(), *op);
         if (p == Perform::again) {
+          armDeadline(s, op);  // it waits at the head: its timeout runs from now
           sink_->notify(*op, OpPhase::waiting);
           return;
         }
@@ -179,16 +205,51 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
         // it waits for readiness like any other, rather than costing an EAGAIN here. Only the
         // rejections queued behind this one still complete now.
         stopAtNext = reads && s.readDrained;
+        if (op->multishot && isMoreResult(*op)) {
+          // One result of a multishot operation: it stays at the head; its idle timeout
+          // starts again. completeMore() never runs the handler here, so the queue is ours.
+          op->scratchTag = 0;
+          sink_->completeMore(op);
+          ++results;
+          continue;
+        }
       }
       q.pop();
     }
     finish(op);
+    armHeads(s);
   }
 }
 
+// A multishot operation goes on after a success, and after an accept that found the descriptor
+// table full (the waiting connection was shed; later ones may find room).
+bool ProcessorImpl::isMoreResult(const Operation& op) noexcept {
+  if (!op.error) return true;
+  return op.kind() == OpKind::accept && (op.error == std::errc::too_many_files_open ||
+                                         op.error == std::errc::too_many_files_open_in_system);
+}
+
+// An operation's timeout runs while it waits at the head of its queue (a write behind others
+// has not started yet: timing it out there would complete it before the writes before it).
+void ProcessorImpl::armHeads(SocketState& s) noexcept {
+  if (s.dead || s.closed || s.busy) return;
+  for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+    Operation* head;
+    {
+      auto lock = lockQueues(s);
+      head = q->front();
+    }
+    if (head != nullptr && !head->error && head->scratchTag == 0) armDeadline(s, head);
+  }
+}
+
+// Completes an operation that left its queue: performed, a rejection, or resolved in place
+// (cancelled or timed out) earlier. Whoever pops an operation completes it, exactly once.
 void ProcessorImpl::finish(Operation* op) noexcept {
   op->scratchTag = 0;  // its deadline no longer matters; the socket timer is lazy
-  if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
+  if (op->isFinal() || op->tryTransition(OpState::pending, OpState::completed)) {
+    sink_->complete(op);
+  }
 }
 
 void ProcessorImpl::updateInterest(SocketState& s) noexcept {
@@ -228,6 +289,7 @@ std::uint64_t ProcessorImpl::nowNs() noexcept {
 }
 
 void ProcessorImpl::armDeadline(SocketState& s, Operation* op) noexcept {
+  if (op->timeout.count() <= 0 || op->scratchTag != 0) return;  // none, or already running
   const std::uint64_t deadline =
       nowNs() + static_cast<std::uint64_t>(op->timeout / std::chrono::nanoseconds(1));
   op->scratchTag = deadline;
@@ -245,15 +307,25 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
   OpQueue expired;
   {
     auto lock = lockQueues(s);
-    // One pass per queue: a long write queue with timeouts stays O(n).
+    // Only operations waiting at the head of their queue have a deadline (armHeads).
     const auto hasExpired = [&](Operation& op) {
       if (op.scratchTag == 0) return false;
       if (op.scratchTag <= now) return true;
       if (op.scratchTag < earliest) earliest = op.scratchTag;
       return false;
     };
-    s.readQ.moveIf(hasExpired, expired);
-    s.writeQ.moveIf(hasExpired, expired);
+    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      if (!s.busy) {
+        q->moveIf(hasExpired, expired);
+        continue;
+      }
+      // A worker has the socket: resolve in place; it completes them in queue order.
+      for (Operation* op = q->front(); op != nullptr; op = op->next) {
+        if (!hasExpired(*op)) continue;
+        op->scratchTag = 0;
+        op->tryAbort(OpState::timed_out);
+      }
+    }
   }
   if (earliest != UINT64_MAX) {
     s.timerAt = earliest;
@@ -264,41 +336,47 @@ void ProcessorImpl::onSocketTimer(SocketState& s) noexcept {
     op->scratchTag = 0;
     if (op->tryAbort(OpState::timed_out)) sink_->complete(op);
   }
-  completeLeadingRejections(s);
+  completeLeadingDone(s);
+  armHeads(s);
   if (!s.dead) updateInterest(s);
 }
 
 // ------------------------------------------------------------------ cancellation and detach
 
+// One operation: at the head of its queue (and no worker has the socket) it leaves and completes
+// now; behind others it is resolved in place and completes when it reaches the head, so the
+// channel's completions keep their order.
 void ProcessorImpl::cancelSocketOp(SocketState& s, std::uint64_t id) noexcept {
   if (s.dead) return;
-  Operation* op;
+  Operation* removed = nullptr;
   {
     auto lock = lockQueues(s);
-    const auto hasId = [id](Operation& o) { return o.id() == id; };
-    op = s.readQ.removeFirst(hasId);
-    if (op == nullptr) op = s.writeQ.removeFirst(hasId);
+    for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      for (Operation* op = q->front(); op != nullptr; op = op->next) {
+        if (op->id() != id) continue;
+        if (!op->error) op->tryAbort(OpState::cancelled);  // a rejection keeps its own error
+        op->scratchTag = 0;
+        if (op == q->front() && !s.busy) removed = q->pop();
+        break;
+      }
+      if (removed != nullptr) break;
+    }
   }
-  if (op == nullptr) return;  // already completed (or being performed by a worker)
-  op->scratchTag = 0;
-  if (!op->error) {
-    if (op->tryAbort(OpState::cancelled)) sink_->complete(op);
-  } else {
-    finish(op);  // a rejection keeps its own error
-  }
-  completeLeadingRejections(s);
+  if (removed != nullptr) finish(removed);
+  completeLeadingDone(s);
+  armHeads(s);
   if (!s.dead) updateInterest(s);
 }
 
-// Rejections behind an operation that just left the queue (cancelled, timed out, performed by a
-// worker) complete now rather than wait for readiness that may never come.
-void ProcessorImpl::completeLeadingRejections(SocketState& s) noexcept {
+void ProcessorImpl::completeLeadingDone(SocketState& s) noexcept {
   for (OpQueue* q : {&s.readQ, &s.writeQ}) {
     for (;;) {
       Operation* op;
       {
         auto lock = lockQueues(s);
-        if (s.dead || s.busy || q->empty() || !q->front()->error) break;
+        if (s.dead || s.busy || q->empty()) break;
+        Operation* head = q->front();
+        if (!head->error && !head->isFinal()) break;
         op = q->pop();
       }
       finish(op);
@@ -317,8 +395,19 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
   OpQueue writes;
   {
     auto lock = lockQueues(s);
-    std::swap(reads, s.readQ);
-    std::swap(writes, s.writeQ);
+    if (s.busy) {
+      // A worker has the socket and may be completing earlier operations: resolve these in
+      // place; the worker (or rearm) completes them in queue order.
+      for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+        for (Operation* op = q->front(); op != nullptr; op = op->next) {
+          op->scratchTag = 0;
+          if (!op->error) op->tryAbort(OpState::cancelled);
+        }
+      }
+    } else {
+      std::swap(reads, s.readQ);
+      std::swap(writes, s.writeQ);
+    }
     if (close && !s.closed) {
       // The connection is released now, as close(2) would (the key first, so no stale event
       // reaches anything); the number stays ours until detach(), so fd(), options and
@@ -338,7 +427,9 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
 void ProcessorImpl::abortQueue(OpQueue& q) noexcept {
   while (Operation* op = q.pop()) {
     op->scratchTag = 0;
-    if (op->error) {
+    if (op->isFinal()) {
+      sink_->complete(op);  // resolved in place earlier, completed by whoever pops it
+    } else if (op->error) {
       if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
     } else if (op->tryAbort(OpState::cancelled)) {
       sink_->complete(op);

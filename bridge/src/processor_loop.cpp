@@ -77,9 +77,11 @@ bool ProcessorImpl::post(Loop& l, InboxItem item) noexcept {
 // what is posted meanwhile schedules its own drain task (the loop thread runs them one by one).
 void ProcessorImpl::drainInbox(Loop& l) noexcept {
   if (!l.inbox.takeAndFinish(l.draining)) return;
+  l.drainingNow = true;  // API calls of handlers run meanwhile queue behind the batch
   for (const InboxItem& item : l.draining)
     handle(l, item);
   l.draining.clear();
+  l.drainingNow = false;
 }
 
 void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
@@ -123,9 +125,28 @@ void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
 }
 
 void ProcessorImpl::abortLoop(Loop& l) noexcept {
-  // Whatever is still queued to the loop is aborted here; once the inbox is empty it closes, so
-  // later posts fail and the poster aborts the operation itself (submit() checks shuttingDown_
-  // first anyway).
+  // What the sockets hold was initiated before what still waits in the inbox: abort it first, so
+  // each channel's completions keep their order. Handlers that run meanwhile cannot initiate
+  // (the Proactor's shutdown gate is closed).
+  std::vector<SocketState*> live;
+  for (SocketState* s = l.live; s != nullptr; s = s->nextLive)
+    live.push_back(s);
+  for (SocketState* s : live) {
+    // The I/O pool has stopped (shutdown() stops it first): no worker has the socket any more,
+    // even if its rearm item still waits in the inbox.
+    s->busy = false;
+    OpQueue reads;
+    OpQueue writes;
+    {
+      auto lock = lockQueues(*s);
+      std::swap(reads, s->readQ);
+      std::swap(writes, s->writeQ);
+    }
+    abortQueue(reads);
+    abortQueue(writes);
+  }
+  // Then the inbox; once it is empty it closes, so later posts are refused and the poster
+  // handles its item itself.
   while (l.inbox.takeOrClose(l.draining)) {
     for (const InboxItem& item : l.draining) {
       if (item.kind == InboxItem::submit) {
@@ -136,26 +157,12 @@ void ProcessorImpl::abortLoop(Loop& l) noexcept {
     }
     l.draining.clear();
   }
-  std::vector<SocketState*> live;
-  for (SocketState* s = l.live; s != nullptr; s = s->nextLive)
-    live.push_back(s);
-  for (SocketState* s : live) {
-    if (s->busy) continue;  // cannot happen after the I/O pool stopped; belt and braces
-    OpQueue reads;
-    OpQueue writes;
-    {
-      auto lock = lockQueues(*s);
-      std::swap(reads, s->readQ);
-      std::swap(writes, s->writeQ);
-    }
-    abortQueue(reads);  // outside the lock: a handler may submit (aborted: shutting down)
-    abortQueue(writes);
-  }
   auto timers = std::move(l.timers);
   for (auto& [id, t] : timers) {
     if (t.op->tryAbort(OpState::cancelled)) sink_->complete(t.op);
   }
-  sink_->runDeferred();
+  while (sink_->runDeferred() != 0) {
+  }
 }
 
 void ProcessorImpl::freeGraveyard(Loop& l) noexcept {

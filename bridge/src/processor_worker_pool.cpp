@@ -20,20 +20,33 @@ void ProcessorImpl::workerPerform(SocketState& s) noexcept {
   {
     std::lock_guard lock(s.mutex);
     for (OpQueue* q : {&s.readQ, &s.writeQ}) {
+      std::size_t results = 0;
       while (Operation* op = q->front()) {
-        if (!op->error) {  // rejections are not performed, just completed in order
+        // Rejections and operations the loop resolved in place (cancelled, timed out) are not
+        // performed, just completed in their place in the queue.
+        if (!op->error && !op->isFinal()) {
+          if (results == kMultishotResultsPerTurn) break;
           sink_->notify(*op, OpPhase::performing);
           if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
+          if (op->multishot && isMoreResult(*op)) {
+            // Under the lock, so the loop cannot resolve the operation meanwhile;
+            // completeMore() never runs the handler here.
+            op->scratchTag = 0;
+            sink_->completeMore(op);
+            ++results;
+            continue;
+          }
         }
         done.push(q->pop());
       }
     }
   }
+  // Complete before handing the socket back: once the loop has it, another worker may perform
+  // and complete this socket's later operations, which must not overtake these.
+  while (Operation* op = done.pop())
+    finish(op);
   if (!post(s.loop, {InboxItem::rearm, &s, 0})) {
     s.busy = false;
-  }
-  while (Operation* op = done.pop()) {
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
   }
 }
 
@@ -44,7 +57,8 @@ void ProcessorImpl::rearm(SocketState& s) noexcept {
     s.loop.graveyard.push_back(&s);
     return;
   }
-  completeLeadingRejections(s);
+  completeLeadingDone(s);
+  armHeads(s);
   updateInterest(s);
 }
 

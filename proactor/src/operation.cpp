@@ -119,7 +119,7 @@ MoreResult::MoreResult(Operation& o) noexcept
       op(&o),
       transferred(std::exchange(o.transferred, 0)),
       error(std::exchange(o.error, {})),
-      buffer(std::move(o.buffer)),
+      buffer(std::exchange(o.buffer, ByteBuffer())),
       acceptedFd(std::exchange(o.acceptedFd, -1)) {}
 
 MoreResult::~MoreResult() {

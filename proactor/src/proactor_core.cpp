@@ -222,12 +222,13 @@ void ProactorCore::completeMore(Operation* op) noexcept {
     op->error.clear();
     return;
   }
+  // Never run here: the engine is in the middle of its operation (it may hold its queue).
   AsyncChannel* ch = op->channel();
   if (ch != nullptr && !inlineAffinity_) {
-    if (ch->strand_.push(more)) schedule(&ch->strand_);
+    if (ch->strand_.push(more)) requeue(&ch->strand_);
     return;
   }
-  schedule(more);
+  requeue(more);
 }
 
 void ProactorCore::schedule(DispatchNode* node) noexcept {

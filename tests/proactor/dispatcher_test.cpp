@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <stdexcept>
 #include <chrono>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 

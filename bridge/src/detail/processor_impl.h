@@ -96,6 +96,7 @@ struct Loop {
   // first" check of a new driven turn; closed by abortLoop, after which posters do it themselves.
   SerialQueue<std::vector<InboxItem>, true> inbox;
   std::vector<InboxItem> draining;      // loop thread: the batch being run
+  bool drainingNow = false;             // loop thread: a batch is being run
   std::vector<SocketState*> graveyard;  // loop thread: detached states, freed between iterations
   // Detached after the loop closed: the loop thread may still be aborting their queues at
   // shutdown, so they are freed only by ~ProcessorImpl, after every thread has joined.
@@ -125,6 +126,7 @@ class ProcessorImpl {
   bool drive(std::chrono::nanoseconds timeout) noexcept;
   void wakeup() noexcept;
   bool channelAffinity() const noexcept { return options_.ioMode == IoMode::inline_io; }
+  std::size_t threads() const noexcept { return loops_.size(); }
   const EmulatedProcessor::Options& options() const noexcept { return options_; }
 
   void onReady(SocketState& s, int readyOps) noexcept;
@@ -152,12 +154,19 @@ class ProcessorImpl {
   // processor_impl.cpp: a socket's operations, on its loop thread.
   void startSocketOp(SocketState& s, Operation* op) noexcept;
   void performQueue(SocketState& s, bool reads) noexcept;
+  static bool isMoreResult(const Operation& op) noexcept;
+  void armHeads(SocketState& s) noexcept;
+  // Results one multishot operation delivers per turn before the loop serves other sockets.
+  static constexpr std::size_t kMultishotResultsPerTurn = 16;
   void updateInterest(SocketState& s) noexcept;
   void finish(Operation* op) noexcept;  // resolve (the socket timer is lazy) and complete
   void abortQueue(OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
   void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
-  void completeLeadingRejections(SocketState& s) noexcept;
+  // Pops and completes the operations at the head of each queue that need no I/O: rejections,
+  // and operations already resolved in place (cancelled or timed out while a worker had the
+  // socket, or cancelled by id behind others), so completions keep their queue order.
+  void completeLeadingDone(SocketState& s) noexcept;
   void destroySocket(SocketState& s) noexcept;
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)
@@ -198,8 +207,13 @@ class ProcessorImpl {
 template <class Fn>
 ProcessorImpl::Route ProcessorImpl::onLoop(Loop& l, const InboxItem& item, Fn&& fn) noexcept {
   if (l.reactor.isInLoopThread()) {
-    fn();
-    return Route::ran;
+    // Work other threads posted earlier (or the rest of the batch being drained) goes first:
+    // a write a handler starts must not overtake one another thread started before it.
+    if (!l.drainingNow && !l.inbox.hasPending()) {
+      fn();
+      return Route::ran;
+    }
+    return post(l, item) ? Route::posted : Route::refused;
   }
   if (tryBeginTurn(l)) {
     fn();

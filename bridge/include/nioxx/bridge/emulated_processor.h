@@ -87,6 +87,7 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   bool drive(std::chrono::nanoseconds timeout) noexcept override;
   void wakeup() noexcept override;
   bool channelAffinity() const noexcept override;
+  std::size_t threads() const noexcept override;  // Reactors channels can be placed on
 
   const Options& options() const noexcept;
 

@@ -49,6 +49,7 @@ class CompletionSink {
   // result fields (transferred, error, buffer, acceptedFd) and the sink moves them out (they are
   // reset) into a result dispatched in order with the operation's other completions. The
   // operation must not be final; its final complete() comes later, from the engine, as usual.
+  // Never runs a handler on the calling thread (the engine may hold its queue's lock).
   virtual void completeMore(Operation* op) noexcept = 0;
   // Processor threads that perform I/O bracket their life with enterProcessorThread() /
   // leaveProcessorThread(): completions that must not run inline (inside an initiating call, or

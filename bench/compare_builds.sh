@@ -67,14 +67,10 @@ for ((r = 1; r <= ROUNDS; r++)); do
           stop_server
           continue
         fi
-        set +e
-        out=$(timeout 120 taskset -c "$LOAD_CPU" "$LOADGEN" --port "$PORT" \
-          --connections "$conns" --pipeline "$depth" --duration "$DURATION" --warmup "$WARMUP" \
-          --server-pid "$SERVER_PID" --json 2>"$OUT/load.err")
-        rc=$?
-        set -e
-        stop_server
-        [[ -n "$out" ]] || out=null
+        measure_load "$LOADGEN" "$OUT/load.err" --connections "$conns" --pipeline "$depth" \
+          --duration "$DURATION" --warmup "$WARMUP"
+        out=$LOAD_JSON
+        rc=$LOAD_RC
         printf '{"workload":"%s","round":%d,"config":"%s","build":"%s","exit":%d,"result":%s}\n' \
           "$wname" "$r" "$cname" "$b" "$rc" "$out" >>"$RUNS"
         python3 -c 'import json,sys; d=json.loads(sys.argv[1]) or {};

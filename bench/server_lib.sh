@@ -32,4 +32,17 @@ stop_server() {
   kill -KILL "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
 }
+# Runs the load generator against the server started last, then stops the server. Sets LOAD_JSON
+# (its --json line, or null) and LOAD_RC. Usage: measure_load loadgen errfile hello_load-args...
+measure_load() {
+  local loadgen=$1 errfile=$2
+  shift 2
+  set +e
+  LOAD_JSON=$(timeout 120 taskset -c "$LOAD_CPU" "$loadgen" --port "$PORT" "$@" \
+    --server-pid "$SERVER_PID" --json 2>"$errfile")
+  LOAD_RC=$?
+  set -e
+  stop_server
+  [[ -n "$LOAD_JSON" ]] || LOAD_JSON=null
+}
 trap '[[ -n "$SERVER_PID" ]] && kill -KILL "$SERVER_PID" 2>/dev/null; true' EXIT

@@ -437,6 +437,14 @@ void ProcessorImpl::abortQueue(OpQueue& q) noexcept {
   }
 }
 
+// Loop thread: the state is freed between iterations, once (destroySocket and a late rearm()
+// may both find it dead, e.g. at shutdown).
+void ProcessorImpl::bury(SocketState& s) noexcept {
+  if (s.buried) return;
+  s.buried = true;
+  s.loop.graveyard.push_back(&s);
+}
+
 // Loop thread: the handle is gone (detach). The state is freed between iterations.
 void ProcessorImpl::destroySocket(SocketState& s) noexcept {
   if (s.dead) return;
@@ -447,7 +455,7 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
   s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
   if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
   s.timer = TimerId{};
-  if (!s.busy) s.loop.graveyard.push_back(&s);  // else rearm() frees it
+  if (!s.busy) bury(s);  // else rearm() does
 }
 
 }  // namespace nioxx::bridge_detail

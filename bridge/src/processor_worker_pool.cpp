@@ -9,6 +9,9 @@
 namespace nioxx::bridge_detail {
 
 void ProcessorImpl::handToWorker(SocketState& s) noexcept {
+  // epoll reports hang-ups and errors even with no interest: a worker has the socket already,
+  // and it is handed out again (if still ready) only after rearm().
+  if (s.busy) return;
   s.busy = true;
   s.key->interestOps(0);
   s.interest = 0;
@@ -54,7 +57,7 @@ void ProcessorImpl::workerPerform(SocketState& s) noexcept {
 void ProcessorImpl::rearm(SocketState& s) noexcept {
   s.busy = false;
   if (s.dead) {
-    s.loop.graveyard.push_back(&s);
+    bury(s);
     return;
   }
   completeLeadingDone(s);

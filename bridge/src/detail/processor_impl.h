@@ -53,6 +53,7 @@ struct SocketState final : EventHandler {
   std::uint64_t timerAt = 0;  // when it fires (steady clock, ns)
   bool closed = false;        // close() processed: queues aborted, descriptor shut down
   bool dead = false;          // detached: waiting in the graveyard
+  bool buried = false;        // in the graveyard (loop thread)
   bool busy = false;          // worker_pool mode: a worker is performing I/O
   // The last read was short (the socket was drained): the next read waits for readiness instead
   // of trying at once, which would almost always cost an EAGAIN system call (loop thread).
@@ -168,6 +169,7 @@ class ProcessorImpl {
   // socket, or cancelled by id behind others), so completions keep their queue order.
   void completeLeadingDone(SocketState& s) noexcept;
   void destroySocket(SocketState& s) noexcept;
+  void bury(SocketState& s) noexcept;
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, Operation* op) noexcept;  // op->scratchTag = deadline (ns)
   void onSocketTimer(SocketState& s) noexcept;

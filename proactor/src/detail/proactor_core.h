@@ -87,8 +87,10 @@ class ProactorCore final : public CompletionSink,
   DispatchNode* head_ = nullptr;
   DispatchNode* tail_ = nullptr;
   std::size_t waiters_ = 0;
-  std::size_t runners_ = 0;  // threads inside run()/runOnce()
-  std::size_t drivers_ = 0;  // threads inside processor_->drive()
+  std::size_t runners_ = 0;              // threads inside run()/runOnce()
+  std::size_t drivers_ = 0;              // threads inside processor_->drive()
+  DispatchNode* driveMarker_ = nullptr;  // the last node queued when a drive ended
+  bool driveDue_ = false;                // that node was taken: drive before taking more
   bool stopped_ = false;
   bool shuttingDown_ = false;
   bool shutdownStarted_ = false;

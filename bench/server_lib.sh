@@ -45,4 +45,4 @@ measure_load() {
   stop_server
   [[ -n "$LOAD_JSON" ]] || LOAD_JSON=null
 }
-trap '[[ -n "$SERVER_PID" ]] && kill -KILL "$SERVER_PID" 2>/dev/null; true' EXIT
+trap 'if [[ -n "$SERVER_PID" ]]; then kill -KILL "$SERVER_PID" 2>/dev/null || true; fi' EXIT

@@ -38,8 +38,8 @@
 #include <cstddef>
 #include <memory>
 
-#include "nioxx/proactor/spi/async_operation_processor.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
 
 namespace nioxx {
 

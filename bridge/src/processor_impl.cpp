@@ -102,10 +102,7 @@ void ProcessorImpl::cancelOperation(AsyncChannel& channel, std::uint64_t id) noe
 
 // A refused or aborted operation completes through the Proactor like any other.
 void ProcessorImpl::abortNow(Operation* op, Error error) noexcept {
-  if (op->error) {  // a rejection keeps its own error
-    if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-    return;
-  }
+  if (op->error) return finish(op);  // a rejection keeps its own error
   if (op->tryAbort(OpState::cancelled)) {
     if (error != Error::operation_aborted) op->error = error;
     sink_->complete(op);
@@ -120,15 +117,7 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     // Refused like any rejection: behind what close() resolved in place (a worker had the
     // socket), else at once.
     if (!op->error) op->error = Error::closed;
-    {
-      auto lock = lockQueues(s);
-      OpQueue& q = isReadKind(op->kind()) ? s.readQ : s.writeQ;
-      if (!q.empty() || s.busy) {
-        q.push(op);
-        return;
-      }
-    }
-    return finish(op);
+    return refuseInOrder(s, op);
   }
   Loop& l = s.loop;
   if (s.key == nullptr) {
@@ -151,15 +140,8 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     // its direction (a write refused with queue_full, anything refused because close() has
     // begun), except read_pending: that one does not wait for the read holding the slot, which
     // may wait for ever; it tells the caller about a bug, as Java's exception does.
-    if (!(reads && op->error == Error::read_pending)) {
-      auto lock = lockQueues(s);
-      OpQueue& q = reads ? s.readQ : s.writeQ;
-      if (!q.empty() || s.busy) {
-        q.push(op);
-        return;
-      }
-    }
-    return finish(op);
+    if (reads && op->error == Error::read_pending) return finish(op);
+    return refuseInOrder(s, op);
   }
   {
     auto lock = lockQueues(s);
@@ -176,6 +158,20 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
     }
   }
   updateInterest(s);
+}
+
+// A rejection completes after what its direction's queue holds (or what a worker is doing), in
+// its place; with nothing before it, at once.
+void ProcessorImpl::refuseInOrder(SocketState& s, Operation* op) noexcept {
+  {
+    auto lock = lockQueues(s);
+    OpQueue& q = isReadKind(op->kind()) ? s.readQ : s.writeQ;
+    if (!q.empty() || s.busy) {
+      q.push(op);
+      return;
+    }
+  }
+  finish(op);
 }
 
 void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
@@ -216,8 +212,7 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
       }
       q.pop();
     }
-    finish(op);
-    armHeads(s);
+    finish(op);  // the next head's deadline is armed above if it has to wait
   }
 }
 
@@ -426,14 +421,9 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
 // q must already be detached from the socket: completions may start new operations on it.
 void ProcessorImpl::abortQueue(OpQueue& q) noexcept {
   while (Operation* op = q.pop()) {
-    op->scratchTag = 0;
-    if (op->isFinal()) {
-      sink_->complete(op);  // resolved in place earlier, completed by whoever pops it
-    } else if (op->error) {
-      if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
-    } else if (op->tryAbort(OpState::cancelled)) {
-      sink_->complete(op);
-    }
+    // Rejections keep their own error; ops resolved in place earlier keep their outcome.
+    if (!op->error && !op->isFinal()) op->tryAbort(OpState::cancelled);
+    finish(op);
   }
 }
 

@@ -344,6 +344,23 @@ void ProactorCore::pushShared(DispatchNode* node) noexcept {
   if (wakeDriver) processor_->wakeup();
 }
 
+// One drive of the processor by this thread (leader/followers), with mutex_ released meanwhile.
+// Afterwards the fairness marker points at the last node queued so far. False: the processor
+// declined to be driven.
+bool ProactorCore::driveWithLockReleased(std::unique_lock<std::mutex>& lock,
+                                         std::chrono::nanoseconds slice) {
+  ++drivers_;
+  lock.unlock();
+  tls.drivingCore = this;
+  const bool drove = processor_->drive(slice);
+  tls.drivingCore = nullptr;
+  lock.lock();
+  --drivers_;
+  driveMarker_ = tail_;
+  driveDue_ = false;
+  return drove;
+}
+
 DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
                                       std::chrono::steady_clock::time_point deadline,
                                       bool poolThread) {
@@ -359,16 +376,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
     // then, not every n handlers, keeps interest changes of a batch from reaching epoll_ctl
     // half-way (2 per request at 64x1 when polled every 16 handlers).
     if (head_ != nullptr && driveDue_ && mayDrive && drivers_ == 0) {
-      driveDue_ = false;
-      ++drivers_;
-      lock.unlock();
-      tls.drivingCore = this;
-      const bool drove = processor_->drive(std::chrono::nanoseconds(0));
-      tls.drivingCore = nullptr;
-      lock.lock();
-      --drivers_;
-      driveMarker_ = tail_;
-      mayDrive = drove;
+      mayDrive = driveWithLockReleased(lock, std::chrono::nanoseconds(0));
       continue;
     }
     if (head_ != nullptr) {
@@ -388,19 +396,11 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
     if (expired && !(poll && mayDrive && drivers_ == 0)) return nullptr;
     // Leader/followers: if the processor lets us, do its waiting and I/O ourselves.
     if (mayDrive && drivers_ == 0) {
-      ++drivers_;
       poll = false;
-      lock.unlock();
       const auto slice = expired ? std::chrono::nanoseconds(0)
                                  : std::min<std::chrono::nanoseconds>(
                                        deadline - now, std::chrono::milliseconds(100));
-      tls.drivingCore = this;
-      const bool drove = processor_->drive(slice);
-      tls.drivingCore = nullptr;
-      lock.lock();
-      --drivers_;
-      driveMarker_ = tail_;
-      driveDue_ = false;
+      const bool drove = driveWithLockReleased(lock, slice);
       // Re-check the queue even if drive() declined: the lock was released, and a node pushed
       // meanwhile saw waiters_ == 0 and notified nobody (processor_->wakeup() is a no-op for a
       // processor that cannot be driven). Sleeping now would lose that wakeup. Not driving

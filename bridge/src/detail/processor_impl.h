@@ -154,6 +154,7 @@ class ProcessorImpl {
 
   // processor_impl.cpp: a socket's operations, on its loop thread.
   void startSocketOp(SocketState& s, Operation* op) noexcept;
+  void refuseInOrder(SocketState& s, Operation* op) noexcept;
   void performQueue(SocketState& s, bool reads) noexcept;
   static bool isMoreResult(const Operation& op) noexcept;
   void armHeads(SocketState& s) noexcept;

@@ -65,7 +65,6 @@ class ProactorCore final : public CompletionSink,
   const ProactorOptions& options() const noexcept { return options_; }
 
  private:
-  friend class ApiCall;
   void reject(Operation* op, std::error_code error) noexcept;
   [[noreturn]] void refuse(Operation* op, const char* what);
   void releaseSlot(Operation* op) noexcept;
@@ -76,6 +75,7 @@ class ProactorCore final : public CompletionSink,
   // Pops one node, waiting until `deadline` (lock held by caller); null on timeout/stop.
   DispatchNode* popShared(std::unique_lock<std::mutex>& lock,
                           std::chrono::steady_clock::time_point deadline, bool poolThread);
+  bool driveWithLockReleased(std::unique_lock<std::mutex>& lock, std::chrono::nanoseconds slice);
   void poolLoop();
 
   std::unique_ptr<AsyncOperationProcessor> processor_;

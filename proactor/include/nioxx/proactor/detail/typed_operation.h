@@ -129,25 +129,19 @@ template <>
 struct ResultBuilder<AcceptResult> {
   static constexpr bool kMultishot = true;
   static AcceptResult buildMore(Operation& op, MoreResult& m) {
-    ChannelRef server = shareChannel(op);
-    ChannelRef accepted;
-    std::error_code error = m.error;
-    if (m.acceptedFd >= 0) {
-      accepted = adoptAccepted(*server.get(), m.acceptedFd, error);
-      m.acceptedFd = -1;
-    }
-    AcceptResult r(op.id(), error, std::move(server), std::move(accepted));
+    AcceptResult r = make(op, shareChannel(op), m.acceptedFd, m.error);
     r.more_ = true;
     return r;
   }
   static AcceptResult build(Operation& op) {
-    ChannelRef server = ChannelRef::adopt(op.releaseChannel());
+    return make(op, ChannelRef::adopt(op.releaseChannel()), op.acceptedFd, op.error);
+  }
+
+ private:
+  // Takes the accepted descriptor (fd becomes -1) into a channel of the server's Proactor.
+  static AcceptResult make(Operation& op, ChannelRef server, int& fd, std::error_code error) {
     ChannelRef accepted;
-    std::error_code error = op.error;
-    if (op.acceptedFd >= 0) {
-      accepted = adoptAccepted(*server.get(), op.acceptedFd, error);
-      op.acceptedFd = -1;
-    }
+    if (fd >= 0) accepted = adoptAccepted(*server.get(), std::exchange(fd, -1), error);
     return AcceptResult(op.id(), error, std::move(server), std::move(accepted));
   }
 };

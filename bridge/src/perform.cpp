@@ -14,6 +14,8 @@
 #include "detail/fd_reserve.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
+#include "nioxx/proactor/spi/async_channel.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -137,6 +139,34 @@ Perform readPooled(int fd, Operation& op) noexcept {
   return p;
 }
 
+// A read with a provided-buffer group takes one of its thread's buffers for the attempt and
+// keeps it only if bytes came; with none free it reads nothing (the bytes wait in the socket).
+Perform readProvided(int fd, Operation& op) noexcept {
+  ProvidedBuffers& group = *op.group;
+  const std::uint32_t thread = op.channel()->placement();
+  const int taken = group.take(thread);
+  if (taken < 0) return Perform::nobuffer;
+  const auto id = static_cast<std::uint16_t>(taken);
+  for (;;) {
+    const ssize_t n = ::recv(fd, group.data(thread, id), group.bufferSize(), 0);
+    if (n > 0) {
+      try {
+        op.buffer = group.lend(thread, id, static_cast<std::size_t>(n));
+      } catch (const std::bad_alloc&) {
+        return fail(op, std::make_error_code(std::errc::not_enough_memory));  // id is back
+      }
+      op.transferred = static_cast<std::size_t>(n);
+      return static_cast<std::size_t>(n) < group.bufferSize() ? Perform::drained : Perform::done;
+    }
+    const int e = n == 0 ? 0 : errno;
+    if (e == EINTR) continue;
+    group.giveBack(thread, id);
+    if (n == 0) return fail(op, Error::end_of_stream);
+    if (wouldBlock(e)) return Perform::again;
+    return fail(op, std::error_code(e, std::system_category()));
+  }
+}
+
 Perform writeOp(int fd, Operation& op) noexcept {
   for (;;) {
     const bool vec = op.kind() == OpKind::writev;
@@ -228,6 +258,7 @@ Perform acceptOp(int fd, Operation& op) noexcept {
 Perform performSocketOp(int fd, Operation& op) noexcept {
   switch (op.kind()) {
     case OpKind::read:
+      if (op.group != nullptr) return readProvided(fd, op);
       return op.pool != nullptr ? readPooled(fd, op) : readOp(fd, op);
     case OpKind::readv:
       return readOp(fd, op);

@@ -190,10 +190,19 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
           return;
         }
         sink_->notify(*op, OpPhase::performing);
+        const std::uint64_t epoch = s.loop.bufferReturns.load(std::memory_order_acquire);
         const Perform p = performSocketOp(s.fdch.fd(), *op);
-        if (p == Perform::again) {
+        if (p == Perform::again || p == Perform::nobuffer) {
+          if (p == Perform::nobuffer) {
+            s.starvedOn = op->group;
+            s.starvedEpoch = epoch;
+          }
           armDeadline(s, op);  // it waits at the head: its timeout runs from now
           sink_->notify(*op, OpPhase::waiting);
+          if (p == Perform::nobuffer) {
+            lock = {};
+            park(s);
+          }
           return;
         }
         if (reads) s.readDrained = p == Perform::drained;
@@ -252,7 +261,11 @@ void ProcessorImpl::updateInterest(SocketState& s) noexcept {
   int want = 0;
   {
     auto lock = lockQueues(s);
-    if (!s.readQ.empty()) want |= SelectionKey::OP_READ;
+    // A read waiting for a provided buffer must not be woken by the bytes it cannot take yet.
+    Operation* head = s.readQ.front();
+    if (head != nullptr && (s.starvedOn == nullptr || head->group != s.starvedOn)) {
+      want |= SelectionKey::OP_READ;
+    }
     if (!s.writeQ.empty()) want |= SelectionKey::OP_WRITE;
   }
   if (want != s.interest && s.key->isValid()) {
@@ -442,6 +455,7 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
   if (s.prevLive != nullptr) s.prevLive->nextLive = s.nextLive;
   if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
   if (s.loop.live == &s) s.loop.live = s.nextLive;
+  if (s.listedStarved) unpark(s);  // the loop's list must not outlive the state
   s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
   if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
   s.timer = TimerId{};

@@ -12,6 +12,7 @@
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
 
 namespace nioxx {
 namespace detail {
@@ -53,6 +54,20 @@ AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd, Placement placement) 
     throw std::system_error(lastError(), "nioxx: AsyncSocket::adopt: fcntl(O_NONBLOCK) failed");
   }
   return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
+}
+
+ProvidedBuffers* AsyncSocket::checked(const BufferGroup& group) const {
+  ProvidedBuffers* g = group.get();
+  if (g == nullptr) {
+    throw std::invalid_argument(
+        "nioxx: read with an empty BufferGroup; make one with Proactor::provideBuffers()");
+  }
+  if (channel_ && g->owner() != &channel_->core()) {
+    throw std::invalid_argument(
+        "nioxx: read with a BufferGroup of another Proactor; use a group made by the Proactor "
+        "this socket belongs to");
+  }
+  return g;
 }
 
 AsyncChannel* AsyncSocket::checked() const {

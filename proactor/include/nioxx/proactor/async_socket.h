@@ -94,6 +94,8 @@ class AsyncSocket {
                                      Nanos timeout = Nanos::zero());
 
   // ---- read: completes as soon as some bytes arrived (end_of_stream if the peer closed) ----
+  // A buffer with no room (position == limit) completes at once with 0 bytes, as in Java: clear()
+  // or compact() a reused buffer first, or a read loop spins.
   template <class Act, class H>
   requires detail::NotFutureTag<Act> OperationId read(ByteBuffer dst, Act act, H&& h,
                                                       Nanos timeout = Nanos::zero()) {

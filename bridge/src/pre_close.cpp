@@ -1,4 +1,5 @@
 #include "detail/pre_close.h"
+#include "nioxx/core/sys.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -20,8 +21,8 @@ int deadFd() noexcept {
   fd = gDeadFd.load(std::memory_order_relaxed);
   if (fd >= 0) return fd;
   int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
-  ::close(pair[1]);  // the peer is gone: reads see end of stream, writes fail
+  if (sys::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  sys::close(pair[1]);  // the peer is gone: reads see end of stream, writes fail
   gDeadFd.store(pair[0], std::memory_order_release);
   return pair[0];
 }
@@ -38,11 +39,11 @@ void preClose(int fd) noexcept {
   if (dead >= 0) {
     int rc;
     do {
-      rc = ::dup3(dead, fd, O_CLOEXEC);
+      rc = sys::dup3(dead, fd, O_CLOEXEC);
     } while (rc < 0 && errno == EINTR);
     if (rc >= 0) return;
   }
-  ::shutdown(fd, SHUT_RDWR);
+  sys::shutdown(fd, SHUT_RDWR);
 }
 
 }  // namespace nioxx::bridge_detail

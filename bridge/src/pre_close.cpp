@@ -21,8 +21,8 @@ int deadFd() noexcept {
   fd = gDeadFd.load(std::memory_order_relaxed);
   if (fd >= 0) return fd;
   int pair[2];
-  if (sys::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
-  sys::close(pair[1]);  // the peer is gone: reads see end of stream, writes fail
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  ::close(pair[1]);  // the peer is gone: reads see end of stream, writes fail
   gDeadFd.store(pair[0], std::memory_order_release);
   return pair[0];
 }
@@ -30,16 +30,22 @@ int deadFd() noexcept {
 }  // namespace
 
 void ensurePreCloseSocket() noexcept {
-  (void)deadFd();
+  if (sys::installed() == nullptr) (void)deadFd();
 }
 
 void preClose(int fd) noexcept {
   if (fd < 0) return;
+  // A simulated OS (sim/) lives shorter than the cached dead socket: release the connection with
+  // a shutdown there, which the peer sees the same way.
+  if (sys::installed() != nullptr) {
+    sys::shutdown(fd, SHUT_RDWR);
+    return;
+  }
   const int dead = deadFd();
   if (dead >= 0) {
     int rc;
     do {
-      rc = sys::dup3(dead, fd, O_CLOEXEC);
+      rc = ::dup3(dead, fd, O_CLOEXEC);
     } while (rc < 0 && errno == EINTR);
     if (rc >= 0) return;
   }

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     first = *seed;
     seeds = 1;
   }
-  nioxx::log::get("sim")->set_level(spdlog::level::off);
+  for (const char* name : {"sim", "bridge", "reactor", "proactor"})
+    nioxx::log::get(name)->set_level(spdlog::level::off);
   spdlog::set_level(spdlog::level::off);  // the chaos provokes warnings by design
   const nioxx::sim::Fault fault = nioxx::sim::parseFault(faultName);
 

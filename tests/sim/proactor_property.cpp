@@ -3,6 +3,7 @@
 // inside an API call, and no two handlers of one socket overlap; a read that times out does so no
 // earlier than its timeout (virtual clock); cancel/close races leave nothing outstanding after
 // shutdown(); streams arrive intact, and in full unless the schedule broke them on purpose.
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -178,6 +179,7 @@ void proactorProperty(World& world, Check& check) {
     auto c = std::make_unique<Link>();
     c->id = i;
     c->length = rng.oneIn(5) ? 0 : rng.below(rng.oneIn(3) ? 30'000 : 3000);
+    c->length = std::min<std::uint64_t>(c->length, world.chaos().capacity * 40);
     c->client = AsyncSocket::open(proactor);
     Link& ref = *c;
     initiated(api([&] {

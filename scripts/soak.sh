@@ -7,6 +7,7 @@
 #   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
 #   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
 #      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
+#   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000; CI runs 10,000)
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
 # docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
 # Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
@@ -57,6 +58,10 @@ step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
   NIOXX_STRESS_FIRST_SEED="${SOAK_STRESS_FIRST_SEED:-1}" \
   NIOXX_STRESS_MAX_FAILURES="${SOAK_STRESS_MAX_FAILURES:-20}" \
   "$conformance" --gtest_filter='*StressTest*'
+# Deterministic simulation (issue 13): SOAK_SIM_SEEDS seeds (default 1,000,000) of every property.
+cmake --build "$build" -j"$(nproc)" --target nioxx_simulate >/dev/null || failed+=("sim.build")
+step sim "$build/bin/nioxx_simulate" --first "${SOAK_SIM_FIRST_SEED:-1}" \
+  --seeds "${SOAK_SIM_SEEDS:-1000000}" --max-failures "${SOAK_STRESS_MAX_FAILURES:-20}"
 echo "log: $log"
 if ((${#failed[@]})); then
   echo "soak FAILED: ${failed[*]}"

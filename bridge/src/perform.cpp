@@ -16,6 +16,7 @@
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -68,11 +69,11 @@ Perform readOp(int fd, Operation& op) noexcept {
       const int count = gather(op.buffers, iov);
       for (int i = 0; i < count; ++i)
         asked += iov[static_cast<std::size_t>(i)].iov_len;
-      n = ::readv(fd, iov.data(), count);
+      n = sys::readv(fd, iov.data(), count);
     } else {
       auto span = op.buffer.remainingSpan();
       asked = span.size();
-      n = ::read(fd, span.data(), span.size());
+      n = sys::read(fd, span.data(), span.size());
     }
     if (n > 0) {
       if (vec) {
@@ -148,7 +149,7 @@ Perform readProvided(int fd, Operation& op) noexcept {
   if (taken < 0) return Perform::nobuffer;
   const auto id = static_cast<std::uint16_t>(taken);
   for (;;) {
-    const ssize_t n = ::recv(fd, group.data(thread, id), group.bufferSize(), 0);
+    const ssize_t n = sys::recv(fd, group.data(thread, id), group.bufferSize(), 0);
     if (n > 0) {
       try {
         op.buffer = group.lend(thread, id, static_cast<std::size_t>(n));
@@ -177,10 +178,10 @@ Perform writeOp(int fd, Operation& op) noexcept {
       msghdr msg{};
       msg.msg_iov = iov.data();
       msg.msg_iovlen = static_cast<std::size_t>(gather(op.buffers, iov));
-      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+      n = sys::sendmsg(fd, &msg, MSG_NOSIGNAL);
     } else {
       auto span = op.buffer.remainingSpan();
-      n = ::send(fd, span.data(), span.size(), MSG_NOSIGNAL);
+      n = sys::send(fd, span.data(), span.size(), MSG_NOSIGNAL);
     }
     if (n > 0) {
       if (vec) {
@@ -204,7 +205,7 @@ Perform connectOp(int fd, Operation& op) noexcept {
   if (!op.address) return fail(op, Error::invalid_argument);
   if (op.offset == 0) {
     for (;;) {
-      if (::connect(fd, op.address->sockaddr(), op.address->length()) == 0) return Perform::done;
+      if (sys::connect(fd, op.address->sockaddr(), op.address->length()) == 0) return Perform::done;
       if (errno == EINTR) continue;
       if (errno == EINPROGRESS) {
         op.offset = 1;
@@ -216,12 +217,12 @@ Perform connectOp(int fd, Operation& op) noexcept {
   }
   int err = 0;
   socklen_t len = sizeof(err);
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(op, lastError());
+  if (sys::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(op, lastError());
   if (err == 0) {
     // Writable with no error can also be a spurious wake-up before the handshake finished.
     sockaddr_storage ss{};
     socklen_t sl = sizeof(ss);
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return Perform::done;
+    if (sys::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return Perform::done;
     if (errno == ENOTCONN) return Perform::again;
     return fail(op, lastError());
   }
@@ -232,7 +233,7 @@ Perform connectOp(int fd, Operation& op) noexcept {
 Perform acceptOp(int fd, Operation& op) noexcept {
   ensureFdReserve();  // the spare must exist before the table fills up
   for (;;) {
-    const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int c = sys::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c >= 0) {
       op.acceptedFd = c;
       return Perform::done;

@@ -11,6 +11,7 @@
 #include "detail/pre_close.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/placement.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -43,7 +44,7 @@ void ProcessorImpl::attach(AsyncChannel& channel) {
 void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   if (channel.kind() == ChannelKind::file) {
     auto* fs = static_cast<FileState*>(channel.processorState);
-    ::close(channel.fd());
+    sys::close(channel.fd());
     delete fs;
     return;
   }
@@ -292,7 +293,7 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
 // operations leave it alone. When it fires, expired operations time out and it re-arms for the
 // earliest remaining deadline.
 std::uint64_t ProcessorImpl::nowNs() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+  return static_cast<std::uint64_t>(sys::now().time_since_epoch() /
                                     std::chrono::nanoseconds(1));
 }
 

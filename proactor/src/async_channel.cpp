@@ -13,6 +13,7 @@
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -86,7 +87,7 @@ ChannelRef adoptAccepted(AsyncChannel& server, int fd, std::error_code& error) n
   } catch (...) {
     error = std::make_error_code(std::errc::io_error);
   }
-  ::close(fd);
+  sys::close(fd);
   return {};
 }
 

@@ -13,6 +13,7 @@
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/proactor.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace detail {
@@ -20,14 +21,14 @@ namespace detail {
 std::optional<InetSocketAddress> addressOf(int fd, bool peer) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
-  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int rc = peer ? sys::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : sys::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   if (rc != 0) return std::nullopt;
   return InetSocketAddress::fromSockaddr(ss, len);
 }
 
 int openStreamSocket(bool ipv6) {
-  const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = sys::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::system_error(lastError(), "nioxx: socket(2) failed");
   return fd;
 }
@@ -43,14 +44,14 @@ AsyncSocket AsyncSocket::open(Proactor& proactor, Placement placement, bool ipv6
   try {
     return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
   } catch (...) {
-    ::close(fd);
+    sys::close(fd);
     throw;
   }
 }
 
 AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd, Placement placement) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+  const int flags = sys::fcntl(fd, F_GETFL);
+  if (flags < 0 || sys::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     throw std::system_error(lastError(), "nioxx: AsyncSocket::adopt: fcntl(O_NONBLOCK) failed");
   }
   return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
@@ -94,7 +95,7 @@ std::optional<InetSocketAddress> AsyncSocket::remoteAddress() const {
 
 std::error_code AsyncSocket::setNoDelay(bool on) {
   const int v = on ? 1 : 0;
-  if (::setsockopt(checked()->fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) {
+  if (sys::setsockopt(checked()->fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) {
     return lastError();
   }
   return {};
@@ -145,11 +146,11 @@ void AsyncSocket::cancel(OperationId operation) {
   checked()->core().cancelOperation(*channel_.get(), operation);
 }
 std::error_code AsyncSocket::shutdownInput() {
-  if (::shutdown(checked()->fd(), SHUT_RD) != 0) return lastError();
+  if (sys::shutdown(checked()->fd(), SHUT_RD) != 0) return lastError();
   return {};
 }
 std::error_code AsyncSocket::shutdownOutput() {
-  if (::shutdown(checked()->fd(), SHUT_WR) != 0) return lastError();
+  if (sys::shutdown(checked()->fd(), SHUT_WR) != 0) return lastError();
   return {};
 }
 void AsyncSocket::close() {

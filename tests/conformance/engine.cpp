@@ -52,7 +52,6 @@ std::vector<EngineParam> allEngines() {
   const auto& uringHere = UringProcessor::probe();
   if (uringHere.available) {
     engines.push_back({"uring_call_through_t1", uring(call_through, 1), 1});
-    engines.push_back({"uring_call_through_t2", uring(call_through, 2), 1});
     engines.push_back({"uring_post_reactive_t1", uring(post_reactive, 1), 2});
     engines.push_back({"uring_pool_t2", uring(pool, 2), 1});
   } else {

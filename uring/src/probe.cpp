@@ -100,4 +100,8 @@ const UringProcessor::Availability& UringProcessor::probe() {
   return a;
 }
 
+UringProcessor::Availability UringProcessor::probeNow() {
+  return run();
+}
+
 }  // namespace nioxx

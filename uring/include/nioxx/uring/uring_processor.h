@@ -52,6 +52,8 @@ class UringProcessor final : public AsyncOperationProcessor {
     std::string features;  // e.g. "setup=single_issuer|defer_taskrun kernel=6.8"
   };
   static const Availability& probe();
+  // The same check, not cached (tests of the fallback).
+  static Availability probeNow();
 
   explicit UringProcessor(Options options);
   UringProcessor() : UringProcessor(Options{}) {}

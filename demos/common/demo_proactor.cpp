@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/core/log.h"
+#include "nioxx/uring/uring_processor.h"
 
 namespace nioxx::demo {
 namespace {
@@ -37,20 +39,22 @@ EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strateg
   return options;
 }
 
-class EmulatedDemoProactor final : public DemoProactor {
+// Either engine: the Proactor plus, for post_reactive, the threads that run its handlers.
+class EngineDemoProactor final : public DemoProactor {
  public:
-  EmulatedDemoProactor(std::size_t threads, DispatchStrategy strategy,
-                       const ProcessorTuning& tuning)
-      : proactor_(makeEmulatedProactor(optionsFor(threads, strategy, tuning))) {
+  EngineDemoProactor(Proactor proactor, std::size_t threads, DispatchStrategy strategy,
+                     const char* engine)
+      : proactor_(std::move(proactor)), engine_(engine) {
     // post_reactive: handlers run only inside Proactor::run(), so somebody has to call it.
     if (strategy == DispatchStrategy::post_reactive) {
       for (std::size_t i = 0; i < threads; ++i)
         runners_.emplace_back([this] { proactor_.run(); });
     }
   }
-  ~EmulatedDemoProactor() override { shutdown(); }
+  ~EngineDemoProactor() override { shutdown(); }
 
   Proactor& proactor() noexcept override { return proactor_; }
+  const char* engine() const noexcept override { return engine_; }
 
   void shutdown() override {
     if (shutDown_) return;
@@ -64,6 +68,7 @@ class EmulatedDemoProactor final : public DemoProactor {
 
  private:
   Proactor proactor_;
+  const char* engine_;
   std::vector<std::thread> runners_;
   bool shutDown_ = false;
 };
@@ -72,11 +77,32 @@ class EmulatedDemoProactor final : public DemoProactor {
 
 void validate(const ProcessorTuning& tuning) {
   parseIoMode(tuning.ioMode);
+  if (tuning.engine != "emulated" && tuning.engine != "uring" && tuning.engine != "auto") {
+    throw std::invalid_argument("unknown engine '" + tuning.engine +
+                                "': use emulated, uring or auto");
+  }
 }
 
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
                                                const ProcessorTuning& tuning) {
-  return std::make_unique<EmulatedDemoProactor>(threads, parseDispatch(dispatch), tuning);
+  validate(tuning);
+  const DispatchStrategy strategy = parseDispatch(dispatch);
+  if (tuning.engine != "emulated") {
+    const auto& here = UringProcessor::probe();
+    if (here.available) {
+      UringProactorOptions o;
+      o.processor.threads = threads;  // rings, one thread each
+      o.proactor.strategy = strategy;
+      o.proactor.poolThreads = threads;
+      return std::make_unique<EngineDemoProactor>(makeUringProactor(o), threads, strategy, "uring");
+    }
+    if (tuning.engine == "uring") {
+      throw std::runtime_error("--engine uring: io_uring is unavailable here: " + here.reason);
+    }
+    log::get("proactor")->warn("io_uring unavailable ({}): using the emulated engine", here.reason);
+  }
+  return std::make_unique<EngineDemoProactor>(
+      makeEmulatedProactor(optionsFor(threads, strategy, tuning)), threads, strategy, "emulated");
 }
 
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch) {

@@ -18,6 +18,8 @@ class DemoProactor {
  public:
   virtual ~DemoProactor() = default;
   virtual Proactor& proactor() noexcept = 0;
+  // The engine actually used: "emulated" or "uring".
+  virtual const char* engine() const noexcept = 0;
   // Completes everything in flight (operation_aborted), runs those handlers, joins every thread.
   // Idempotent.
   virtual void shutdown() = 0;
@@ -29,15 +31,21 @@ struct ProcessorTuning {
   std::string ioMode = "inline";  // "inline" (the readiness thread performs the I/O) or
                                   // "worker-pool" (reactor thread -> I/O worker, paper-literal)
   bool speculative = true;        // try the I/O at initiation before waiting for readiness
+  // The Asynchronous Operation Processor: "emulated" (bridge/, over the Reactor), "uring" (the
+  // kernel performs the I/O; a clear error where io_uring is unavailable) or "auto" (uring where
+  // it works, else emulated with one log line).
+  std::string engine = "emulated";
 };
 
 // Throws std::invalid_argument naming the accepted values unless ioMode is "inline" or
-// "worker-pool".
+// "worker-pool" and engine is "emulated", "uring" or "auto".
 void validate(const ProcessorTuning& tuning);
 
 // dispatch: "post-reactive", "call-through" or "pool" (throws std::invalid_argument otherwise).
 // threads: reactor threads, pool-strategy handler threads, post-reactive run() threads, and
 // (worker-pool I/O) I/O workers.
+// Throws std::runtime_error (with the kernel's reason) for engine "uring" where io_uring is
+// unavailable.
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
                                                const ProcessorTuning& tuning);
 // Same, with the default tuning (inline I/O, speculative).

@@ -31,6 +31,7 @@ struct ServerConfig {
   std::string dispatch = "call-through";           // proactor: post-reactive | call-through | pool
   std::string ioMode = "inline";                   // proactor: inline | worker-pool
   bool speculative = true;                         // proactor: try I/O at initiation
+  std::string engine = "emulated";                 // proactor: emulated | uring | auto
   SessionLimits limits{};                          // max frame, output cap
   std::size_t maxConnections = 10000;              // beyond: one error reply, then close
   std::chrono::milliseconds idleTimeout{60000};    // 0 = never; no request and no write progress
@@ -48,6 +49,8 @@ class DemoServer {
   // hard. Blocks until every thread is joined. Idempotent.
   virtual void stop() = 0;
   virtual ServerStats& stats() noexcept = 0;
+  // The proactor engine actually used (after start()); empty for the reactor.
+  virtual std::string engine() const { return {}; }
 };
 
 std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);

@@ -80,6 +80,7 @@ class ProactiveServer final : public DemoServer {
   InetSocketAddress start() override;
   void stop() override;
   ServerStats& stats() noexcept override { return stats_; }
+  std::string engine() const override { return proactor_ ? proactor_->engine() : ""; }
 
   const ServerConfig& config() const noexcept { return config_; }
   ServiceFactory& factory() noexcept { return factory_; }
@@ -271,8 +272,8 @@ void ProactiveConnection::onDiscard(IoResult& r) {
 InetSocketAddress ProactiveServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ =
-      makeDemoProactor(config_.threads, config_.dispatch, {config_.ioMode, config_.speculative});
+  proactor_ = makeDemoProactor(config_.threads, config_.dispatch,
+                               {config_.ioMode, config_.speculative, config_.engine});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());

@@ -57,6 +57,13 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
                  "--threads I/O workers (the Proactor paper's literal emulation, for comparison)")
       ->check(CLI::IsMember({"inline", "worker-pool"}))
       ->capture_default_str();
+  app.add_option("--engine", config.engine,
+                 "Proactor only (--mode proactor): the Asynchronous Operation Processor. "
+                 "emulated: over the Reactor (readiness + non-blocking I/O); uring: io_uring "
+                 "performs the I/O (fails if unavailable); auto: uring where it works, else "
+                 "emulated")
+      ->check(CLI::IsMember({"emulated", "uring", "auto"}))
+      ->capture_default_str();
   app.add_option("--speculative", speculative,
                  "Proactor only (--mode proactor): on = try each operation at initiation before "
                  "waiting for readiness (as Asio does); off = always wait for readiness first")
@@ -94,7 +101,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   }
   config.speculative = speculative == "on";
   if (config.mode != "proactor") {
-    for (const char* flag : {"--io-mode", "--speculative"}) {
+    for (const char* flag : {"--io-mode", "--speculative", "--engine"}) {
       if (app.count(flag) == 0) continue;
       std::fprintf(stderr,
                    "%s: %s applies to --mode proactor only (the reactor performs its I/O "
@@ -104,7 +111,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
     }
   }
   try {
-    validate(ProcessorTuning{config.ioMode, config.speculative});
+    validate(ProcessorTuning{config.ioMode, config.speculative, config.engine});
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
     return 2;
@@ -141,8 +148,8 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   std::string line = "listening on " + bound.toString() + " mode=" + config.mode +
                      " threads=" + std::to_string(config.threads);
   if (config.mode == "proactor") {
-    line += " dispatch=" + config.dispatch + " io-mode=" + config.ioMode +
-            " speculative=" + (config.speculative ? "on" : "off");
+    line += " engine=" + server->engine() + " dispatch=" + config.dispatch +
+            " io-mode=" + config.ioMode + " speculative=" + (config.speculative ? "on" : "off");
   }
   logger->info("{}", line);
   std::printf("%s\n", line.c_str());

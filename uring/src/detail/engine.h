@@ -1,0 +1,235 @@
+// The UringProcessor's internals. Engine: the SPI calls, routed to one Ring per engine thread.
+// Ring: one io_uring, its thread, inbox, request slots, deadlines, timers and buffer rings; a
+// Ring thread owns everything of its sockets. Members are defined by concern: engine.cpp (SPI
+// calls, routing), ring_loop.cpp (ring setup, the loop, inbox, shutdown), ring_ops.cpp (a
+// socket's queues: issuing requests and their completions), ring_timers.cpp (deadlines, timers),
+// buffer_rings.cpp (provided buffers).
+#pragma once
+
+#include <liburing.h>
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "nioxx/core/intrusive_fifo.h"
+#include "nioxx/proactor/spi/async_channel.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
+#include "nioxx/uring/uring_processor.h"
+
+namespace nioxx::uring_detail {
+
+using OpQueue = IntrusiveFifo<Operation, &Operation::next>;
+
+class Engine;
+struct Ring;
+
+// One direction of a channel: its operations in order; only the head is ever in the kernel.
+struct Direction {
+  OpQueue q;
+  std::uint64_t inKernel = 0;  // user data of the head's request in flight (0: none)
+  std::uint64_t deadline = 0;  // the head's timeout, steady clock ns (0: none)
+  // Cancel/close/timeout asked for the head while the kernel has it: its final state once the
+  // kernel gives it back (pending: nothing asked).
+  OpState abortAs = OpState::pending;
+  bool parked = false;  // the head waits for a provided buffer (ENOBUFS)
+};
+
+enum Dir : int { kRead = 0, kWrite = 1 };
+
+struct SocketState {
+  SocketState(Ring& r, AsyncChannel& c) noexcept : ring(r), fd(c.fd()), kind(c.kind()) {}
+  Ring& ring;
+  const int fd;
+  const ChannelKind kind;
+  Direction dirs[2];  // files: every operation in kWrite (one at a time, in order)
+  int inflight = 0;   // requests of this socket in the kernel
+  bool live = false;  // in ring.live (used at least once)
+  bool closed = false;
+  bool released = false;  // close(): the connection is gone (pre-closed), the number still ours
+  bool dead = false;      // detached: freed once nothing is in the kernel
+  bool buried = false;    // in ring.graveyard
+  SocketState* prevLive = nullptr;
+  SocketState* nextLive = nullptr;
+};
+
+struct InboxItem {
+  enum Kind : std::uint8_t {
+    submit,
+    cancel,
+    cancel_op,
+    close,
+    detach,
+    cancel_timer,
+    execute,
+    buffers_returned
+  };
+  Kind kind;
+  void* ptr;
+  std::uint64_t id;
+};
+
+// A request in the kernel. user data = generation << 32 | index, so a completion that arrives
+// for a slot since reused (or for a descriptor number since reused) never matches.
+struct Slot {
+  SocketState* socket = nullptr;
+  std::uint32_t gen = 0;
+  std::uint8_t dir = 0;
+  bool used = false;
+  bool poll = false;  // a readiness poll standing in for a request that met EAGAIN
+  struct Vec {
+    iovec iov[64];
+    msghdr msg;
+  };
+  std::unique_ptr<Vec> vec;  // readv/writev, kept for the slot's next use
+};
+
+struct BufRing {
+  std::shared_ptr<ProvidedBuffers> group;
+  io_uring_buf_ring* br = nullptr;
+  std::size_t bytes = 0;
+  unsigned mask = 0;
+};
+
+struct Ring {
+  Ring(Engine& e, std::uint32_t i) noexcept : engine(e), index(i) {}
+  Engine& engine;
+  const std::uint32_t index;
+  io_uring ring{};
+  bool ready = false;
+  unsigned setupFlags = 0;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  bool stopping = false;  // ring thread: shutting down, everything is aborted
+  int eventFd = -1;
+  std::uint64_t eventValue = 0;  // the eventfd read's buffer
+  bool wakeArmed = false;
+
+  // Inbox: other threads' work, run by the ring thread in order.
+  std::mutex mutex;
+  std::vector<InboxItem> inbox;  // guarded by mutex
+  bool inboxClosed = false;      // guarded by mutex
+  std::atomic<bool> hasInbox{false};
+  std::vector<InboxItem> draining;
+  bool drainingNow = false;
+
+  SocketState* live = nullptr;
+  std::vector<Slot> slots;
+  std::vector<std::uint32_t> freeSlots;
+  std::size_t inflight = 0;  // slots in use
+
+  // Deadlines of queue heads and Proactor timers (ring thread).
+  std::set<std::tuple<std::uint64_t, SocketState*, int>> deadlines;
+  std::multimap<std::uint64_t, Operation*> timerQ;
+  std::unordered_map<std::uint64_t, std::multimap<std::uint64_t, Operation*>::iterator> timers;
+
+  std::unordered_map<ProvidedBuffers*, BufRing> bufRings;
+  std::vector<SocketState*> graveyard;  // detached states, freed between loop turns
+  std::vector<SocketState*> parked;     // sockets whose read waits for a provided buffer
+  // Sockets detached after the ring thread finished, freed by ~Engine (guarded by mutex).
+  std::vector<SocketState*> orphans;
+};
+
+class Engine {
+ public:
+  explicit Engine(UringProcessor::Options options);
+  ~Engine();
+
+  // engine.cpp: the SPI calls.
+  void start(CompletionSink& sink, const ProcessorConfig& config);
+  void attach(AsyncChannel& channel);
+  void detach(AsyncChannel& channel) noexcept;
+  void addBufferGroup(const std::shared_ptr<ProvidedBuffers>& group);
+  void submit(Operation* op) noexcept;
+  void cancel(AsyncChannel& channel, bool close) noexcept;
+  void cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept;
+  void cancelTimer(std::uint64_t id) noexcept;
+  void shutdown() noexcept;
+  bool execute(detail::DispatchNode* node) noexcept;
+  std::size_t threads() const noexcept { return rings_.size(); }
+  const UringProcessor::Options& options() const noexcept { return options_; }
+
+ private:
+  enum class Route : std::uint8_t { ran, posted, refused };
+  template <class Fn>
+  Route onRing(Ring& r, const InboxItem& item, Fn&& fn) noexcept;
+  static bool onThread(const Ring& r) noexcept;
+  bool post(Ring& r, const InboxItem& item) noexcept;
+  void abortNow(Operation* op) noexcept;
+
+  // ring_loop.cpp
+  void threadMain(Ring& r, std::promise<std::error_code>* started) noexcept;
+  std::error_code setup(Ring& r) noexcept;
+  void turn(Ring& r) noexcept;
+  void reap(Ring& r) noexcept;
+  void drainInbox(Ring& r) noexcept;
+  void handle(Ring& r, const InboxItem& item) noexcept;
+  void armWake(Ring& r) noexcept;
+  void finish(Ring& r) noexcept;  // shutdown, on the ring thread
+  void teardown(Ring& r) noexcept;
+  static void freeGraveyard(Ring& r) noexcept;
+
+  // ring_ops.cpp
+  io_uring_sqe* sqe(Ring& r) noexcept;
+  std::uint64_t allocSlot(Ring& r, SocketState& s, int dir) noexcept;
+  void startOp(SocketState& s, Operation* op) noexcept;
+  void startHead(SocketState& s, int dir) noexcept;
+  bool issue(SocketState& s, int dir, Operation* op) noexcept;  // false: completed at once
+  void issuePoll(SocketState& s, int dir, Operation* op) noexcept;
+  void onCqe(Ring& r, std::uint64_t userData, int res, unsigned flags) noexcept;
+  void onResult(SocketState& s, int dir, int res, unsigned flags) noexcept;
+  void popAndFinish(SocketState& s, int dir) noexcept;
+  void finishOp(Operation* op) noexcept;
+  void requestAbort(SocketState& s, int dir, OpState as) noexcept;
+  void cancelSocket(SocketState& s, bool close) noexcept;
+  void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
+  void destroySocket(SocketState& s) noexcept;
+  void maybeFree(SocketState& s) noexcept;  // after a request left the kernel
+
+  // ring_timers.cpp
+  static std::uint64_t nowNs() noexcept;
+  void armDeadline(SocketState& s, int dir, Operation* op) noexcept;
+  void disarmDeadline(SocketState& s, int dir) noexcept;
+  void fireDue(Ring& r) noexcept;
+  std::int64_t nextDueNs(Ring& r) noexcept;  // -1: none
+  void startTimer(Ring& r, Operation* op) noexcept;
+  void cancelTimerOnRing(Ring& r, std::uint64_t id) noexcept;
+
+  // buffer_rings.cpp
+  BufRing* bufRing(Ring& r, ProvidedBuffers* group) noexcept;  // registers it on first use
+  std::size_t reclaim(Ring& r, BufRing& b) noexcept;
+  void reclaimAll(Ring& r) noexcept;
+  void park(SocketState& s) noexcept;
+  void unparkAll(Ring& r) noexcept;
+  void unlistParked(SocketState& s) noexcept;
+
+  UringProcessor::Options options_;
+  CompletionSink* sink_ = nullptr;
+  std::vector<std::unique_ptr<Ring>> rings_;
+  std::atomic<std::size_t> next_{0};
+  std::atomic<bool> shuttingDown_{false};
+  bool started_ = false;
+  std::mutex groupsMutex_;
+  std::vector<std::shared_ptr<ProvidedBuffers>> groups_;
+};
+
+template <class Fn>
+Engine::Route Engine::onRing(Ring& r, const InboxItem& item, Fn&& fn) noexcept {
+  // On the ring thread, work posted earlier goes first: a write a handler starts must not
+  // overtake one another thread started before it.
+  if (onThread(r) && !r.drainingNow && !r.hasInbox.load(std::memory_order_acquire) && !r.stopping) {
+    fn();
+    return Route::ran;
+  }
+  return post(r, item) ? Route::posted : Route::refused;
+}
+
+}  // namespace nioxx::uring_detail

@@ -143,18 +143,18 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     }
     if (session.hasOutput()) {
       const auto out = session.nextOutput();  // stable until consumeOutput()
-      IoResult w = co_await coro::write(socket, ByteBuffer::wrap({const_cast<std::uint8_t*>(
-                                                                      out.data()),
-                                                                  out.size()}))
-                       .timeout(idle())
-                       .stopToken({});
+      IoResult w =
+          co_await coro::write(
+              socket, ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}))
+              .timeout(idle())
+              .stopToken({});
       if (const std::size_t n = w.bytesTransferred(); n > 0) {
         session.consumeOutput(n);
         lastActive = Clock::now();
       }
       if (w.success()) continue;
       if (w.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
-      co_return;  // reset by peer, closed hard, idle
+      co_return;                                                 // reset by peer, closed hard, idle
     }
     if (!session.wantsRead()) break;  // nothing to write and nothing more to read
     nanoseconds timeout(0);

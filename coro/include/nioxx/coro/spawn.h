@@ -62,8 +62,34 @@ struct Spawned {
   std::coroutine_handle<promise_type> handle;
 };
 
+// Gives the running Spawned coroutine the token of `source` (does not suspend).
+struct SetStopToken {
+  const std::stop_source* source;
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<Spawned::promise_type> h) noexcept {
+    h.promise().stop = source->get_token();
+    return false;
+  }
+  void await_resume() const noexcept {}
+};
+
+struct RequestStop {
+  std::stop_source* source;
+  void operator()() const noexcept { source->request_stop(); }
+};
+
 template <class T, class OnDone>
-Spawned runSpawned(Task<T> task, OnDone onDone) {
+Spawned runSpawned(Task<T> task, OnDone onDone, std::stop_token outer) {
+  // A stop source of its own, linked to `outer`: the operations' stop callbacks then register on
+  // this coroutine's stop state, not on the one every coroutine of a Scope shares (whose lock all
+  // the engine's threads would contend for, once per operation).
+  std::optional<std::stop_source> own;
+  std::optional<std::stop_callback<RequestStop>> link;
+  if (outer.stop_possible()) {
+    own.emplace();
+    link.emplace(std::move(outer), RequestStop{&*own});
+    co_await SetStopToken{&*own};
+  }
   std::exception_ptr error;
   std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
   {
@@ -99,8 +125,7 @@ void spawn(Proactor& proactor, Task<T> task, OnDone onDone, std::stop_token stop
   static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
                 "spawn(Task<T>, onDone): T must be default-constructible (onDone gets T{} when "
                 "the coroutine threw)");
-  detail::Spawned s = detail::runSpawned(std::move(task), std::move(onDone));
-  s.handle.promise().stop = std::move(stop);
+  detail::Spawned s = detail::runSpawned(std::move(task), std::move(onDone), std::move(stop));
   try {
     proactor.post([h = s.handle] { h.resume(); });
   } catch (...) {

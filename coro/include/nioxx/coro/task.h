@@ -14,6 +14,10 @@
 //   operation it awaits is cancelled (cancel(id)) when that token is stopped (operations.h).
 //   spawn() and Scope give the outermost coroutine its token.
 //
+// GCC 12 destroys an aggregate awaiter built in the co_await expression itself twice
+// (`co_await Agg{...}` with a member that has a destructor: a double free). Every awaiter here is
+// returned by a function or has a constructor, which GCC 12 handles; do the same in your own.
+//
 // Thread rule: a Task is a value owned by one coroutine; await it once. Where its body runs is
 // where it was resumed: see operations.h.
 #pragma once

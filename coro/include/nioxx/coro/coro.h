@@ -4,5 +4,6 @@
 
 #include "nioxx/coro/operations.h"
 #include "nioxx/coro/spawn.h"
+#include "nioxx/coro/stream.h"
 #include "nioxx/coro/task.h"
 #include "nioxx/coro/timeout.h"

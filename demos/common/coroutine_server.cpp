@@ -55,6 +55,7 @@ class CoroutineServer final : public DemoServer {
         it->second.close();
         server_.registry_.erase(it);
       }
+      server_.open_.fetch_sub(1, std::memory_order_relaxed);
       server_.stats_.connectionClosed();
     }
     Registered(const Registered&) = delete;
@@ -82,6 +83,7 @@ class CoroutineServer final : public DemoServer {
   std::atomic<bool> stopping_{false};
   std::mutex registryMutex_;
   std::unordered_map<Registered*, AsyncSocket> registry_;
+  std::atomic<std::size_t> open_{0};  // accepted and not ended (rejected ones included)
   bool started_ = false;
   bool stopped_ = false;
 };
@@ -115,11 +117,9 @@ coro::Task<void> CoroutineServer::acceptLoop() {
       co_await coro::sleep(proactor_->proactor(), milliseconds(10));  // rather than spin
       continue;
     }
-    bool rejected;
-    {
-      std::lock_guard lock(registryMutex_);
-      rejected = registry_.size() >= config_.maxConnections;
-    }
+    // Counted here, not when its coroutine starts (a posted handler, later): a burst of accepts
+    // must see the ones before it.
+    const bool rejected = open_.fetch_add(1, std::memory_order_relaxed) >= config_.maxConnections;
     ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
     scope_->spawn(serve(r.socket(), rejected));
   }

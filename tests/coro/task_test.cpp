@@ -92,6 +92,23 @@ TEST(TaskTest, AwaitingAnEmptyTaskThrows) {
   EXPECT_TRUE(threw);
 }
 
+TEST(TaskTest, AwaitingATaskTwiceThrows) {
+  auto body = []() -> Task<bool> {
+    bool started = false;
+    Task<int> t = answer(started);
+    co_await t;
+    try {
+      co_await t;
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  bool threw = false;
+  drive(body(), [&](bool v) { threw = v; });
+  EXPECT_TRUE(threw);
+}
+
 [[gnu::noinline]] std::uintptr_t stackPointer() {
   volatile char here = 0;
   return reinterpret_cast<std::uintptr_t>(&here);

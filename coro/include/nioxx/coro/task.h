@@ -140,6 +140,7 @@ class [[nodiscard]] Task {
     Handle h;
     bool await_ready() const {
       if (!h) throw std::logic_error("nioxx::coro: co_await on an empty Task (moved from?)");
+      if (h.done()) throw std::logic_error("nioxx::coro: a Task awaited twice (await it once)");
       return false;
     }
     // Starts the body at once on this thread, in place of the awaiting coroutine.

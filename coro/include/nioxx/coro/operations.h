@@ -168,19 +168,23 @@ class [[nodiscard]] OpAwaitable {
     if (slot_ != nullptr) slot_->release();
   }
 
+  // Modifiers, chained on the awaitable in the co_await expression itself
+  // (`co_await coro::read(s, b).timeout(5s).orThrow()`); they return the same object, so a chain
+  // costs no copies in the coroutine frame. Do not keep a reference to a chain past its statement.
+  //
   // The operation's own timeout: it completes with timed_out (and the bytes moved so far).
-  OpAwaitable timeout(Nanos d) && requires kHasTimeout {
+  OpAwaitable&& timeout(Nanos d) && requires kHasTimeout {
     timeout_ = d;
     return std::move(*this);
   }
   // Cancelled by this token instead of the coroutine's (an empty token: never cancelled).
-  OpAwaitable stopToken(std::stop_token token) && {
+  OpAwaitable&& stopToken(std::stop_token token) && {
     token_ = std::move(token);
     ownToken_ = true;
     return std::move(*this);
   }
   // co_await throws std::system_error unless the result is a success.
-  OpAwaitable orThrow() && {
+  OpAwaitable&& orThrow() && {
     throws_ = true;
     return std::move(*this);
   }

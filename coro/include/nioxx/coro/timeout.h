@@ -23,7 +23,8 @@
 namespace nioxx::coro {
 
 template <class Result, class Ref, class Start>
-auto withTimeout(detail::OpAwaitable<Result, Ref, Start, true>&& op, Nanos d) {
+detail::OpAwaitable<Result, Ref, Start, true>&& withTimeout(
+    detail::OpAwaitable<Result, Ref, Start, true>&& op, Nanos d) {
   return std::move(op).timeout(d);
 }
 

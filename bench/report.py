@@ -144,6 +144,12 @@ def targets(workloads, tables):
             if w == "64x16":
                 best_e = max(proactors, key=lambda r: r["vs_epoll"] or 0)
                 check(f"{w}: best proactor ({best_e['config']}) x epoll", best_e["vs_epoll"], ">=", 0.80)
+        # Issue 14: coroutines cost no more than 5% against the callback proactor they run on.
+        for (w2, c), r in row.items():
+            base = row.get((w, "proactor-" + c[len("coroutine-"):]))
+            if (w2 == w and c.startswith("coroutine-") and w in ("64x1", "64x16") and r.get("rps")
+                    and base and base.get("rps")):
+                check(f"{w}: {c} x {base['config']}", r["rps"] / base["rps"], ">=", 0.95)
     for w in idle:
         for (w2, c), r in row.items():
             if w2 == w and c.startswith("reactor-"):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: nioxx's hello server (reactor, proactor per dispatch strategy) side by side with
+# bench/run.sh: nioxx's hello server (reactor, proactor per dispatch strategy, coroutine) side by side with
 # the Asio and hand-written epoll baselines, interleaved in rounds, on the four workloads of
 # issue 7. Writes bench/results/runs.jsonl, docs/BENCHMARKS.md and docs/benchmarks.png.
 #
@@ -15,6 +15,10 @@ REACTOR_THREADS="1 2"
 PROACTOR_POST_REACTIVE_THREADS="1"
 PROACTOR_CALL_THROUGH_THREADS="1 2"
 PROACTOR_POOL_THREADS="2"
+# hello_server --mode coroutine (issue 14): compared with the callback proactor of the same
+# dispatch strategy and threads, same run.
+COROUTINE_CALL_THROUGH_THREADS="1"
+COROUTINE_POST_REACTIVE_THREADS="1"
 ASIO_THREADS="1 2"
 EPOLL_THREADS="1 2"
 # Extra flags for hello_server (its default connection limit could refuse part of the idle
@@ -90,6 +94,12 @@ for t in $PROACTOR_CALL_THROUGH_THREADS; do
 done
 for t in $PROACTOR_POOL_THREADS; do
   add "proactor-pool-${t}t $t hello_server --mode proactor --dispatch pool --threads $t $NIOXX_EXTRA_ARGS"
+done
+for t in $COROUTINE_POST_REACTIVE_THREADS; do
+  add "coroutine-post-reactive-${t}t $t hello_server --mode coroutine --dispatch post-reactive --threads $t $NIOXX_EXTRA_ARGS"
+done
+for t in $COROUTINE_CALL_THROUGH_THREADS; do
+  add "coroutine-call-through-${t}t $t hello_server --mode coroutine --dispatch call-through --threads $t $NIOXX_EXTRA_ARGS"
 done
 for t in $ASIO_THREADS; do add "asio-${t}t $t asio_hello_server --threads $t"; done
 for t in $EPOLL_THREADS; do add "epoll-${t}t $t epoll_hello_server --threads $t"; done

@@ -8,10 +8,12 @@
 #   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
 #      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
 #   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000; CI runs 10,000)
+#   7. coroutines: the randomized coroutine test with SOAK_CORO_SEEDS seeds per engine (default
+#      10,000; CI runs 3) and the immediate-completion loops at 10,000,000 iterations
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
 # docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
 # Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
-#              SOAK_CYCLES (100000), SOAK_FUZZ_SECONDS (600), SOAK_MODES ("reactor proactor"),
+#              SOAK_CYCLES (100000), SOAK_FUZZ_SECONDS (600), SOAK_MODES ("reactor proactor coroutine"),
 #              SOAK_STRESS_SEEDS (100000), SOAK_STRESS_FIRST_SEED (1), SOAK_STRESS_MAX_FAILURES (20).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,7 +40,7 @@ step() {  # step <name> <command...>
   ((rc == 0)) || failed+=("$name")
 }
 echo "soak on $(uname -srm), $(nproc) CPUs, nofile $(ulimit -n), $(date -u)" | tee "$log"
-for mode in ${SOAK_MODES:-reactor proactor}; do
+for mode in ${SOAK_MODES:-reactor proactor coroutine}; do
   step "load.$mode" python3 "$rel/load.py" --server "$server" --mode "$mode" \
     --connections "${SOAK_CONNECTIONS:-10000}" --duration "${SOAK_SECONDS:-60}" --procs 2
   step "cycles.$mode" python3 "$rel/cycles.py" --server "$server" --mode "$mode" \
@@ -48,6 +50,7 @@ done
 step corpus.reactor python3 "$rel/hostile_corpus.py" --server "$server" --mode reactor
 for d in post-reactive call-through pool; do
   step "corpus.proactor.$d" python3 "$rel/hostile_corpus.py" --server "$server" --mode proactor --dispatch "$d"
+  step "corpus.coroutine.$d" python3 "$rel/hostile_corpus.py" --server "$server" --mode coroutine --dispatch "$d"
 done
 step fuzz env FUZZ_SECONDS="${SOAK_FUZZ_SECONDS:-600}" FUZZ_BUILD_DIR="$build/fuzz" bash "$root/scripts/fuzz.sh"
 # The seeds CI runs start at 1; by default the soak starts there too, so a CI failure reproduces
@@ -62,6 +65,10 @@ step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
 cmake --build "$build" -j"$(nproc)" --target nioxx_simulate >/dev/null || failed+=("sim.build")
 step sim "$build/bin/nioxx_simulate" --first "${SOAK_SIM_FIRST_SEED:-1}" \
   --seeds "${SOAK_SIM_SEEDS:-1000000}" --max-failures "${SOAK_STRESS_MAX_FAILURES:-20}"
+coro="$build/bin/nioxx_coro_tests"
+cmake --build "$build" -j"$(nproc)" --target nioxx_coro_tests >/dev/null || failed+=("coro.build")
+step coro.random env NIOXX_CORO_SEEDS="${SOAK_CORO_SEEDS:-10000}" "$coro" --gtest_filter='*RandomStops*'
+step coro.loops env NIOXX_CORO_ITERATIONS=10000000 "$coro" --gtest_filter='*Million*'
 echo "log: $log"
 if ((${#failed[@]})); then
   echo "soak FAILED: ${failed[*]}"

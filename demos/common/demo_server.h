@@ -2,7 +2,8 @@
 // protocol logic (FrameService + FramedSession):
 //   - reactive: an EventHandler per connection on a ReactorGroup (reactor/), Acceptor on loop 0;
 //   - proactive: completion handlers on AsyncSocket/AsyncServerSocket (proactor/) over the
-//     bridge's EmulatedProcessor, with the chosen DispatchStrategy.
+//     bridge's EmulatedProcessor, with the chosen DispatchStrategy;
+//   - coroutine: the proactive style written as one coroutine per connection (coro/).
 //
 // Both apply the same limits (ServerConfig) and the same graceful stop: stop accepting, read what
 // the sockets already hold, answer every complete request, flush, close.
@@ -24,7 +25,7 @@
 namespace nioxx::demo {
 
 struct ServerConfig {
-  std::string mode = "reactor";  // reactor | proactor
+  std::string mode = "reactor";  // reactor | proactor | coroutine
   std::string host = "127.0.0.1";
   std::uint16_t port = 7070;                       // 0 = any free port
   std::size_t threads = 2;                         // reactor loops, or proactor I/O threads
@@ -55,6 +56,8 @@ class DemoServer {
 
 std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);
 std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config, ServiceFactory factory);
+// The proactive server written with coroutines (coro/): same operations, same dispatch options.
+std::unique_ptr<DemoServer> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory);
 
 // Connection-limit error text shared by both styles.
 std::string tooManyConnectionsReason(std::size_t limit);

@@ -34,9 +34,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
 
   CLI::App app(program.description, program.name);
   app.add_option("--mode", config.mode,
-                 "I/O style: reactor (Event Handlers on reactor/) or proactor (Completion "
-                 "Handlers on proactor/ + bridge/); the protocol logic is the same")
-      ->check(CLI::IsMember({"reactor", "proactor"}))
+                 "I/O style: reactor (Event Handlers on reactor/), proactor (Completion "
+                 "Handlers on proactor/ + bridge/) or coroutine (the proactor with C++20 "
+                 "coroutines, coro/); the protocol logic is the same")
+      ->check(CLI::IsMember({"reactor", "proactor", "coroutine"}))
       ->capture_default_str();
   app.add_option("--host", config.host, "Numeric IP address to listen on (or localhost)")
       ->capture_default_str();
@@ -100,12 +101,12 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   config.speculative = speculative == "on";
-  if (config.mode != "proactor") {
+  if (config.mode == "reactor") {
     for (const char* flag : {"--io-mode", "--speculative", "--engine"}) {
       if (app.count(flag) == 0) continue;
       std::fprintf(stderr,
-                   "%s: %s applies to --mode proactor only (the reactor performs its I/O "
-                   "in its event handlers); drop it or add --mode proactor\n",
+                   "%s: %s applies to --mode proactor or coroutine only (the reactor performs "
+                   "its I/O in its event handlers); drop it or add --mode proactor\n",
                    program.name.c_str(), flag);
       return 2;
     }
@@ -136,8 +137,9 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   std::unique_ptr<DemoServer> server;
   InetSocketAddress bound;
   try {
-    server = config.mode == "reactor" ? makeReactiveServer(config, program.factory)
-                                      : makeProactiveServer(config, program.factory);
+    server = config.mode == "reactor"    ? makeReactiveServer(config, program.factory)
+             : config.mode == "proactor" ? makeProactiveServer(config, program.factory)
+                                         : makeCoroutineServer(config, program.factory);
     bound = server->start();
   } catch (const std::exception& e) {
     logger->error("cannot start: {}", e.what());
@@ -147,7 +149,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
 
   std::string line = "listening on " + bound.toString() + " mode=" + config.mode +
                      " threads=" + std::to_string(config.threads);
-  if (config.mode == "proactor") {
+  if (config.mode != "reactor") {
     line += " engine=" + server->engine() + " dispatch=" + config.dispatch +
             " io-mode=" + config.ioMode + " speculative=" + (config.speculative ? "on" : "off");
   }

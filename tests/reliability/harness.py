@@ -41,7 +41,7 @@ def common_args(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--server", required=True,
                    help="hello_server command (a path, or a quoted command such as 'python3 standin_server.py')")
-    p.add_argument("--mode", default="reactor", choices=["reactor", "proactor"])
+    p.add_argument("--mode", default="reactor", choices=["reactor", "proactor", "coroutine"])
     p.add_argument("--dispatch", default=None, help="proactor dispatch strategy")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--server-arg", action="append", default=[], help="extra server flag (repeatable)")
@@ -54,7 +54,7 @@ class Server:
     def __init__(self, args, extra: list[str] | None = None, prlimit_nofile: int | None = None,
                  startup_timeout: float = 30.0):
         cmd = shlex.split(args.server) + ["--mode", args.mode, "--port", "0", "--threads", str(args.threads)]
-        if args.dispatch and args.mode == "proactor":
+        if args.dispatch and args.mode in ("proactor", "coroutine"):
             cmd += ["--dispatch", args.dispatch]
         cmd += list(extra or []) + list(args.server_arg)
         if prlimit_nofile is not None:

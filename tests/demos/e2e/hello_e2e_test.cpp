@@ -33,6 +33,9 @@ std::vector<Mode> modes() {
       {"proactor_pool",
        {"--mode", "proactor", "--dispatch", "pool"},
        {"--mode", "proactor", "--dispatch", "pool"}},
+      // One strategy is enough here (the coroutine tests cover every engine): pool, the one
+      // where a connection's coroutine resumes on different threads.
+      {"coroutine_pool", {"--mode", "coroutine", "--dispatch", "pool"}, {"--mode", "proactor"}},
   };
 }
 

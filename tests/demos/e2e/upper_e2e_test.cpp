@@ -43,7 +43,8 @@ TEST_P(UpperE2ETest, UppercasesThenRejectsOversizedFrame) {
   EXPECT_EQ(server.terminate(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, UpperE2ETest, ::testing::Values("reactor", "proactor"));
+INSTANTIATE_TEST_SUITE_P(Modes, UpperE2ETest,
+                         ::testing::Values("reactor", "proactor", "coroutine"));
 
 }  // namespace
 }  // namespace nioxx::demo::e2e

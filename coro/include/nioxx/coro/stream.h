@@ -1,0 +1,147 @@
+// Multishot operations as streams: one initiation, many results, each taken with co_await.
+//
+//   auto accepts = coro::acceptEach(server);           // initiates acceptEach now
+//   while (auto a = co_await accepts.next()) {          // std::optional<AcceptResult>
+//     if (a->success()) scope.spawn(serve(a->socket()));
+//     if (!a->more()) break;                            // the last result: error, abort, EOF
+//   }
+//
+// - Results arrive in the operation's handler (the channel's thread / strand); next() returns the
+//   oldest one not taken yet, or suspends until one arrives and resumes in that handler, where a
+//   callback would have run. After the last result (more() == false), next() gives nullopt.
+// - Results not taken yet wait in the stream (unbounded: for readEach, the pool's buffers).
+// - Cancellation: cancel() (any thread), the coroutine's stop token while it waits in next(), or
+//   destroying the stream end the operation (its last result is operation_aborted).
+//
+// Thread rule: one coroutine takes from a stream at a time; cancel() from any thread.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <utility>
+
+#include "nioxx/coro/operations.h"
+
+namespace nioxx::coro {
+
+template <class Result, class Target>
+class Stream {
+  struct State {
+    std::mutex mutex;
+    std::deque<Result> ready;
+    bool ended = false;  // the last result was taken
+    std::coroutine_handle<> waiter;
+    std::optional<Result>* slot = nullptr;  // where the waiter wants its result
+    Target target;
+    std::atomic<OperationId> id{0};  // set once the initiation returned (handlers may run first)
+    explicit State(const Target& t) : target(t) {}
+  };
+  struct RequestCancel {
+    State* state;
+    void operator()() const noexcept {
+      try {
+        if (const OperationId id = state->id.load(std::memory_order_acquire)) {
+          state->target.cancel(id);
+        }
+      } catch (...) {
+      }
+    }
+  };
+
+ public:
+  // Starts the multishot operation: start(target, handler) -> OperationId.
+  template <class Start>
+  Stream(const Target& target, Start start) : state_(std::make_shared<State>(target)) {
+    state_->id.store(start(state_->target, Deliver{state_}), std::memory_order_release);
+  }
+  Stream(Stream&&) noexcept = default;
+  Stream& operator=(Stream&&) noexcept = default;
+  ~Stream() { cancel(); }  // the rest of the results are dropped with the state
+
+  // Ends the operation (its last result is operation_aborted, unless it ended first).
+  void cancel() noexcept {
+    if (state_) RequestCancel{state_.get()}();
+  }
+
+  class NextAwaiter {
+   public:
+    explicit NextAwaiter(State* s) : state_(s) {}
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      // The stop callback first: once the waiter is published, the handler may resume us on
+      // another thread, and this frame is no longer ours to touch. A stop while we wait cancels
+      // the operation; its last result then resumes us.
+      stop_.emplace(detail::stopTokenOf(h), RequestCancel{state_});
+      {
+        std::lock_guard lock(state_->mutex);
+        if (state_->ready.empty() && !state_->ended) {
+          state_->waiter = h;
+          state_->slot = &result_;
+          return true;
+        }
+        takeLocked();  // a result is here already: no suspension
+      }
+      stop_.reset();
+      return false;
+    }
+    std::optional<Result> await_resume() {
+      stop_.reset();
+      return std::move(result_);
+    }
+
+   private:
+    void takeLocked() {
+      if (state_->ready.empty()) return;  // ended: nullopt
+      result_.emplace(std::move(state_->ready.front()));
+      state_->ready.pop_front();
+      if (!result_->more()) state_->ended = true;
+    }
+    State* state_;
+    std::optional<Result> result_;
+    std::optional<std::stop_callback<RequestCancel>> stop_;
+  };
+  // co_await stream.next(): the next result, or nullopt after the last one.
+  NextAwaiter next() { return NextAwaiter(state_.get()); }
+
+ private:
+  struct Deliver {
+    std::shared_ptr<State> state;
+    void operator()(Result& r) const {
+      std::coroutine_handle<> resume;
+      {
+        std::lock_guard lock(state->mutex);
+        if (state->waiter) {
+          if (!r.more()) state->ended = true;
+          state->slot->emplace(std::move(r));
+          resume = std::exchange(state->waiter, {});
+        } else {
+          state->ready.push_back(std::move(r));
+        }
+      }
+      if (resume) resume.resume();  // where a callback of this operation would have run
+    }
+  };
+
+  std::shared_ptr<State> state_;
+};
+
+// acceptEach as a stream of AcceptResults.
+inline Stream<AcceptResult, AsyncServerSocket> acceptEach(AsyncServerSocket& server) {
+  return {server, [](AsyncServerSocket& s, auto h) { return s.acceptEach(NoAct{}, std::move(h)); }};
+}
+// readEach as a stream of IoResults (each buffer from pool, bytes in [0, position)); the pool must
+// outlive the stream's operation. idleTimeout: timed_out after that long without data.
+inline Stream<IoResult, AsyncSocket> readEach(AsyncSocket& socket, BufferPool& pool,
+                                              Nanos idleTimeout = Nanos::zero()) {
+  return {socket, [&pool, idleTimeout](AsyncSocket& s, auto h) {
+            return s.readEach(pool, NoAct{}, std::move(h), idleTimeout);
+          }};
+}
+
+}  // namespace nioxx::coro

@@ -1,0 +1,234 @@
+// Coroutine glue: the proactive server written as one coroutine per connection (coro/), on the
+// same AsyncSocket operations, dispatch strategies and FramedSession as the callback glue
+// (proactive_server.cpp), so the replies are byte-identical. Straight-line code: read, let the
+// session answer, write what it produced, until it wants to close; then the lingering close.
+// One operation in flight per connection at a time (the session's output cap still bounds what
+// a client that does not read can make us hold).
+//
+// Graceful stop: the Scope's stop token cancels each connection's pending read (and the accept);
+// the connection then shuts its input, reads what the socket still holds (with no token: that
+// read must not be cancelled), answers and flushes it, and closes. Writes never take the token.
+#include <sys/socket.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/demo_proactor.h"
+#include "common/demo_server.h"
+#include "nioxx/core/buffer_pool.h"
+#include "nioxx/core/log.h"
+#include "nioxx/coro/coro.h"
+
+namespace nioxx::demo {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+class CoroutineServer final : public DemoServer {
+ public:
+  CoroutineServer(const ServerConfig& config, ServiceFactory factory)
+      : config_(config), factory_(std::move(factory)) {}
+  ~CoroutineServer() override { stop(); }
+
+  InetSocketAddress start() override;
+  void stop() override;
+  ServerStats& stats() noexcept override { return stats_; }
+
+ private:
+  // A connection in the registry from its first to its last slice: counted, and closed hard if
+  // the graceful stop runs out of time.
+  class Registered {
+   public:
+    Registered(CoroutineServer& s, const AsyncSocket& socket) : server_(s) {
+      std::lock_guard lock(server_.registryMutex_);
+      server_.registry_.emplace(this, socket);
+      server_.stats_.connectionOpened();
+    }
+    ~Registered() {
+      {
+        std::lock_guard lock(server_.registryMutex_);
+        auto it = server_.registry_.find(this);
+        it->second.close();
+        server_.registry_.erase(it);
+      }
+      server_.open_.fetch_sub(1, std::memory_order_relaxed);
+      server_.stats_.connectionClosed();
+    }
+    Registered(const Registered&) = delete;
+    Registered& operator=(const Registered&) = delete;
+
+   private:
+    CoroutineServer& server_;
+  };
+
+  coro::Task<void> acceptLoop();
+  coro::Task<void> serve(AsyncSocket socket, bool rejected);
+  coro::Task<void> lingeringClose(AsyncSocket& socket);
+  nanoseconds idle() const {
+    return config_.idleTimeout.count() > 0 ? nanoseconds(config_.idleTimeout) : nanoseconds(0);
+  }
+
+  ServerConfig config_;
+  ServiceFactory factory_;
+  ServerStats stats_;
+  // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
+  BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
+  std::unique_ptr<DemoProactor> proactor_;
+  std::unique_ptr<coro::Scope> scope_;  // every coroutine of the server; before proactor_ dies
+  AsyncServerSocket server_;
+  std::atomic<bool> stopping_{false};
+  std::mutex registryMutex_;
+  std::unordered_map<Registered*, AsyncSocket> registry_;
+  std::atomic<std::size_t> open_{0};  // accepted and not ended (rejected ones included)
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+InetSocketAddress CoroutineServer::start() {
+  auto address = InetSocketAddress::of(config_.host, config_.port);
+  if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
+  proactor_ =
+      makeDemoProactor(config_.threads, config_.dispatch, {config_.ioMode, config_.speculative});
+  server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
+  if (auto ec = server_.bind(*address)) {
+    throw std::system_error(ec, "cannot listen on " + address->toString());
+  }
+  scope_ = std::make_unique<coro::Scope>(proactor_->proactor());
+  started_ = true;
+  scope_->spawn(acceptLoop());
+  return server_.localAddress().value_or(*address);
+}
+
+coro::Task<void> CoroutineServer::acceptLoop() {
+  for (;;) {
+    AcceptResult r = co_await coro::accept(server_);  // cancelled by the scope's stop
+    if (stopping_.load(std::memory_order_acquire) || r.aborted()) co_return;
+    if (!r.success()) {
+      const auto ec = r.error();
+      // Out of descriptors: the processor already shed the waiting client (reserve-descriptor
+      // trick) and logged it; anything else is worth a line here.
+      if (ec != std::errc::too_many_files_open && ec != std::errc::too_many_files_open_in_system) {
+        nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
+      }
+      co_await coro::sleep(proactor_->proactor(), milliseconds(10));  // rather than spin
+      continue;
+    }
+    // Counted here, not when its coroutine starts (a posted handler, later): a burst of accepts
+    // must see the ones before it.
+    const bool rejected = open_.fetch_add(1, std::memory_order_relaxed) >= config_.maxConnections;
+    ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
+    scope_->spawn(serve(r.socket(), rejected));
+  }
+}
+
+coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
+  Registered registered(*this, socket);  // closes the socket when the coroutine ends
+  FramedSession session(factory_(), config_.limits, &stats_);
+  const std::stop_token stop = co_await coro::currentStopToken();
+  socket.setNoDelay(true);
+  if (rejected) session.reject(tooManyConnectionsReason(config_.maxConnections));
+  bool shutRd = false;  // the stop was applied: SHUT_RD, then read what is left
+  auto lastActive = Clock::now();
+
+  while (!session.shouldClose()) {
+    if (!shutRd && stop.stop_requested()) {
+      shutRd = true;
+      // "End of input" at the point of the stop: the socket still yields what it holds, then
+      // end of stream, so nothing waits for a client that sends nothing.
+      socket.shutdownInput();
+    }
+    if (session.hasOutput()) {
+      const auto out = session.nextOutput();  // stable until consumeOutput()
+      IoResult w =
+          co_await coro::write(
+              socket, ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}))
+              .timeout(idle())
+              .stopToken({});
+      if (const std::size_t n = w.bytesTransferred(); n > 0) {
+        session.consumeOutput(n);
+        lastActive = Clock::now();
+      }
+      if (w.success()) continue;
+      if (w.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
+      co_return;                                                 // reset by peer, closed hard, idle
+    }
+    if (!session.wantsRead()) break;  // nothing to write and nothing more to read
+    nanoseconds timeout(0);
+    if (idle().count() > 0) {
+      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (Clock::now() - lastActive));
+    }
+    const std::stop_token readStop = shutRd ? std::stop_token() : stop;
+    const auto before = session.requests();
+    IoResult r;
+    if (session.inputEmpty()) {
+      // No partial frame held: the read takes a pooled buffer only when data arrives.
+      r = co_await coro::read(socket, readPool_).timeout(timeout).stopToken(readStop);
+      if (const std::size_t n = r.bytesTransferred(); n > 0) {
+        session.feed({r.buffer().array(), n});
+        r.buffer() = ByteBuffer();  // the chunk goes back to the pool now
+      }
+    } else {
+      r = co_await coro::read(socket, ByteBuffer::wrap(session.readSpace()))
+              .timeout(timeout)
+              .stopToken(readStop);
+      if (const std::size_t n = r.bytesTransferred(); n > 0) session.commitRead(n);
+    }
+    if (session.requests() != before) lastActive = Clock::now();
+    if (r.success() || r.aborted()) continue;
+    if (r.endOfStream()) {
+      session.endOfInput(/*truncatedIsError=*/!shutRd);
+      continue;
+    }
+    if (r.timedOut() && Clock::now() - lastActive < idle()) continue;  // writes kept it alive
+    if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);
+    co_return;  // reset by peer & co
+  }
+  co_await lingeringClose(socket);
+}
+
+// As in the other glues: FIN now, the descriptor after the peer's FIN (or the linger timeout), so
+// unread input cannot turn the close into an RST that would destroy the last replies.
+coro::Task<void> CoroutineServer::lingeringClose(AsyncSocket& socket) {
+  socket.shutdownOutput();
+  const auto deadline = Clock::now() + config_.lingerTimeout;
+  for (;;) {
+    const auto left = std::max<nanoseconds>(milliseconds(1), deadline - Clock::now());
+    IoResult r = co_await coro::read(socket, readPool_).timeout(left).stopToken({});
+    if (!r.success() || Clock::now() >= deadline) co_return;  // the peer's FIN, error, timeout
+  }
+}
+
+void CoroutineServer::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stopping_.store(true, std::memory_order_release);
+  server_.close();  // the pending accept completes with operation_aborted
+  scope_->requestStop();
+  if (!scope_->joinFor(config_.shutdownGrace)) {
+    std::lock_guard lock(registryMutex_);
+    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections",
+                                   registry_.size());
+    for (auto& [registered, socket] : registry_)
+      socket.close();  // their operations complete with operation_aborted
+  }
+  try {
+    scope_->join();
+  } catch (const std::exception& e) {
+    nioxx::log::get("hello")->error("a connection ended with an exception: {}", e.what());
+  }
+  scope_.reset();
+  proactor_->shutdown();
+}
+
+}  // namespace
+
+std::unique_ptr<DemoServer> makeCoroutineServer(const ServerConfig& config,
+                                                ServiceFactory factory) {
+  return std::make_unique<CoroutineServer>(config, std::move(factory));
+}
+
+}  // namespace nioxx::demo

@@ -1,0 +1,73 @@
+// Multishot operations as streams: every result in order, the last one ends the stream, and a
+// stop while waiting ends the operation.
+#include "coro_fixture.h"
+
+namespace nioxx::conformance {
+namespace {
+
+TEST_P(CoroTest, AcceptEachStreamsConnectionsUntilCancelled) {
+  AsyncServerSocket server = AsyncServerSocket::open(proactor());
+  ASSERT_FALSE(server.bind(InetSocketAddress::loopback(0)));
+  const InetSocketAddress at = *server.localAddress();
+  std::vector<AsyncSocket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(AsyncSocket::open(proactor()));
+    auto connected = api([&] { return clients.back().connect(at, use_future); });
+    ASSERT_TRUE(awaitResult(connected, "connect").success());
+  }
+  auto body = [](AsyncServerSocket server) -> coro::Task<std::string> {
+    auto accepts = coro::acceptEach(server);
+    std::string log;
+    int accepted = 0;
+    while (auto a = co_await accepts.next()) {
+      log += a->success() ? "+" : (a->aborted() ? "aborted" : a->error().message());
+      if (!a->more()) break;
+      if (++accepted == 3) accepts.cancel();
+    }
+    co_return log + ((co_await accepts.next()) ? " more" : " end");
+  };
+  EXPECT_EQ(run(body(server)), "+++aborted end");
+  server.close();
+}
+
+TEST_P(CoroTest, ReadEachStreamsArrivalsUntilEndOfStream) {
+  auto [a, peer] = socketAndPeer();
+  BufferPool pool({.chunkSize = 256, .maxCached = 4});
+  auto body = [](AsyncSocket s, BufferPool& pool) -> coro::Task<std::string> {
+    auto arrivals = coro::readEach(s, pool);
+    std::string got;
+    while (auto r = co_await arrivals.next()) {
+      if (!r->more()) co_return got + (r->endOfStream() ? "|eof" : "|" + r->error().message());
+      got += filledPart(r->buffer());
+    }
+    co_return got + "|no last result";
+  };
+  auto result = std::async(std::launch::async, [&, &a = a] { return run(body(a, pool)); });
+  ASSERT_TRUE(writePeer(peer.get(), "one,"));
+  std::this_thread::sleep_for(2ms);
+  ASSERT_TRUE(writePeer(peer.get(), "two"));
+  std::this_thread::sleep_for(2ms);
+  peer.reset();
+  EXPECT_EQ(result.get(), "one,two|eof");
+}
+
+TEST_P(CoroTest, StopWhileWaitingOnAStreamEndsItsOperation) {
+  auto [a, peer] = socketAndPeer();
+  BufferPool pool({.chunkSize = 256, .maxCached = 4});
+  std::stop_source stop;
+  auto body = [](AsyncSocket s, BufferPool& pool) -> coro::Task<std::error_code> {
+    auto arrivals = coro::readEach(s, pool);
+    while (auto r = co_await arrivals.next()) {
+      if (!r->more()) co_return r->error();
+    }
+    co_return std::error_code();
+  };
+  auto result =
+      std::async(std::launch::async, [&, &a = a] { return run(body(a, pool), stop.get_token()); });
+  std::this_thread::sleep_for(10ms);
+  stop.request_stop();
+  EXPECT_EQ(result.get(), make_error_code(Error::operation_aborted));
+}
+
+}  // namespace
+}  // namespace nioxx::conformance

@@ -62,6 +62,19 @@ TEST_P(CoroTest, ScatterGatherAndPooledReads) {
   EXPECT_EQ(run(body(a, b, pool)), "hello!");
 }
 
+TEST_P(CoroTest, ReadFromAProvidedBufferGroup) {
+  auto [a, b] = socketPair();
+  BufferGroup group = proactor().provideBuffers({.bufferSize = 64, .buffersPerThread = 2});
+  auto body = [](AsyncSocket a, AsyncSocket b, BufferGroup group) -> coro::Task<std::string> {
+    co_await coro::writeAll(a, bufferOf("grouped")).orThrow();
+    IoResult r = co_await coro::read(b, group);
+    if (!r.success()) co_return "read(group): " + r.error().message();
+    if (r.buffer().capacity() != 64 || group.outstanding() != 1) co_return "not a group buffer";
+    co_return filledPart(r.buffer());
+  };
+  EXPECT_EQ(run(body(a, b, group)), "grouped");
+}
+
 TEST_P(CoroTest, FileWriteThenReadAt) {
   char path[] = "/tmp/nioxx_coro_fileXXXXXX";
   const int fd = ::mkstemp(path);

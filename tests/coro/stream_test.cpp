@@ -51,6 +51,27 @@ TEST_P(CoroTest, ReadEachStreamsArrivalsUntilEndOfStream) {
   EXPECT_EQ(result.get(), "one,two|eof");
 }
 
+// A stream over a 1-buffer group: each arrival's buffer is dropped before the next is awaited,
+// so the stream goes on; every byte arrives once, in order.
+TEST_P(CoroTest, ReadEachFromAProvidedBufferGroupStreamsEveryByte) {
+  auto [a, peer] = socketAndPeer();
+  BufferGroup group = proactor().provideBuffers({.bufferSize = 8, .buffersPerThread = 1});
+  auto body = [](AsyncSocket s, BufferGroup group) -> coro::Task<std::string> {
+    auto arrivals = coro::readEach(s, group);
+    std::string got;
+    while (auto r = co_await arrivals.next()) {
+      if (!r->more()) co_return got + (r->endOfStream() ? "|eof" : "|" + r->error().message());
+      got += filledPart(r->buffer());
+    }
+    co_return got + "|no last result";
+  };
+  auto result = std::async(std::launch::async, [&, &a = a] { return run(body(a, group)); });
+  ASSERT_TRUE(writePeer(peer.get(), "0123456789abcdefghij"));
+  std::this_thread::sleep_for(5ms);
+  peer.reset();
+  EXPECT_EQ(result.get(), "0123456789abcdefghij|eof");
+}
+
 TEST_P(CoroTest, StopWhileWaitingOnAStreamEndsItsOperation) {
   auto [a, peer] = socketAndPeer();
   BufferPool pool({.chunkSize = 256, .maxCached = 4});

@@ -280,6 +280,16 @@ inline auto read(AsyncSocket& s, BufferPool& pool) {
       },
       "read");
 }
+// The buffer is one of the group's (Proactor::provideBuffers), taken only when data arrives; the
+// read waits while the socket's thread has none free (buffer_group.h).
+inline auto read(AsyncSocket& s, const BufferGroup& group) {
+  return detail::makeOp<IoResult, true>(
+      &s,
+      [g = group](AsyncSocket& t, auto h, Nanos timeout) {
+        return t.read(g, NoAct{}, std::move(h), timeout);
+      },
+      "read");
+}
 inline auto readExactly(AsyncSocket& s, ByteBuffer dst) {
   return detail::makeOp<IoResult, true>(
       &s,

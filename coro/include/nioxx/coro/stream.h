@@ -144,4 +144,13 @@ inline Stream<IoResult, AsyncSocket> readEach(AsyncSocket& socket, BufferPool& p
           }};
 }
 
+// The same with the engine's provided buffers: each result holds one of the group's buffers until
+// it is dropped (results waiting in the stream hold theirs too, so take them out promptly).
+inline Stream<IoResult, AsyncSocket> readEach(AsyncSocket& socket, const BufferGroup& group,
+                                              Nanos idleTimeout = Nanos::zero()) {
+  return {socket, [group, idleTimeout](AsyncSocket& s, auto h) {
+            return s.readEach(group, NoAct{}, std::move(h), idleTimeout);
+          }};
+}
+
 }  // namespace nioxx::coro

@@ -7,6 +7,9 @@
 #   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
 #   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
 #      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
+#   6. backpressure: the randomized backpressure test with SOAK_BP_SEEDS seeds per engine
+#      (default 2,000; CI runs 12), and 1 GiB (SOAK_RELAY_BYTES) through relay_server from a fast
+#      sender to a slow receiver per dispatch strategy, its RSS growth bounded (16 MiB)
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
 # docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
 # Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
@@ -57,6 +60,13 @@ step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
   NIOXX_STRESS_FIRST_SEED="${SOAK_STRESS_FIRST_SEED:-1}" \
   NIOXX_STRESS_MAX_FAILURES="${SOAK_STRESS_MAX_FAILURES:-20}" \
   "$conformance" --gtest_filter='*StressTest*'
+step backpressure env NIOXX_BP_SEEDS="${SOAK_BP_SEEDS:-2000}" \
+  "$conformance" --gtest_filter='*BackpressureRandomizedSeeds*'
+cmake --build "$build" -j"$(nproc)" --target relay_server >/dev/null || failed+=("relay.build")
+for d in call-through post-reactive pool; do
+  step "relay.$d" python3 "$rel/relay_soak.py" --relay "$build/bin/relay_server" --dispatch "$d" \
+    --bytes "${SOAK_RELAY_BYTES:-1073741824}"
+done
 echo "log: $log"
 if ((${#failed[@]})); then
   echo "soak FAILED: ${failed[*]}"

@@ -31,6 +31,8 @@ function(nioxx_module name)
     PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(nioxx_${name} PUBLIC ${ARG_DEPS} PRIVATE $<BUILD_INTERFACE:nioxx_compile_options>)
+  # The public headers need C++20 (concepts, requires): consumers get it from the target.
+  target_compile_features(nioxx_${name} PUBLIC cxx_std_20)
   if(CMAKE_BUILD_TYPE STREQUAL "Debug" OR NOT NIOXX_SANITIZE STREQUAL "")
     # Debug and sanitizer builds assert thread affinity (loop-only calls on the loop thread).
     target_compile_definitions(nioxx_${name} PUBLIC $<BUILD_INTERFACE:NIOXX_ASSERT_THREADS=1>)

@@ -7,7 +7,8 @@
 #   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
 #   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
 #      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
-#   6. backpressure: the randomized backpressure test with SOAK_BP_SEEDS seeds per engine
+#   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000; CI runs 10,000)
+#   7. backpressure: the randomized backpressure test with SOAK_BP_SEEDS seeds per engine
 #      (default 2,000; CI runs 12), and 1 GiB (SOAK_RELAY_BYTES) through relay_server from a fast
 #      sender to a slow receiver per dispatch strategy, its RSS growth bounded (16 MiB)
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
@@ -60,6 +61,10 @@ step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
   NIOXX_STRESS_FIRST_SEED="${SOAK_STRESS_FIRST_SEED:-1}" \
   NIOXX_STRESS_MAX_FAILURES="${SOAK_STRESS_MAX_FAILURES:-20}" \
   "$conformance" --gtest_filter='*StressTest*'
+# Deterministic simulation (issue 13): SOAK_SIM_SEEDS seeds (default 1,000,000) of every property.
+cmake --build "$build" -j"$(nproc)" --target nioxx_simulate >/dev/null || failed+=("sim.build")
+step sim "$build/bin/nioxx_simulate" --first "${SOAK_SIM_FIRST_SEED:-1}" \
+  --seeds "${SOAK_SIM_SEEDS:-1000000}" --max-failures "${SOAK_STRESS_MAX_FAILURES:-20}"
 step backpressure env NIOXX_BP_SEEDS="${SOAK_BP_SEEDS:-2000}" \
   "$conformance" --gtest_filter='*BackpressureRandomizedSeeds*'
 cmake --build "$build" -j"$(nproc)" --target relay_server >/dev/null || failed+=("relay.build")

@@ -21,6 +21,9 @@ void EmulatedProcessor::attach(AsyncChannel& channel) {
 void EmulatedProcessor::detach(AsyncChannel& channel) noexcept {
   impl_->detach(channel);
 }
+void EmulatedProcessor::addBufferGroup(const std::shared_ptr<ProvidedBuffers>& group) {
+  impl_->addBufferGroup(group);
+}
 void EmulatedProcessor::submit(Operation* op) noexcept {
   impl_->submit(op);
 }

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -54,13 +55,13 @@ ShedResult shedOnExhaustion(int listenFd, int error, std::size_t maxShed) noexce
       // again): accept and close at once. Blocking-mode accept is not a risk: the listening
       // socket is non-blocking (the processor's accept would hang otherwise).
       for (std::size_t i = 0; i < maxShed; ++i) {
-        const int c = ::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+        const int c = sys::accept4(listenFd, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) {
           if (errno == EINTR || errno == ECONNABORTED) continue;
           result.drained = errno == EAGAIN || errno == EWOULDBLOCK;
           break;
         }
-        ::close(c);
+        sys::close(c);
         ++result.shed;
       }
       gReserve.store(openReserve(), std::memory_order_release);

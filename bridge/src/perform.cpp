@@ -14,6 +14,9 @@
 #include "detail/fd_reserve.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
+#include "nioxx/proactor/spi/async_channel.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -66,11 +69,11 @@ Perform readOp(int fd, Operation& op) noexcept {
       const int count = gather(op.buffers, iov);
       for (int i = 0; i < count; ++i)
         asked += iov[static_cast<std::size_t>(i)].iov_len;
-      n = ::readv(fd, iov.data(), count);
+      n = sys::readv(fd, iov.data(), count);
     } else {
       auto span = op.buffer.remainingSpan();
       asked = span.size();
-      n = ::read(fd, span.data(), span.size());
+      n = sys::read(fd, span.data(), span.size());
     }
     if (n > 0) {
       if (vec) {
@@ -137,6 +140,34 @@ Perform readPooled(int fd, Operation& op) noexcept {
   return p;
 }
 
+// A read with a provided-buffer group takes one of its thread's buffers for the attempt and
+// keeps it only if bytes came; with none free it reads nothing (the bytes wait in the socket).
+Perform readProvided(int fd, Operation& op) noexcept {
+  ProvidedBuffers& group = *op.group;
+  const std::uint32_t thread = op.channel()->placement();
+  const int taken = group.take(thread);
+  if (taken < 0) return Perform::nobuffer;
+  const auto id = static_cast<std::uint16_t>(taken);
+  for (;;) {
+    const ssize_t n = sys::recv(fd, group.data(thread, id), group.bufferSize(), 0);
+    if (n > 0) {
+      try {
+        op.buffer = group.lend(thread, id, static_cast<std::size_t>(n));
+      } catch (const std::bad_alloc&) {
+        return fail(op, std::make_error_code(std::errc::not_enough_memory));  // id is back
+      }
+      op.transferred = static_cast<std::size_t>(n);
+      return static_cast<std::size_t>(n) < group.bufferSize() ? Perform::drained : Perform::done;
+    }
+    const int e = n == 0 ? 0 : errno;
+    if (e == EINTR) continue;
+    group.giveBack(thread, id);
+    if (n == 0) return fail(op, Error::end_of_stream);
+    if (wouldBlock(e)) return Perform::again;
+    return fail(op, std::error_code(e, std::system_category()));
+  }
+}
+
 Perform writeOp(int fd, Operation& op) noexcept {
   for (;;) {
     const bool vec = op.kind() == OpKind::writev;
@@ -147,10 +178,10 @@ Perform writeOp(int fd, Operation& op) noexcept {
       msghdr msg{};
       msg.msg_iov = iov.data();
       msg.msg_iovlen = static_cast<std::size_t>(gather(op.buffers, iov));
-      n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+      n = sys::sendmsg(fd, &msg, MSG_NOSIGNAL);
     } else {
       auto span = op.buffer.remainingSpan();
-      n = ::send(fd, span.data(), span.size(), MSG_NOSIGNAL);
+      n = sys::send(fd, span.data(), span.size(), MSG_NOSIGNAL);
     }
     if (n > 0) {
       if (vec) {
@@ -174,7 +205,7 @@ Perform connectOp(int fd, Operation& op) noexcept {
   if (!op.address) return fail(op, Error::invalid_argument);
   if (op.offset == 0) {
     for (;;) {
-      if (::connect(fd, op.address->sockaddr(), op.address->length()) == 0) return Perform::done;
+      if (sys::connect(fd, op.address->sockaddr(), op.address->length()) == 0) return Perform::done;
       if (errno == EINTR) continue;
       if (errno == EINPROGRESS) {
         op.offset = 1;
@@ -186,12 +217,12 @@ Perform connectOp(int fd, Operation& op) noexcept {
   }
   int err = 0;
   socklen_t len = sizeof(err);
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(op, lastError());
+  if (sys::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return fail(op, lastError());
   if (err == 0) {
     // Writable with no error can also be a spurious wake-up before the handshake finished.
     sockaddr_storage ss{};
     socklen_t sl = sizeof(ss);
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return Perform::done;
+    if (sys::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return Perform::done;
     if (errno == ENOTCONN) return Perform::again;
     return fail(op, lastError());
   }
@@ -202,7 +233,7 @@ Perform connectOp(int fd, Operation& op) noexcept {
 Perform acceptOp(int fd, Operation& op) noexcept {
   ensureFdReserve();  // the spare must exist before the table fills up
   for (;;) {
-    const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int c = sys::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c >= 0) {
       op.acceptedFd = c;
       return Perform::done;
@@ -228,6 +259,7 @@ Perform acceptOp(int fd, Operation& op) noexcept {
 Perform performSocketOp(int fd, Operation& op) noexcept {
   switch (op.kind()) {
     case OpKind::read:
+      if (op.group != nullptr) return readProvided(fd, op);
       return op.pool != nullptr ? readPooled(fd, op) : readOp(fd, op);
     case OpKind::readv:
       return readOp(fd, op);

@@ -11,6 +11,7 @@
 #include "detail/pre_close.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/placement.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -43,7 +44,7 @@ void ProcessorImpl::attach(AsyncChannel& channel) {
 void ProcessorImpl::detach(AsyncChannel& channel) noexcept {
   if (channel.kind() == ChannelKind::file) {
     auto* fs = static_cast<FileState*>(channel.processorState);
-    ::close(channel.fd());
+    sys::close(channel.fd());
     delete fs;
     return;
   }
@@ -190,10 +191,19 @@ void ProcessorImpl::performQueue(SocketState& s, bool reads) noexcept {
           return;
         }
         sink_->notify(*op, OpPhase::performing);
+        const std::uint64_t epoch = s.loop.bufferReturns.load(std::memory_order_acquire);
         const Perform p = performSocketOp(s.fdch.fd(), *op);
-        if (p == Perform::again) {
+        if (p == Perform::again || p == Perform::nobuffer) {
+          if (p == Perform::nobuffer) {
+            s.starvedOn = op->group;
+            s.starvedEpoch = epoch;
+          }
           armDeadline(s, op);  // it waits at the head: its timeout runs from now
           sink_->notify(*op, OpPhase::waiting);
+          if (p == Perform::nobuffer) {
+            lock = {};
+            park(s);
+          }
           return;
         }
         if (reads) s.readDrained = p == Perform::drained;
@@ -252,7 +262,11 @@ void ProcessorImpl::updateInterest(SocketState& s) noexcept {
   int want = 0;
   {
     auto lock = lockQueues(s);
-    if (!s.readQ.empty()) want |= SelectionKey::OP_READ;
+    // A read waiting for a provided buffer must not be woken by the bytes it cannot take yet.
+    Operation* head = s.readQ.front();
+    if (head != nullptr && (s.starvedOn == nullptr || head->group != s.starvedOn)) {
+      want |= SelectionKey::OP_READ;
+    }
     if (!s.writeQ.empty()) want |= SelectionKey::OP_WRITE;
   }
   if (want != s.interest && s.key->isValid()) {
@@ -279,7 +293,7 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
 // operations leave it alone. When it fires, expired operations time out and it re-arms for the
 // earliest remaining deadline.
 std::uint64_t ProcessorImpl::nowNs() noexcept {
-  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch() /
+  return static_cast<std::uint64_t>(sys::now().time_since_epoch() /
                                     std::chrono::nanoseconds(1));
 }
 
@@ -442,6 +456,7 @@ void ProcessorImpl::destroySocket(SocketState& s) noexcept {
   if (s.prevLive != nullptr) s.prevLive->nextLive = s.nextLive;
   if (s.nextLive != nullptr) s.nextLive->prevLive = s.prevLive;
   if (s.loop.live == &s) s.loop.live = s.nextLive;
+  if (s.listedStarved) unpark(s);  // the loop's list must not outlive the state
   s.fdch.close();  // cancels the key first: no stale event can reach a reused descriptor
   if (s.timer) s.loop.reactor.cancelTimer(s.timer);  // loop thread: the timer cannot fire now
   s.timer = TimerId{};

@@ -121,6 +121,9 @@ void ProcessorImpl::handle(Loop& l, const InboxItem& item) noexcept {
     case InboxItem::rearm:
       rearm(*static_cast<SocketState*>(item.ptr));
       break;
+    case InboxItem::buffers_returned:
+      onBuffersReturned(l);
+      break;
   }
 }
 
@@ -190,6 +193,12 @@ bool ProcessorImpl::executeOnChannel(AsyncChannel& channel, detail::DispatchNode
 
 void ProcessorImpl::shutdown() noexcept {
   if (shuttingDown_.exchange(true, std::memory_order_acq_rel)) return;
+  {
+    // Lent buffers may come back on any thread long after this engine is gone.
+    std::lock_guard lock(groupsMutex_);
+    for (auto& g : groups_)
+      g->setReturnHook(nullptr);
+  }
   if (!started_) return;
   if (driven_) {
     // Interrupt a driver, then take the loop for good: it aborts what is in flight. The loop

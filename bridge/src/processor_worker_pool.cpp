@@ -30,7 +30,13 @@ void ProcessorImpl::workerPerform(SocketState& s) noexcept {
         if (!op->error && !op->isFinal()) {
           if (results == kMultishotResultsPerTurn) break;
           sink_->notify(*op, OpPhase::performing);
-          if (performSocketOp(s.fdch.fd(), *op) == Perform::again) break;
+          const std::uint64_t epoch = s.loop.bufferReturns.load(std::memory_order_acquire);
+          const Perform p = performSocketOp(s.fdch.fd(), *op);
+          if (p == Perform::nobuffer) {
+            s.starvedOn = op->group;  // rearm() parks the socket
+            s.starvedEpoch = epoch;
+          }
+          if (p == Perform::again || p == Perform::nobuffer) break;
           if (op->multishot && isMoreResult(*op)) {
             // Under the lock, so the loop cannot resolve the operation meanwhile;
             // completeMore() never runs the handler here.
@@ -62,6 +68,7 @@ void ProcessorImpl::rearm(SocketState& s) noexcept {
   }
   completeLeadingDone(s);
   armHeads(s);
+  if (s.starvedOn != nullptr) park(s);  // the worker found no buffer (no worker has it now)
   updateInterest(s);
 }
 

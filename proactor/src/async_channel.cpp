@@ -14,6 +14,7 @@
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -92,7 +93,7 @@ ChannelRef adoptAccepted(AsyncChannel& server, int fd, std::error_code& error) n
   } catch (...) {
     error = std::make_error_code(std::errc::io_error);
   }
-  ::close(fd);
+  sys::close(fd);
   return {};
 }
 

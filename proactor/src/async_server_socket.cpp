@@ -8,6 +8,7 @@
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace detail {
@@ -29,7 +30,7 @@ AsyncServerSocket AsyncServerSocket::open(Proactor& proactor, Placement placemen
     return AsyncServerSocket(
         proactor.core()->newChannel(fd, ChannelKind::server_socket, placement.thread));
   } catch (...) {
-    ::close(fd);
+    sys::close(fd);
     throw;
   }
 }
@@ -46,9 +47,9 @@ AsyncChannel* AsyncServerSocket::checked() const {
 std::error_code AsyncServerSocket::bind(const InetSocketAddress& local, int backlog) {
   const int fd = checked()->fd();
   const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (::bind(fd, local.sockaddr(), local.length()) != 0) return lastError();
-  if (::listen(fd, backlog) != 0) return lastError();
+  sys::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (sys::bind(fd, local.sockaddr(), local.length()) != 0) return lastError();
+  if (sys::listen(fd, backlog) != 0) return lastError();
   return {};
 }
 

@@ -12,6 +12,8 @@
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace detail {
@@ -19,14 +21,14 @@ namespace detail {
 std::optional<InetSocketAddress> addressOf(int fd, bool peer) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
-  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int rc = peer ? sys::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : sys::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   if (rc != 0) return std::nullopt;
   return InetSocketAddress::fromSockaddr(ss, len);
 }
 
 int openStreamSocket(bool ipv6) {
-  const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = sys::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::system_error(lastError(), "nioxx: socket(2) failed");
   return fd;
 }
@@ -42,17 +44,31 @@ AsyncSocket AsyncSocket::open(Proactor& proactor, Placement placement, bool ipv6
   try {
     return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
   } catch (...) {
-    ::close(fd);
+    sys::close(fd);
     throw;
   }
 }
 
 AsyncSocket AsyncSocket::adopt(Proactor& proactor, int fd, Placement placement) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+  const int flags = sys::fcntl(fd, F_GETFL);
+  if (flags < 0 || sys::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     throw std::system_error(lastError(), "nioxx: AsyncSocket::adopt: fcntl(O_NONBLOCK) failed");
   }
   return AsyncSocket(proactor.core()->newChannel(fd, ChannelKind::socket, placement.thread));
+}
+
+ProvidedBuffers* AsyncSocket::checked(const BufferGroup& group) const {
+  ProvidedBuffers* g = group.get();
+  if (g == nullptr) {
+    throw std::invalid_argument(
+        "nioxx: read with an empty BufferGroup; make one with Proactor::provideBuffers()");
+  }
+  if (channel_ && g->owner() != &channel_->core()) {
+    throw std::invalid_argument(
+        "nioxx: read with a BufferGroup of another Proactor; use a group made by the Proactor "
+        "this socket belongs to");
+  }
+  return g;
 }
 
 AsyncChannel* AsyncSocket::checked() const {
@@ -91,7 +107,7 @@ std::optional<InetSocketAddress> AsyncSocket::remoteAddress() const {
 
 std::error_code AsyncSocket::setNoDelay(bool on) {
   const int v = on ? 1 : 0;
-  if (::setsockopt(checked()->fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) {
+  if (sys::setsockopt(checked()->fd(), IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)) != 0) {
     return lastError();
   }
   return {};
@@ -142,11 +158,11 @@ void AsyncSocket::cancel(OperationId operation) {
   checked()->core().cancelOperation(*channel_.get(), operation);
 }
 std::error_code AsyncSocket::shutdownInput() {
-  if (::shutdown(checked()->fd(), SHUT_RD) != 0) return lastError();
+  if (sys::shutdown(checked()->fd(), SHUT_RD) != 0) return lastError();
   return {};
 }
 std::error_code AsyncSocket::shutdownOutput() {
-  if (::shutdown(checked()->fd(), SHUT_WR) != 0) return lastError();
+  if (sys::shutdown(checked()->fd(), SHUT_WR) != 0) return lastError();
   return {};
 }
 void AsyncSocket::close() {

@@ -12,6 +12,7 @@
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
 #include "nioxx/proactor/spi/async_channel.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace {
@@ -103,7 +104,7 @@ Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn de
 
 Operation::~Operation() {
   detail::liveAdd(detail::LiveKind::operation, -1);
-  if (acceptedFd >= 0) ::close(acceptedFd);
+  if (acceptedFd >= 0) sys::close(acceptedFd);
   if (channel_ != nullptr) channel_->release();
 }
 
@@ -123,7 +124,7 @@ MoreResult::MoreResult(Operation& o) noexcept
       acceptedFd(std::exchange(o.acceptedFd, -1)) {}
 
 MoreResult::~MoreResult() {
-  if (acceptedFd >= 0) ::close(acceptedFd);
+  if (acceptedFd >= 0) sys::close(acceptedFd);
 }
 
 void* MoreResult::operator new(std::size_t size) {

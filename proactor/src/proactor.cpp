@@ -3,6 +3,9 @@
 #include <stdexcept>
 
 #include "detail/proactor_core.h"
+#include "nioxx/proactor/shutdown_error.h"
+#include "nioxx/proactor/spi/async_operation_processor.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
 
 namespace nioxx {
 
@@ -50,6 +53,36 @@ std::uint64_t Proactor::startTimer(Operation* op, std::chrono::nanoseconds delay
 
 void Proactor::cancelTimer(std::uint64_t id) {
   core_->cancelTimer(id);
+}
+
+BufferGroup Proactor::provideBuffers(BufferGroup::Options options) {
+  if (core_->isShuttingDown()) {
+    throw ShutdownError("nioxx: provideBuffers on a Proactor that is shutting down or shut down");
+  }
+  const std::uint32_t id = core_->nextBufferGroupId();
+  if (id > UINT16_MAX) {
+    throw std::length_error(
+        "nioxx: provideBuffers: at most 65,536 buffer groups per Proactor; make a few large "
+        "groups and share them between sockets");
+  }
+  auto group = std::make_shared<ProvidedBuffers>(core_.get(), static_cast<std::uint16_t>(id),
+                                                 engineThreads(), options.bufferSize,
+                                                 options.buffersPerThread);
+  core_->processor().addBufferGroup(group);
+  return BufferGroup(std::move(group));
+}
+
+std::uint16_t BufferGroup::id() const noexcept {
+  return group_ ? group_->groupId() : 0;
+}
+std::size_t BufferGroup::bufferSize() const noexcept {
+  return group_ ? group_->bufferSize() : 0;
+}
+std::size_t BufferGroup::buffersPerThread() const noexcept {
+  return group_ ? group_->buffersPerThread() : 0;
+}
+std::size_t BufferGroup::outstanding() const noexcept {
+  return group_ ? group_->outstanding() : 0;
 }
 
 std::size_t Proactor::engineThreads() const noexcept {

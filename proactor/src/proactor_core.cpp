@@ -12,6 +12,7 @@
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/shutdown_error.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx::detail {
 namespace {
@@ -420,7 +421,7 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
       return node;
     }
     if (shuttingDown_) return nullptr;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = sys::now();
     const bool expired = now >= deadline;
     if (expired && !(poll && mayDrive && drivers_ == 0)) return nullptr;
     // Leader/followers: if the processor lets us, do its waiting and I/O ourselves.
@@ -466,7 +467,7 @@ void ProactorCore::run() {
 std::size_t ProactorCore::runOnce(std::chrono::nanoseconds timeout) {
   ProactorCore* const previous = tls.handlerCore;
   tls.handlerCore = this;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = sys::now();
   const auto deadline = timeout >= std::chrono::steady_clock::time_point::max() - now
                             ? std::chrono::steady_clock::time_point::max()
                             : now + timeout;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -94,14 +95,14 @@ void Acceptor::onExhausted(const std::error_code& ec) {
     ::close(reserveFd_);
     reserveFd_ = -1;
     for (int i = 0; i < options_.maxAcceptsPerEvent; ++i) {
-      const int fd = ::accept4(server_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+      const int fd = sys::accept4(server_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) break;
-      ::close(fd);
+      sys::close(fd);
       ++shed_;
     }
     reopenReserve();
   }
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = sys::now();
   if (now - lastWarning_ >= kWarningInterval) {
     log::get("reactor")->warn(
         "accept on {}: {}; shedding connections and pausing accepts for {} ms ({} similar "

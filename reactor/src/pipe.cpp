@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -11,7 +12,7 @@ Pipe Pipe::open(std::error_code& ec) noexcept {
   ec.clear();
   int fds[2];
   Pipe pipe;
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+  if (sys::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
     ec = lastError();
     return pipe;
   }
@@ -32,7 +33,7 @@ std::int64_t Pipe::SourceChannel::read(ByteBuffer& dst, std::error_code& ec) noe
   auto span = dst.remainingSpan();
   if (span.empty()) return 0;
   for (;;) {
-    const ssize_t n = ::read(fd_, span.data(), span.size());
+    const ssize_t n = sys::read(fd_, span.data(), span.size());
     if (n > 0) {
       dst.advance(static_cast<std::size_t>(n));
       return n;
@@ -46,7 +47,7 @@ std::int64_t Pipe::SourceChannel::read(ByteBuffer& dst, std::error_code& ec) noe
 }
 
 ssize_t Pipe::SourceChannel::readSome(void* data, std::size_t n) noexcept {
-  return ::read(fd_, data, n);
+  return sys::read(fd_, data, n);
 }
 
 std::int64_t Pipe::SinkChannel::write(ByteBuffer& src, std::error_code& ec) noexcept {
@@ -54,7 +55,7 @@ std::int64_t Pipe::SinkChannel::write(ByteBuffer& src, std::error_code& ec) noex
   auto span = src.remainingSpan();
   if (span.empty()) return 0;
   for (;;) {
-    const ssize_t n = ::write(fd_, span.data(), span.size());
+    const ssize_t n = sys::write(fd_, span.data(), span.size());
     if (n >= 0) {
       src.advance(static_cast<std::size_t>(n));
       return n;
@@ -67,7 +68,7 @@ std::int64_t Pipe::SinkChannel::write(ByteBuffer& src, std::error_code& ec) noex
 }
 
 ssize_t Pipe::SinkChannel::writeSome(const void* data, std::size_t n) noexcept {
-  return ::write(fd_, data, n);
+  return sys::write(fd_, data, n);
 }
 
 }  // namespace nioxx

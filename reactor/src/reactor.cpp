@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "nioxx/core/sys.h"
+
 namespace nioxx {
 
 namespace {
@@ -22,6 +24,7 @@ class CurrentScope {
 }  // namespace
 
 Reactor::Reactor() = default;
+Reactor::Reactor(std::unique_ptr<SelectorBackend> backend) : selector_(std::move(backend)) {}
 Reactor::~Reactor() = default;
 
 Reactor* Reactor::current() noexcept {
@@ -90,7 +93,7 @@ std::chrono::milliseconds Reactor::computeTimeout(std::chrono::milliseconds requ
   using std::chrono::milliseconds;
   if (pendingTasks_.load(std::memory_order_acquire)) return milliseconds(0);
   if (timerHeap_.empty()) return requested;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = sys::now();
   const auto deadline = timerHeap_.top().deadline;
   // Round up so a timer is never woken for before its deadline (no busy spin of 0 ms waits).
   const auto untilTimer =
@@ -134,8 +137,7 @@ int Reactor::runTasks() {
 
 TimerId Reactor::schedule(std::chrono::nanoseconds delay, Task fn) {
   const std::uint64_t id = nextTimerId_.fetch_add(1, std::memory_order_relaxed);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::max(delay, std::chrono::nanoseconds(0));
+  const auto deadline = sys::now() + std::max(delay, std::chrono::nanoseconds(0));
   // Only the bound loop thread touches the heap: an unbound reactor may be bound by its loop
   // thread (or the next leader/followers turn) right after any check made here.
   if (affinity_.isCurrentThread()) {
@@ -178,7 +180,7 @@ void Reactor::compactTimers() {
 }
 
 int Reactor::runTimers() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = sys::now();
   // Timers scheduled by these callbacks (even with delay 0) wait for the next iteration.
   const std::uint64_t limit = nextTimerId_.load(std::memory_order_relaxed);
   int count = 0;

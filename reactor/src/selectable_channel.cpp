@@ -11,6 +11,7 @@
 #include "detail/link_mutex.h"
 #include "nioxx/core/error.h"
 #include "nioxx/reactor/selector.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -49,8 +50,8 @@ void SelectableChannel::adoptKeysFrom(SelectableChannel& other) noexcept {
 
 void SelectableChannel::configureBlocking(bool blocking, std::error_code& ec) noexcept {
   ec.clear();
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags < 0 || ::fcntl(fd_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
+  const int flags = sys::fcntl(fd_, F_GETFL);
+  if (flags < 0 || sys::fcntl(fd_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
     ec = lastError();
     return;
   }
@@ -121,7 +122,7 @@ void SelectableChannel::close() noexcept {
     }
     keys_.clear();
   }
-  ::close(fd_);
+  sys::close(fd_);
   fd_ = -1;
 }
 

@@ -37,10 +37,12 @@ int toReadyOps(std::uint32_t events, int interest) noexcept {
 
 }  // namespace
 
-Selector::Selector()
-    : backend_(std::make_unique<detail::EpollBackend>()),
-      ready_(kInitialEvents),
-      events_(kInitialEvents) {}
+Selector::Selector() : Selector(makeSelectorBackend()) {}
+
+Selector::Selector(std::unique_ptr<SelectorBackend> backend)
+    : backend_(std::move(backend)), ready_(kInitialEvents), events_(kInitialEvents) {
+  if (!backend_) throw std::invalid_argument("Selector: null backend");
+}
 
 Selector::~Selector() {
   close();

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -12,7 +13,7 @@ namespace {
 void setFlag(int fd, int level, int name, bool on, std::error_code& ec) noexcept {
   ec.clear();
   const int value = on ? 1 : 0;
-  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) ec = lastError();
+  if (sys::setsockopt(fd, level, name, &value, sizeof value) < 0) ec = lastError();
 }
 void throwIf(const std::error_code& ec, const char* what) {
   if (ec) throw std::system_error(ec, what);
@@ -21,7 +22,7 @@ void throwIf(const std::error_code& ec, const char* what) {
 
 ServerSocketChannel ServerSocketChannel::open(int family, std::error_code& ec) noexcept {
   ec.clear();
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = sys::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     ec = lastError();
     return {};
@@ -59,7 +60,7 @@ void ServerSocketChannel::setReusePort(bool on) {
 void ServerSocketChannel::bind(const InetSocketAddress& local, int backlog,
                                std::error_code& ec) noexcept {
   ec.clear();
-  if (::bind(fd_, local.sockaddr(), local.length()) < 0 || ::listen(fd_, backlog) < 0) {
+  if (sys::bind(fd_, local.sockaddr(), local.length()) < 0 || sys::listen(fd_, backlog) < 0) {
     ec = lastError();
   }
 }
@@ -73,7 +74,7 @@ void ServerSocketChannel::bind(const InetSocketAddress& local, int backlog) {
 std::optional<SocketChannel> ServerSocketChannel::accept(std::error_code& ec) noexcept {
   ec.clear();
   for (;;) {
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = sys::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) return SocketChannel(fd, SocketChannel::State::connected);
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) ec = lastError();
@@ -84,7 +85,7 @@ std::optional<SocketChannel> ServerSocketChannel::accept(std::error_code& ec) no
 std::optional<InetSocketAddress> ServerSocketChannel::localAddress() const noexcept {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return std::nullopt;
+  if (sys::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return std::nullopt;
   return InetSocketAddress::fromSockaddr(ss, len);
 }
 

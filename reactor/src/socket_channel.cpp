@@ -10,6 +10,7 @@
 #include <array>
 
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 
 namespace nioxx {
 
@@ -27,14 +28,14 @@ void throwIf(const std::error_code& ec, const char* what) {
 
 void setIntOption(int fd, int level, int name, int value, std::error_code& ec) noexcept {
   ec.clear();
-  if (::setsockopt(fd, level, name, &value, sizeof value) < 0) ec = lastError();
+  if (sys::setsockopt(fd, level, name, &value, sizeof value) < 0) ec = lastError();
 }
 
 std::optional<InetSocketAddress> addressOf(int fd, bool peer) noexcept {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
-                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  const int rc = peer ? sys::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                      : sys::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   if (rc < 0) return std::nullopt;
   return InetSocketAddress::fromSockaddr(ss, len);
 }
@@ -63,14 +64,14 @@ std::size_t fillIov(std::span<ByteBuffer> buffers, std::array<iovec, kMaxIov>& i
 }  // namespace
 
 SocketChannel SocketChannel::adopt(int fd) noexcept {
-  const int flags = ::fcntl(fd, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK) == 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  const int flags = sys::fcntl(fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK) == 0) sys::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
   return SocketChannel(fd, State::connected);
 }
 
 SocketChannel SocketChannel::open(int family, std::error_code& ec) noexcept {
   ec.clear();
-  const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = sys::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     ec = lastError();
     return {};
@@ -101,7 +102,7 @@ bool SocketChannel::connect(const InetSocketAddress& remote, std::error_code& ec
     ec = make_error_code(Error::connection_pending);
     return false;
   }
-  if (::connect(fd_, remote.sockaddr(), remote.length()) == 0) {
+  if (sys::connect(fd_, remote.sockaddr(), remote.length()) == 0) {
     state_ = State::connected;
     return true;
   }
@@ -129,7 +130,7 @@ bool SocketChannel::finishConnect(std::error_code& ec) noexcept {
   }
   int err = 0;
   socklen_t len = sizeof err;
-  if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+  if (sys::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
     ec = lastError();
     return false;
   }
@@ -140,7 +141,7 @@ bool SocketChannel::finishConnect(std::error_code& ec) noexcept {
   }
   sockaddr_storage ss{};
   socklen_t sl = sizeof ss;
-  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
+  if (sys::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
     state_ = State::connected;
     return true;
   }
@@ -159,7 +160,7 @@ std::int64_t SocketChannel::read(ByteBuffer& dst, std::error_code& ec) noexcept 
   auto span = dst.remainingSpan();
   if (span.empty()) return 0;
   for (;;) {
-    const ssize_t n = ::read(fd_, span.data(), span.size());
+    const ssize_t n = sys::read(fd_, span.data(), span.size());
     if (n > 0) {
       dst.advance(static_cast<std::size_t>(n));
       return n;
@@ -184,7 +185,7 @@ std::int64_t SocketChannel::write(ByteBuffer& src, std::error_code& ec) noexcept
   auto span = src.remainingSpan();
   if (span.empty()) return 0;
   for (;;) {
-    const ssize_t n = ::send(fd_, span.data(), span.size(), MSG_NOSIGNAL);
+    const ssize_t n = sys::send(fd_, span.data(), span.size(), MSG_NOSIGNAL);
     if (n >= 0) {
       src.advance(static_cast<std::size_t>(n));
       return n;
@@ -209,7 +210,7 @@ std::int64_t SocketChannel::read(std::span<ByteBuffer> dsts, std::error_code& ec
   const std::size_t count = fillIov(dsts, iov);
   if (count == 0) return 0;
   for (;;) {
-    const ssize_t n = ::readv(fd_, iov.data(), static_cast<int>(count));
+    const ssize_t n = sys::readv(fd_, iov.data(), static_cast<int>(count));
     if (n > 0) {
       advanceAll(dsts, static_cast<std::size_t>(n));
       return n;
@@ -231,7 +232,7 @@ std::int64_t SocketChannel::write(std::span<ByteBuffer> srcs, std::error_code& e
   msg.msg_iov = iov.data();
   msg.msg_iovlen = count;
   for (;;) {
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    const ssize_t n = sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n >= 0) {
       advanceAll(srcs, static_cast<std::size_t>(n));
       return n;
@@ -244,31 +245,31 @@ std::int64_t SocketChannel::write(std::span<ByteBuffer> srcs, std::error_code& e
 }
 
 ssize_t SocketChannel::readSome(void* data, std::size_t n) noexcept {
-  return ::read(fd_, data, n);
+  return sys::read(fd_, data, n);
 }
 
 ssize_t SocketChannel::writeSome(const void* data, std::size_t n) noexcept {
-  return ::send(fd_, data, n, MSG_NOSIGNAL);
+  return sys::send(fd_, data, n, MSG_NOSIGNAL);
 }
 
 ssize_t SocketChannel::readv(const iovec* iov, int count) noexcept {
-  return ::readv(fd_, iov, count);
+  return sys::readv(fd_, iov, count);
 }
 
 ssize_t SocketChannel::writev(const iovec* iov, int count) noexcept {
   msghdr msg{};
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<std::size_t>(count);
-  return ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+  return sys::sendmsg(fd_, &msg, MSG_NOSIGNAL);
 }
 
 void SocketChannel::shutdownInput(std::error_code& ec) noexcept {
   ec.clear();
-  if (::shutdown(fd_, SHUT_RD) < 0) ec = lastError();
+  if (sys::shutdown(fd_, SHUT_RD) < 0) ec = lastError();
 }
 void SocketChannel::shutdownOutput(std::error_code& ec) noexcept {
   ec.clear();
-  if (::shutdown(fd_, SHUT_WR) < 0) ec = lastError();
+  if (sys::shutdown(fd_, SHUT_WR) < 0) ec = lastError();
 }
 void SocketChannel::shutdownInput() {
   std::error_code ec;
@@ -300,7 +301,7 @@ void SocketChannel::setTcpNoDelay(bool on) {
 void SocketChannel::setSoLinger(int seconds, std::error_code& ec) noexcept {
   ec.clear();
   linger value{seconds >= 0 ? 1 : 0, seconds >= 0 ? seconds : 0};
-  if (::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &value, sizeof value) < 0) ec = lastError();
+  if (sys::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &value, sizeof value) < 0) ec = lastError();
 }
 void SocketChannel::setSendBufferSize(int bytes, std::error_code& ec) noexcept {
   setIntOption(fd_, SOL_SOCKET, SO_SNDBUF, bytes, ec);

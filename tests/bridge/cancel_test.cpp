@@ -1,6 +1,6 @@
 // AsyncSocket::cancel() aborts exactly the operations outstanding when it is called; an
 // operation initiated afterwards — even from inside an aborted operation's handler — waits
-// normally ("a cancel does not poison the next operation", DESIGN-NOTES lesson 10).
+// normally: a cancel does not poison the next operation.
 #include <atomic>
 #include <functional>
 #include <future>

@@ -96,12 +96,15 @@ void World::startRead(int e, bool exactly, Rng& rng, std::uint8_t generation) {
   const std::size_t size = 1 + rng() % 64;
   const std::chrono::nanoseconds timeout =
       rng() % 4 == 0 ? std::chrono::microseconds(200 + rng() % 3000) : 0us;
+  const bool fromGroup = !exactly && rng() % 3 == 0;
   Endpoint& ep = *endpoints_[static_cast<std::size_t>(e)];
   std::lock_guard lock(ep.initiating);
   const Act act{token, e, ep.nextReadSeq++, generation, op};
   initiate(token, [&] {
     if (exactly) {
       ep.socket.readExactly(ByteBuffer::allocate(size), act, completion(), timeout);
+    } else if (fromGroup) {
+      ep.socket.read(group_, act, completion(), timeout);
     } else {
       ep.socket.read(ByteBuffer::allocate(size), act, completion(), timeout);
     }

@@ -166,6 +166,7 @@ StressOutcome World::run() {
   const std::int64_t channelsAtStart = liveChannelCount();
   {
     proactor_ = engine_.make();
+    group_ = proactor_->provideBuffers({.bufferSize = 32, .buffersPerThread = 1});
     for (std::size_t i = 0; i < pairCount_; ++i) {
       int fds[2];
       if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
@@ -205,6 +206,7 @@ StressOutcome World::run() {
     }
     runThreads_.reset();
     proactor_.reset();
+    group_ = BufferGroup();
   }
   if (!waitUntil(
           [&] {

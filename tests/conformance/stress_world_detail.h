@@ -128,6 +128,9 @@ class World {
   unsigned shutdownAtPercent_ = 100;  // of all test-thread actions
 
   std::unique_ptr<Proactor> proactor_;
+  // One buffer per engine thread: reads with it park and resume whenever sockets of one thread
+  // overlap (the provided-buffer wait, under cancel, close and shutdown).
+  BufferGroup group_;
   std::unique_ptr<RunThreads> runThreads_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::mutex timersMutex_;

@@ -44,6 +44,7 @@ class FakeProcessor final : public AsyncOperationProcessor {
     op->acceptedFd = fd;
     if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
   }
+  void addBufferGroup(const std::shared_ptr<ProvidedBuffers>&) override {}
   void submit(Operation* op) noexcept override {
     if (op->error) {  // a rejection: completed at once (the sink defers it past the API call)
       if (op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);

@@ -8,7 +8,8 @@ namespace nioxx::bridge_detail {
 
 // drained = done, and the read was short: the socket held no more input at that moment, so a
 // read initiated right after would most likely just return EAGAIN.
-enum class Perform { done, again, drained };
+// nobuffer = again, because the read's provided-buffer group had none free on this thread.
+enum class Perform { done, again, drained, nobuffer };
 
 // Performs op on a non-blocking socket until it is done (result filled: transferred/error) or
 // would block (again; partial progress kept in the op). Loops on EINTR.

@@ -20,6 +20,7 @@
 #include "nioxx/core/serial_queue.h"
 #include "nioxx/core/thread_pool.h"
 #include "nioxx/proactor/spi/async_channel.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
 #include "nioxx/reactor/reactor.h"
 #include "nioxx/reactor/selectable_channel.h"
 
@@ -58,7 +59,13 @@ struct SocketState final : EventHandler {
   // The last read was short (the socket was drained): the next read waits for readiness instead
   // of trying at once, which would almost always cost an EAGAIN system call (loop thread).
   bool readDrained = false;
-  std::mutex mutex;  // worker_pool mode only: queues shared with the workers
+  // The read at the head found no free buffer of this group: no read interest until a buffer
+  // comes back (the loop's `starved` list). starvedEpoch: the loop's bufferReturns before the
+  // failed take (worker_pool: a return in between means try again at once).
+  ProvidedBuffers* starvedOn = nullptr;
+  std::uint64_t starvedEpoch = 0;
+  bool listedStarved = false;  // in loop.starved (loop thread)
+  std::mutex mutex;            // worker_pool mode only: queues shared with the workers
   SocketState* prevLive = nullptr;
   SocketState* nextLive = nullptr;
 };
@@ -79,7 +86,8 @@ struct InboxItem {
     detach,
     cancel_timer,
     execute,
-    rearm
+    rearm,
+    buffers_returned
   };
   Kind kind;
   void* ptr;
@@ -108,6 +116,8 @@ struct Loop {
     TimerId reactorTimer;
   };
   std::unordered_map<std::uint64_t, Timer> timers;  // loop thread: Proactor timers by op id
+  std::vector<SocketState*> starved;  // loop thread: sockets whose read waits for a buffer
+  std::atomic<std::uint64_t> bufferReturns{0};  // return hook calls for this loop's slabs
 };
 
 class ProcessorImpl {
@@ -118,6 +128,7 @@ class ProcessorImpl {
   void start(CompletionSink& sink, const ProcessorConfig& config);
   void attach(AsyncChannel& channel);
   void detach(AsyncChannel& channel) noexcept;
+  void addBufferGroup(const std::shared_ptr<ProvidedBuffers>& group);
   void submit(Operation* op) noexcept;
   void cancel(AsyncChannel& channel, bool close) noexcept;
   void cancelOperation(AsyncChannel& channel, std::uint64_t id) noexcept;
@@ -162,6 +173,11 @@ class ProcessorImpl {
   // Results one multishot operation delivers per turn before the loop serves other sockets.
   static constexpr std::size_t kMultishotResultsPerTurn = 16;
   void updateInterest(SocketState& s) noexcept;
+  // Provided buffers (processor_buffers.cpp): parks a socket whose read found none free, and
+  // wakes the loop's parked sockets when one comes back.
+  void park(SocketState& s) noexcept;
+  void unpark(SocketState& s) noexcept;
+  void onBuffersReturned(Loop& l) noexcept;
   void finish(Operation* op) noexcept;  // resolve (the socket timer is lazy) and complete
   void abortQueue(OpQueue& q) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
@@ -206,6 +222,8 @@ class ProcessorImpl {
   std::once_flag fileStarted_;  // the file pool starts with the first AsyncFile operation
   std::unique_ptr<ThreadPool> ioPool_;
   std::unique_ptr<ThreadPool> filePool_;
+  std::mutex groupsMutex_;
+  std::vector<std::shared_ptr<ProvidedBuffers>> groups_;  // their return hooks point here
 };
 
 template <class Fn>

@@ -73,6 +73,10 @@ class ProactorCore final : public CompletionSink,
   void runStrand(AsyncChannel& channel) noexcept;
 
   AsyncOperationProcessor& processor() noexcept { return *processor_; }
+  // Proactor::provideBuffers: the next group id (io_uring's are 16 bits; the caller checks).
+  std::uint32_t nextBufferGroupId() noexcept {
+    return nextBufferGroup_.fetch_add(1, std::memory_order_relaxed);
+  }
   const ProactorOptions& options() const noexcept { return options_; }
 
  private:
@@ -111,6 +115,7 @@ class ProactorCore final : public CompletionSink,
   bool shutdownStarted_ = false;
   std::atomic<bool> shutdownBegun_{false};  // the gate: checked by every initiation
   std::atomic<bool> shutdownDone_{false};
+  std::atomic<std::uint32_t> nextBufferGroup_{0};
   std::vector<std::thread> pool_;
 };
 

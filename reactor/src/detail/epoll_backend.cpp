@@ -90,3 +90,19 @@ void EpollBackend::drainWakeup() noexcept {
 }
 
 }  // namespace nioxx::detail
+
+namespace nioxx {
+namespace {
+SelectorBackendFactory gFactory = nullptr;
+}  // namespace
+
+std::unique_ptr<SelectorBackend> makeSelectorBackend() {
+  if (gFactory != nullptr) return gFactory();
+  return std::make_unique<detail::EpollBackend>();
+}
+
+void setSelectorBackendFactory(SelectorBackendFactory factory) noexcept {
+  gFactory = factory;
+}
+
+}  // namespace nioxx

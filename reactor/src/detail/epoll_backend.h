@@ -1,10 +1,5 @@
-// EpollBackend: the only place that talks to epoll (and the wakeup eventfd). The Selector uses
-// nothing else from the kernel's readiness API, so a simulated backend (seeded, deterministic
-// readiness for property tests) can replace this class.
-//
-// What a backend must provide: add/modify/remove a descriptor with an event mask and an opaque
-// token; a wait that fills BackendEvents (token nullptr = the wakeup signal); an async-signal-
-// and thread-safe wakeup() and a drainWakeup() for the selecting thread.
+// EpollBackend: the only place that talks to epoll (and the wakeup eventfd); the default
+// SelectorBackend (see nioxx/reactor/selector_backend.h for the contract).
 //
 // Thread rule: add/modify/remove/wakeup from any thread (the kernel serialises them);
 // wait/drainWakeup from the selecting thread only.
@@ -14,36 +9,33 @@
 #include <span>
 #include <system_error>
 
+#include "nioxx/reactor/selector_backend.h"
+
 namespace nioxx::detail {
 
 // Event bits (equal to the EPOLL* values; checked in the .cpp).
-inline constexpr std::uint32_t kEventIn = 0x001;
-inline constexpr std::uint32_t kEventOut = 0x004;
-inline constexpr std::uint32_t kEventErr = 0x008;
-inline constexpr std::uint32_t kEventHup = 0x010;
+inline constexpr std::uint32_t kEventIn = SelectorBackend::kIn;
+inline constexpr std::uint32_t kEventOut = SelectorBackend::kOut;
+inline constexpr std::uint32_t kEventErr = SelectorBackend::kErr;
+inline constexpr std::uint32_t kEventHup = SelectorBackend::kHup;
 
-struct BackendEvent {
-  void* token;  // nullptr: the wakeup eventfd fired
-  std::uint32_t events;
-};
-
-class EpollBackend {
+class EpollBackend final : public SelectorBackend {
  public:
   EpollBackend();  // throws std::system_error
   ~EpollBackend();
   EpollBackend(const EpollBackend&) = delete;
   EpollBackend& operator=(const EpollBackend&) = delete;
 
-  std::error_code add(int fd, std::uint32_t events, void* token) noexcept;
-  std::error_code modify(int fd, std::uint32_t events, void* token) noexcept;
-  std::error_code remove(int fd) noexcept;
+  std::error_code add(int fd, std::uint32_t events, void* token) noexcept override;
+  std::error_code modify(int fd, std::uint32_t events, void* token) noexcept override;
+  std::error_code remove(int fd) noexcept override;
 
   // Waits up to timeoutMs (-1 forever) and fills out; returns the count. EINTR gives 0.
   // Throws std::system_error on any other failure (a broken invariant).
-  int wait(std::span<BackendEvent> out, int timeoutMs);
+  int wait(std::span<BackendEvent> out, int timeoutMs) override;
 
-  void wakeup() noexcept;
-  void drainWakeup() noexcept;
+  void wakeup() noexcept override;
+  void drainWakeup() noexcept override;
 
  private:
   int epfd_ = -1;

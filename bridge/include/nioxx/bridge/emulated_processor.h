@@ -75,6 +75,7 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   void start(CompletionSink& sink, const ProcessorConfig& config) override;
   void attach(AsyncChannel& channel) override;
   void detach(AsyncChannel& channel) noexcept override;
+  void addBufferGroup(const std::shared_ptr<ProvidedBuffers>& group) override;
   void submit(Operation* op) noexcept override;
   void cancel(AsyncChannel& channel) noexcept override;
   void cancelOperation(AsyncChannel& channel, std::uint64_t opId) noexcept override;

@@ -41,6 +41,7 @@
 #include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/inet_socket_address.h"
 #include "nioxx/proactor/async_result.h"
+#include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/placement.h"
@@ -117,6 +118,8 @@ class AsyncSocket {
                                      Nanos timeout = Nanos::zero());
 
   // ---- read: completes as soon as some bytes arrived (end_of_stream if the peer closed) ----
+  // A buffer with no room (position == limit) completes at once with 0 bytes, as in Java: clear()
+  // or compact() a reused buffer first, or a read loop spins.
   template <class Act, class H>
   requires detail::NotFutureTag<Act> OperationId read(ByteBuffer dst, Act act, H&& h,
                                                       Nanos timeout = Nanos::zero()) {
@@ -163,6 +166,39 @@ class AsyncSocket {
   template <class H>
   requires detail::NotFutureTag<H> OperationId readEach(BufferPool& pool, H&& h) {
     return readEach(pool, NoAct{}, std::forward<H>(h));
+  }
+
+  // ---- read / readEach into the engine's provided buffers (Proactor::provideBuffers) ----
+  // As the pooled forms above, but the buffer comes from a fixed group owned by the engine (the
+  // kernel picks it, with io_uring): when the socket's thread has none free, the read waits until
+  // one is dropped (buffer_group.h). Throws std::invalid_argument for an empty group or one of
+  // another Proactor.
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId read(const BufferGroup& group, Act act, H&& h,
+                                                      Nanos timeout = Nanos::zero()) {
+    ProvidedBuffers* g = checked(group);
+    Operation* op = detail::makeOperation<IoResult>(OpKind::read, checked(), std::move(act),
+                                                    std::forward<H>(h));
+    op->group = g;
+    return start(op, timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId read(const BufferGroup& group, H&& h) {
+    return read(group, NoAct{}, std::forward<H>(h));
+  }
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId readEach(const BufferGroup& group, Act act, H&& h,
+                                                          Nanos idleTimeout = Nanos::zero()) {
+    ProvidedBuffers* g = checked(group);
+    Operation* op = detail::makeOperation<IoResult>(OpKind::read, checked(), std::move(act),
+                                                    std::forward<H>(h));
+    op->group = g;
+    op->multishot = true;
+    return start(op, idleTimeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId readEach(const BufferGroup& group, H&& h) {
+    return readEach(group, NoAct{}, std::forward<H>(h));
   }
 
   // ---- readExactly: completes when dst has no remaining room (or on error/EOF) ----
@@ -240,6 +276,7 @@ class AsyncSocket {
 
  private:
   AsyncChannel* checked() const;  // throws std::logic_error on a default-constructed socket
+  ProvidedBuffers* checked(const BufferGroup& group) const;  // throws std::invalid_argument
   static OperationId start(Operation* op, Nanos timeout) {
     op->timeout = timeout;
     const OperationId id = op->id();  // op may be gone once initiated

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "nioxx/proactor/async_result.h"
+#include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/completion_handler.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
@@ -108,6 +109,12 @@ class Proactor {
   // The timer completes with operation_aborted unless it already fired. Asynchronous; any
   // thread; unknown or fired ids are ignored.
   void cancelTimer(std::uint64_t id);
+
+  // A fixed group of engine-owned read buffers (per engine thread), for AsyncSocket::read(group,
+  // ...) and readEach(group, ...): see buffer_group.h. Throws std::invalid_argument for sizes
+  // outside the limits, std::length_error after 65,535 groups, ShutdownError after shutdown().
+  BufferGroup provideBuffers(BufferGroup::Options options);
+  BufferGroup provideBuffers() { return provideBuffers(BufferGroup::Options{}); }
 
   DispatchStrategy strategy() const noexcept;
   // Engine threads channels can be placed on (Placement::onThread(0 .. engineThreads() - 1)).

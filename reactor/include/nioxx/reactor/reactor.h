@@ -51,7 +51,9 @@ class Reactor {
  public:
   using Task = std::function<void()>;
 
-  Reactor();   // opens its Selector; throws std::system_error
+  Reactor();  // opens its Selector; throws std::system_error
+  // Over a given selector backend (the simulator's, for instance).
+  explicit Reactor(std::unique_ptr<SelectorBackend> backend);
   ~Reactor();  // not while run() executes; pending tasks and timers are dropped uncalled
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;

@@ -8,7 +8,8 @@
 // Thread rule: a channel is not synchronised: use it from one thread at a time (normally its
 // reactor's loop thread). registerWith() may be called from any thread (Java: the registration
 // takes effect at the selector's next select). close() may be called from any thread that owns
-// the channel; close it on the selecting thread when you can (see DESIGN-NOTES lesson 6).
+// the channel; close it on the selecting thread when you can: a close on another thread races the
+// selector's current wait, which may still report the old descriptor (or a reused number).
 #pragma once
 
 #include <system_error>

@@ -38,7 +38,9 @@ class SelectionKey {
   // Any thread: off the selector's thread the change is queued and the selector woken.
   // No-op on a cancelled key. Throws std::invalid_argument for ops outside channel's validOps().
   SelectionKey& interestOps(int ops);
-  // Convenience: interestOps(interestOps() | ops) / interestOps(interestOps() & ~ops).
+  // Convenience, as Java's: interestOpsOr(ops) = interestOps(interestOps() | ops) adds ops;
+  // interestOpsAnd(ops) = interestOps(interestOps() & ops) KEEPS only ops (to remove OP_WRITE,
+  // pass ~SelectionKey::OP_WRITE).
   SelectionKey& interestOpsOr(int ops) { return interestOps(interestOps() | ops); }
   SelectionKey& interestOpsAnd(int ops) { return interestOps(interestOps() & ops); }
 

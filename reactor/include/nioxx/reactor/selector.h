@@ -27,18 +27,17 @@
 
 #include "nioxx/core/thread_affinity.h"
 #include "nioxx/reactor/selection_key.h"
+#include "nioxx/reactor/selector_backend.h"
 
 namespace nioxx {
 
-namespace detail {
-class EpollBackend;
-struct BackendEvent;
-}  // namespace detail
-
 class Selector {
  public:
-  // Opens an epoll instance and its wakeup eventfd. Throws std::system_error (e.g. EMFILE).
+  // Opens the default backend (makeSelectorBackend(): an epoll instance and its wakeup eventfd).
+  // Throws std::system_error (e.g. EMFILE).
   Selector();
+  // Selects over the given backend (the simulator's, for instance); the selector owns it.
+  explicit Selector(std::unique_ptr<SelectorBackend> backend);
   // Java's Selector.open().
   static std::unique_ptr<Selector> open() { return std::make_unique<Selector>(); }
   ~Selector();  // close()
@@ -107,15 +106,15 @@ class Selector {
   void interestChanged(SelectionKey& key);
   void keyCancelled(SelectionKey& key) noexcept;
 
-  std::unique_ptr<detail::EpollBackend> backend_;
+  std::unique_ptr<SelectorBackend> backend_;
   ThreadAffinity affinity_;
   std::vector<std::unique_ptr<SelectionKey>> keys_;  // SelectionKey::index_ points here
   std::vector<SelectionKey*> selected_;
   std::vector<ReadyEvent> ready_;
-  std::vector<detail::BackendEvent> events_;  // raw wait output, same capacity as ready_
-  std::vector<SelectionKey*> dirty_;          // selector thread: keys whose interest changed
-  std::vector<SelectionKey*> cancelled_;      // selector thread: keys to free
-  std::atomic<bool> wakeupPending_{false};    // coalesces wakeup(): only the first one writes
+  std::vector<BackendEvent> events_;        // raw wait output, same capacity as ready_
+  std::vector<SelectionKey*> dirty_;        // selector thread: keys whose interest changed
+  std::vector<SelectionKey*> cancelled_;    // selector thread: keys to free
+  std::atomic<bool> wakeupPending_{false};  // coalesces wakeup(): only the first one writes
 
   // Changes made from other threads, handed over under mutex_.
   mutable std::mutex mutex_;

@@ -53,7 +53,8 @@ class SocketChannel : public SelectableChannel {
   bool isConnected() const noexcept { return state_ == State::connected; }
   bool isConnectionPending() const noexcept { return state_ == State::pending; }
 
-  // Java read/write on ByteBuffers (fill mode for read, drain mode for write).
+  // Java read/write on ByteBuffers (fill mode for read, drain mode for write). A read into a
+  // buffer with no room returns 0, as "would block" does: clear() or compact() it first.
   std::int64_t read(ByteBuffer& dst, std::error_code& ec) noexcept;
   std::int64_t read(ByteBuffer& dst);
   std::int64_t write(ByteBuffer& src, std::error_code& ec) noexcept;

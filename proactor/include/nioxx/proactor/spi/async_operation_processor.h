@@ -19,6 +19,12 @@
 //   reaches its final state only when the engine says so; that report may still carry the
 //   bytes transferred or the data that arrived first, and the buffers stay the op's until then
 //   (a kernel may still be writing into them). An op already final is left alone.
+// - A read with op->group (a provided-buffer group, added with addBufferGroup() before any op
+//   uses it) takes a buffer of the slab of its channel's placement only when data arrives and
+//   reports it with group->lend(thread, id, bytes). When the slab has none free, the read waits
+//   (the bytes stay in the socket; its timeout, cancel and close work as for any waiting read)
+//   and goes on once the group's return hook says a buffer came back: never an error, never
+//   lost data, never a retry on a timer.
 // - Report phases with sink.notify(op, OpPhase::waiting / performing) (cheap when no observer).
 // - Engines with channelAffinity() implement executeOnChannel(): the dispatcher uses it for the
 //   one event that starts off a channel's completion path, a write buffer that turned unwritable
@@ -34,8 +40,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <memory>
+
 #include "nioxx/proactor/dispatch_strategy.h"
 #include "nioxx/proactor/spi/operation.h"
+#include "nioxx/proactor/spi/provided_buffers.h"
 
 namespace nioxx {
 
@@ -94,6 +103,11 @@ class AsyncOperationProcessor {
   // The channel's last reference is gone (no operation outstanding): release the processor's
   // state and close the descriptor. Any thread, also after shutdown().
   virtual void detach(AsyncChannel& channel) noexcept = 0;
+
+  // A provided-buffer group (Proactor::provideBuffers) joins the engine: keep it alive, install
+  // its return hook (clear it in shutdown()), and for a native engine give each thread's buffers
+  // to the kernel (on that thread, before the first read that uses the group). Any thread.
+  virtual void addBufferGroup(const std::shared_ptr<ProvidedBuffers>& group) = 0;
 
   // Starts an operation (see the contract above). Any thread.
   virtual void submit(Operation* op) noexcept = 0;

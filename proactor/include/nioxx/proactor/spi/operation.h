@@ -28,6 +28,7 @@ namespace nioxx {
 class AsyncChannel;
 class BufferPool;
 class Operation;
+class ProvidedBuffers;
 
 // Identifies one initiated operation (returned by the initiating call, in every result).
 using OperationId = std::uint64_t;
@@ -101,8 +102,11 @@ class Operation : public detail::DispatchNode {
   bool tryAbort(OpState finalState) noexcept;
 
   // ---- request (set at initiation; read by the processor) ----
-  ByteBuffer buffer;                // read/write/read_at/write_at
-  BufferPool* pool = nullptr;       // read: take `buffer` from here when data arrives
+  ByteBuffer buffer;           // read/write/read_at/write_at
+  BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
+  // read: take a buffer of this group (the slab of the channel's placement) when data arrives
+  // and hand it over with ProvidedBuffers::lend(); none free: wait for one to come back.
+  ProvidedBuffers* group = nullptr;
   std::vector<ByteBuffer> buffers;  // readv/writev
   bool whole = false;               // readExactly/writeAll: complete only when all is done
   // accept/read: one result per connection / per arrival, each reported with

@@ -1,0 +1,141 @@
+// sys: the operating system as nioxx sees it. Every socket/pipe system call of the channels, the
+// emulated engine and the proactor's handles, and every steady-clock read of the loops, goes
+// through these inline wrappers, so a test can replace the OS with a simulated one (sim/: seeded
+// readiness, partial I/O, resets, a virtual clock) and run the real code against it.
+//
+// Cost: one load of a global pointer and a predicted branch per call; with no Os installed the
+// wrapper is the system call itself (measured in docs/RELIABILITY.md, "Deterministic simulation").
+//
+// The wrappers keep POSIX conventions (-1 and errno). An Os handles every descriptor it is given;
+// the simulator passes numbers below its own range (real files, the engine's reserve) to the
+// kernel. Thread rule: install() before any nioxx object exists and uninstall after the last is
+// gone; the calls themselves are as thread-safe as the installed Os (the kernel: fully).
+#pragma once
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+
+namespace nioxx::sys {
+
+class Os {
+ public:
+  virtual ~Os() = default;
+  virtual int socket(int domain, int type, int protocol) noexcept = 0;
+  virtual int socketpair(int domain, int type, int protocol, int sv[2]) noexcept = 0;
+  virtual int pipe2(int fds[2], int flags) noexcept = 0;
+  virtual int close(int fd) noexcept = 0;
+  virtual int dup3(int oldFd, int newFd, int flags) noexcept = 0;
+  virtual int fcntl(int fd, int cmd, int arg) noexcept = 0;
+  virtual ssize_t read(int fd, void* buf, std::size_t n) noexcept = 0;
+  virtual ssize_t readv(int fd, const iovec* iov, int count) noexcept = 0;
+  virtual ssize_t recv(int fd, void* buf, std::size_t n, int flags) noexcept = 0;
+  virtual ssize_t write(int fd, const void* buf, std::size_t n) noexcept = 0;
+  virtual ssize_t send(int fd, const void* buf, std::size_t n, int flags) noexcept = 0;
+  virtual ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept = 0;
+  virtual int connect(int fd, const sockaddr* addr, socklen_t len) noexcept = 0;
+  virtual int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept = 0;
+  virtual int bind(int fd, const sockaddr* addr, socklen_t len) noexcept = 0;
+  virtual int listen(int fd, int backlog) noexcept = 0;
+  virtual int shutdown(int fd, int how) noexcept = 0;
+  virtual int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept = 0;
+  virtual int setsockopt(int fd, int level, int name, const void* value,
+                         socklen_t len) noexcept = 0;
+  virtual int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept = 0;
+  virtual int getpeername(int fd, sockaddr* addr, socklen_t* len) noexcept = 0;
+  virtual std::chrono::steady_clock::time_point now() noexcept = 0;
+};
+
+namespace detail {
+extern Os* gOs;  // nullptr: the kernel
+}  // namespace detail
+
+// Replaces the OS (nullptr restores the kernel). Not synchronised: see the thread rule above.
+void install(Os* os) noexcept;
+inline Os* installed() noexcept {
+  return detail::gOs;
+}
+
+#define NIOXX_SYS_CALL(call, ...)                       \
+  if (Os* os = detail::gOs; os != nullptr) [[unlikely]] \
+    return os->call(__VA_ARGS__);                       \
+  return ::call(__VA_ARGS__)
+
+inline int socket(int domain, int type, int protocol) noexcept {
+  NIOXX_SYS_CALL(socket, domain, type, protocol);
+}
+inline int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
+  NIOXX_SYS_CALL(socketpair, domain, type, protocol, sv);
+}
+inline int pipe2(int fds[2], int flags) noexcept {
+  NIOXX_SYS_CALL(pipe2, fds, flags);
+}
+inline int close(int fd) noexcept {
+  NIOXX_SYS_CALL(close, fd);
+}
+inline int dup3(int oldFd, int newFd, int flags) noexcept {
+  NIOXX_SYS_CALL(dup3, oldFd, newFd, flags);
+}
+inline int fcntl(int fd, int cmd, int arg = 0) noexcept {
+  NIOXX_SYS_CALL(fcntl, fd, cmd, arg);
+}
+inline ssize_t read(int fd, void* buf, std::size_t n) noexcept {
+  NIOXX_SYS_CALL(read, fd, buf, n);
+}
+inline ssize_t readv(int fd, const iovec* iov, int count) noexcept {
+  NIOXX_SYS_CALL(readv, fd, iov, count);
+}
+inline ssize_t recv(int fd, void* buf, std::size_t n, int flags) noexcept {
+  NIOXX_SYS_CALL(recv, fd, buf, n, flags);
+}
+inline ssize_t write(int fd, const void* buf, std::size_t n) noexcept {
+  NIOXX_SYS_CALL(write, fd, buf, n);
+}
+inline ssize_t send(int fd, const void* buf, std::size_t n, int flags) noexcept {
+  NIOXX_SYS_CALL(send, fd, buf, n, flags);
+}
+inline ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+  NIOXX_SYS_CALL(sendmsg, fd, msg, flags);
+}
+inline int connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
+  NIOXX_SYS_CALL(connect, fd, addr, len);
+}
+inline int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
+  NIOXX_SYS_CALL(accept4, fd, addr, len, flags);
+}
+inline int bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
+  NIOXX_SYS_CALL(bind, fd, addr, len);
+}
+inline int listen(int fd, int backlog) noexcept {
+  NIOXX_SYS_CALL(listen, fd, backlog);
+}
+inline int shutdown(int fd, int how) noexcept {
+  NIOXX_SYS_CALL(shutdown, fd, how);
+}
+inline int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept {
+  NIOXX_SYS_CALL(getsockopt, fd, level, name, value, len);
+}
+inline int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
+  NIOXX_SYS_CALL(setsockopt, fd, level, name, value, len);
+}
+inline int getsockname(int fd, sockaddr* addr, socklen_t* len) noexcept {
+  NIOXX_SYS_CALL(getsockname, fd, addr, len);
+}
+inline int getpeername(int fd, sockaddr* addr, socklen_t* len) noexcept {
+  NIOXX_SYS_CALL(getpeername, fd, addr, len);
+}
+
+#undef NIOXX_SYS_CALL
+
+// std::chrono::steady_clock::now(), or the simulator's virtual clock.
+inline std::chrono::steady_clock::time_point now() noexcept {
+  if (Os* os = detail::gOs; os != nullptr) [[unlikely]]
+    return os->now();
+  return std::chrono::steady_clock::now();
+}
+
+}  // namespace nioxx::sys

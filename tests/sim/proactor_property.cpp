@@ -1,0 +1,237 @@
+// The emulated proactor in driven post_reactive mode (the run() thread drives the one Reactor):
+// every operation completes exactly once; writes complete in the order initiated; no handler runs
+// inside an API call, and no two handlers of one socket overlap; a read that times out does so no
+// earlier than its timeout (virtual clock); cancel/close races leave nothing outstanding after
+// shutdown(); streams arrive intact, and in full unless the schedule broke them on purpose.
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/proactor/all.h"
+#include "property.h"
+
+namespace nioxx::sim {
+namespace {
+
+struct Link {
+  std::uint64_t id = 0;
+  AsyncSocket client;
+  AsyncSocket server;
+  std::uint64_t length = 0;
+  std::uint64_t queued = 0;   // bytes handed to writeAll so far
+  std::uint64_t written = 0;  // bytes whose writeAll completed
+  std::uint64_t received = 0;
+  std::uint64_t nextWriteSeq = 0;
+  std::uint64_t doneWriteSeq = 0;
+  int writesOutstanding = 0;
+  bool connected = false;
+  bool broken = false;  // cancelled/closed by the schedule or refused: no delivery promised
+  bool eof = false;
+  bool inClient = false;  // a client handler is running
+  bool inServer = false;
+};
+
+struct Op {
+  int completions = 0;
+  std::uint64_t startNs = 0;
+  std::uint64_t timeoutNs = 0;
+};
+
+}  // namespace
+
+void proactorProperty(World& world, Check& check) {
+  Rng& rng = world.rng();
+  EmulatedProactorOptions options;
+  options.proactor.strategy = DispatchStrategy::post_reactive;
+  options.processor.speculative = rng.oneIn(2);
+  Proactor proactor = makeEmulatedProactor(options);
+  AsyncServerSocket listener = AsyncServerSocket::open(proactor);
+  listener.bind(InetSocketAddress::loopback(0), 16);
+  const InetSocketAddress address = *listener.localAddress();
+
+  bool inApi = false;
+  bool shed = false;
+  std::map<std::uint64_t, Op> ops;
+  const auto initiated = [&](OperationId id, std::uint64_t timeoutNs = 0) {
+    ops[id] = Op{0, world.nowNs(), timeoutNs};
+  };
+  const auto completed = [&](const AsyncResult& r) {
+    check.that(!inApi, "a handler ran inside an API call");
+    Op& op = ops[r.operationId()];
+    ++op.completions;
+    check.that(op.completions == 1,
+               "operation completed " + std::to_string(op.completions) + " times");
+    if (r.timedOut()) {
+      check.that(world.nowNs() >= op.startNs + op.timeoutNs, "a read timed out early");
+    }
+  };
+  // Every initiation goes through api(): a handler seen while inApi ran inside the call.
+  const auto api = [&](auto&& f) {
+    inApi = true;
+    auto r = f();
+    inApi = false;
+    return r;
+  };
+
+  std::vector<std::unique_ptr<Link>> conns(1 + rng.below(5));
+  std::function<void(Link&)> writeNext;
+  std::function<void(Link&)> readNext;
+  std::function<void()> acceptNext;
+
+  writeNext = [&](Link& c) {
+    while (!c.broken && c.queued < c.length && c.writesOutstanding < 3) {
+      const std::size_t n = std::min<std::uint64_t>(c.length - c.queued, 1 + rng.below(8000));
+      std::vector<std::uint8_t> bytes(n);
+      for (std::size_t i = 0; i < n; ++i)
+        bytes[i] = streamByte(c.id, c.queued + i);
+      const std::uint64_t seq = c.nextWriteSeq++;
+      c.queued += n;
+      ++c.writesOutstanding;
+      initiated(api([&] {
+        return c.client.writeAll(ByteBuffer::copyOf(bytes), [&, seq](IoResult& r) {
+          completed(r);
+          check.that(!c.inClient, "two handlers of one socket overlapped");
+          c.inClient = true;
+          check.that(seq == c.doneWriteSeq++, "writes completed out of order");
+          --c.writesOutstanding;
+          if (r.success()) {
+            c.written += r.bytesTransferred();
+          } else {
+            c.broken = true;
+          }
+          writeNext(c);
+          c.inClient = false;
+        });
+      }));
+    }
+    if (!c.broken && c.queued == c.length && c.writesOutstanding == 0) {
+      inApi = true;
+      c.client.shutdownOutput();
+      inApi = false;
+    }
+  };
+
+  readNext = [&](Link& c) {
+    const auto timeout = rng.oneIn(3) ? std::chrono::nanoseconds(1 + rng.below(30'000'000'000ull))
+                                      : std::chrono::nanoseconds(0);
+    const std::size_t size = 1 + rng.below(rng.oneIn(2) ? 64 : 8192);
+    initiated(api([&] {
+                return c.server.read(
+                    ByteBuffer::allocate(size), NoAct{},
+                    [&](IoResult& r) {
+                      completed(r);
+                      check.that(!c.inServer, "two handlers of one socket overlapped");
+                      c.inServer = true;
+                      if (r.success()) {
+                        const ByteBuffer& b = r.buffer();
+                        for (std::size_t i = 0; i < r.bytesTransferred(); ++i) {
+                          if (!check.that(b.array()[i] == streamByte(c.id, c.received + i),
+                                          "stream " + std::to_string(c.id) + ": byte " +
+                                              std::to_string(c.received + i) + " differs"))
+                            break;
+                        }
+                        c.received += r.bytesTransferred();
+                        readNext(c);
+                      } else if (r.timedOut()) {
+                        readNext(c);
+                      } else {
+                        c.eof = r.endOfStream();
+                        if (!c.eof) c.broken = true;
+                        c.server.close();
+                      }
+                      c.inServer = false;
+                    },
+                    timeout);
+              }),
+              static_cast<std::uint64_t>(timeout.count()));
+  };
+
+  acceptNext = [&] {
+    initiated(api([&] {
+      return listener.accept([&](AcceptResult& r) {
+        completed(r);
+        // Descriptor exhaustion sheds a waiting connection (the engine's reserve-descriptor
+        // trick): its client is turned away, so no delivery is promised to anyone not accepted.
+        if (r.error() == std::errc::too_many_files_open) shed = true;
+        if (r.success()) {
+          AsyncSocket s = r.socket();
+          const auto peer = s.remoteAddress();
+          for (auto& c : conns) {
+            const auto local = c->client ? c->client.localAddress() : std::nullopt;
+            if (!c->server && peer && local && local->port() == peer->port()) {
+              c->server = s;
+              readNext(*c);
+              break;
+            }
+          }
+        }
+        if (!r.aborted() && r.error() != Error::closed) acceptNext();
+      });
+    }));
+  };
+  acceptNext();
+
+  for (std::size_t i = 0; i < conns.size(); ++i) {
+    auto c = std::make_unique<Link>();
+    c->id = i;
+    c->length = rng.oneIn(5) ? 0 : rng.below(rng.oneIn(3) ? 30'000 : 3000);
+    c->length = std::min<std::uint64_t>(c->length, world.chaos().capacity * 40);
+    c->client = AsyncSocket::open(proactor);
+    Link& ref = *c;
+    initiated(api([&] {
+      return ref.client.connect(address, [&](ConnectResult& r) {
+        completed(r);
+        ref.connected = r.success();
+        if (r.success()) {
+          writeNext(ref);
+        } else {
+          ref.broken = true;
+        }
+      });
+    }));
+    conns[i] = std::move(c);
+  }
+
+  for (int step = 0; step < 20000; ++step) {
+    proactor.runOnce(std::chrono::milliseconds(rng.below(20)));
+    if (step < 2000 && rng.oneIn(200)) {
+      // The races: cancel or close a socket while its operations are in flight.
+      Link& c = *conns[rng.below(conns.size())];
+      c.broken = true;
+      inApi = true;
+      if (rng.oneIn(2)) {
+        c.client.cancel();
+      } else {
+        c.client.close();
+      }
+      inApi = false;
+    }
+    bool done = true;
+    for (auto& c : conns)
+      done = done && (c->broken || c->eof);
+    if (done) break;
+  }
+  for (auto& c : conns) {
+    if (c->broken || (shed && !c->server)) continue;
+    check.that(c->eof && c->received == c->length,
+               "stream " + std::to_string(c->id) +
+                   " not delivered: " + std::to_string(c->received) + " of " +
+                   std::to_string(c->length) + " bytes (written " + std::to_string(c->written) +
+                   ")" + (world.stuck() ? ", stuck" : ""));
+  }
+  proactor.shutdown();  // completes what is left (the accept, reads of broken streams)
+  for (const auto& [id, op] : ops)
+    check.that(op.completions == 1, "an operation completed " + std::to_string(op.completions) +
+                                        " times after shutdown");
+  for (auto& c : conns) {
+    c->client = {};
+    c->server = {};
+  }
+  listener = {};
+}
+
+}  // namespace nioxx::sim

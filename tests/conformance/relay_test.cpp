@@ -41,7 +41,10 @@ TEST_P(ConformanceTest, RelayFromFastSenderToSlowReceiverKeepsItsMemoryBounded) 
     }
     ::shutdown(fd, SHUT_WR);
   });
-  // Slow (at most 64 MiB/s): small reads and a pause per 64 KiB, so the relay's writes back up.
+  // Nothing is read until the relay was held back once (the socket buffers are far smaller than
+  // kTotal); then slowly (at most 64 MiB/s), so its writes back up again and again.
+  EXPECT_TRUE(eventually([&] { return relay->stats().pauses[0].load() > 0; }))
+      << "the relay never stopped reading from the fast sender";  // not ASSERT: join the sender
   std::size_t received = 0;
   std::size_t mismatches = 0;
   std::string buf(4 * 1024, '\0');

@@ -100,8 +100,12 @@ TEST_P(ConnectionBackpressureTest, WriterThatHonoursWritabilityStaysBoundedAgain
   client.setReceiveBufferSize(32 * 1024, ignored);  // a small window: the kernel absorbs less
   client.connect(server.localAddress());
   test::writeAll(client, "go");
-  // Slow at first (the producer must be held back once the kernel buffers are full), then fast.
-  std::this_thread::sleep_for(50ms);
+  // Nothing is read until the producer was held back (the kernel buffers are far smaller than
+  // kTotal), then everything as fast as it comes.
+  ASSERT_TRUE(test::waitUntil([&] {
+    std::lock_guard lock(seen.mutex);
+    return !seen.writability.empty();
+  })) << "the producer was never held back";
   std::size_t received = 0;
   std::size_t mismatches = 0;
   ByteBuffer in = ByteBuffer::allocate(64 * 1024);
@@ -124,7 +128,13 @@ TEST_P(ConnectionBackpressureTest, WriterThatHonoursWritabilityStaysBoundedAgain
   ASSERT_TRUE(test::waitUntil([&] {
     std::lock_guard lock(seen.mutex);
     return !seen.writability.empty() && seen.writability.back();
-  })) << "the producer was never held back, or never told it may go on";
+  })) << "the producer was never held back, or never told it may go on ("
+      <<
+      [&] {
+        std::lock_guard lock(seen.mutex);
+        return seen.writability.size();
+      }()
+      << " notifications)";
   {
     std::lock_guard lock(seen.mutex);
     for (std::size_t i = 0; i < seen.writability.size(); ++i) {

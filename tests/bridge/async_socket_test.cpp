@@ -220,6 +220,7 @@ TEST_P(AsyncSocketTest, ScatterGather) {
 // pendingWriteBytes() reports queued bytes while the peer does not read, and drains to 0.
 TEST_P(AsyncSocketTest, PendingWriteBytesBackpressure) {
   auto [client, server] = connectedPair();
+  client.setWriteBufferLimit(SIZE_MAX);  // 8 MiB queued: beyond the default limit (4 MiB)
   std::atomic<int> done{0};
   constexpr std::size_t kChunk = 512 << 10;
   ByteBuffer chunk = ByteBuffer::allocate(kChunk);

@@ -253,6 +253,7 @@ class WriteQueueLimitTest : public ProactorTest {
 
 TEST_P(WriteQueueLimitTest, WritesBeyondLimitCompleteWithQueueFull) {
   auto [client, server] = connectedPair();
+  client.setWriteBufferLimit(SIZE_MAX);  // the count limit is under test, not the byte limit
   std::atomic<int> full{0};
   std::atomic<int> done{0};
   ByteBuffer big = ByteBuffer::allocate(8 << 20);  // more than the socket buffers hold

@@ -10,6 +10,9 @@
 #   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000; CI runs 10,000)
 #   7. coroutines: the randomized coroutine test with SOAK_CORO_SEEDS seeds per engine (default
 #      10,000; CI runs 3) and the immediate-completion loops at 10,000,000 iterations
+#   8. backpressure: the randomized backpressure test with SOAK_BP_SEEDS seeds per engine
+#      (default 2,000; CI runs 12), and 1 GiB (SOAK_RELAY_BYTES) through relay_server from a fast
+#      sender to a slow receiver per dispatch strategy, its RSS growth bounded (16 MiB)
 # Every driver prints a `RESULT ...` line; the whole log goes to $BUILD_DIR/soak-<UTC time>.log and
 # docs/RELIABILITY.md quotes its figures. Exits non-zero if any step failed (all steps still run).
 # Environment: BUILD_DIR (default build), SOAK_CONNECTIONS (10000), SOAK_SECONDS (60),
@@ -69,6 +72,13 @@ coro="$build/bin/nioxx_coro_tests"
 cmake --build "$build" -j"$(nproc)" --target nioxx_coro_tests >/dev/null || failed+=("coro.build")
 step coro.random env NIOXX_CORO_SEEDS="${SOAK_CORO_SEEDS:-10000}" "$coro" --gtest_filter='*RandomStops*'
 step coro.loops env NIOXX_CORO_ITERATIONS=10000000 "$coro" --gtest_filter='*Million*'
+step backpressure env NIOXX_BP_SEEDS="${SOAK_BP_SEEDS:-2000}" \
+  "$conformance" --gtest_filter='*BackpressureRandomizedSeeds*'
+cmake --build "$build" -j"$(nproc)" --target relay_server >/dev/null || failed+=("relay.build")
+for d in call-through post-reactive pool; do
+  step "relay.$d" python3 "$rel/relay_soak.py" --relay "$build/bin/relay_server" --dispatch "$d" \
+    --bytes "${SOAK_RELAY_BYTES:-1073741824}"
+done
 echo "log: $log"
 if ((${#failed[@]})); then
   echo "soak FAILED: ${failed[*]}"

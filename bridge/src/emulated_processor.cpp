@@ -45,6 +45,10 @@ void EmulatedProcessor::shutdown() noexcept {
 bool EmulatedProcessor::execute(detail::DispatchNode* node) noexcept {
   return impl_->execute(node);
 }
+bool EmulatedProcessor::executeOnChannel(AsyncChannel& channel,
+                                         detail::DispatchNode* node) noexcept {
+  return impl_->executeOnChannel(channel, node);
+}
 bool EmulatedProcessor::drive(std::chrono::nanoseconds timeout) noexcept {
   return impl_->drive(timeout);
 }

@@ -182,6 +182,15 @@ bool ProcessorImpl::execute(detail::DispatchNode* node) noexcept {
   return post(l, {InboxItem::execute, node, 0});
 }
 
+// Behind everything posted to the socket's loop so far; a socket's completions come from there.
+bool ProcessorImpl::executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept {
+  if (channel.kind() == ChannelKind::file || shuttingDown_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  return post(static_cast<SocketState*>(channel.processorState)->loop,
+              {InboxItem::execute, node, 0});
+}
+
 void ProcessorImpl::shutdown() noexcept {
   if (shuttingDown_.exchange(true, std::memory_order_acq_rel)) return;
   {

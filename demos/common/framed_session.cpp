@@ -54,6 +54,14 @@ void FramedSession::consumeOutput(std::size_t n) {
   if (blocked_ && out_.pending() <= limits_.outputCap / 2) process();
 }
 
+std::string FramedSession::takeOutput() {
+  return out_.takeAll();
+}
+
+void FramedSession::resume() {
+  if (blocked_) process();
+}
+
 void FramedSession::releaseIdleMemory() noexcept {
   if (buffered() == 0) {
     inStart_ = inEnd_ = 0;
@@ -129,7 +137,8 @@ std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
           return false;
         }
         ++answered;
-        if (out_.pending() > limits_.outputCap) {
+        const std::size_t elsewhere = backlog_ != nullptr ? backlog_(backlogContext_) : 0;
+        if (out_.pending() + elsewhere > limits_.outputCap) {
           paused = true;
           return false;
         }

@@ -7,7 +7,11 @@
 //   the replies to every earlier request; then the connection closes (after the flush).
 // - output cap: while more than outputCap reply bytes wait to be written, no further request is
 //   decoded and wantsRead() is false, so the glue stops reading: a client that does not read its
-//   replies is held back by TCP flow control instead of growing the server's memory.
+//   replies is held back by TCP flow control instead of growing the server's memory. The bytes
+//   waiting are the session's own (reactive glue: consumeOutput() resumes at outputCap / 2), or,
+//   with setOutputBacklog(), also those the glue handed to a write queue of the framework
+//   (proactive glue: AsyncSocket water marks outputCap / 2 and outputCap; its writability
+//   notification calls resume()).
 //
 // Memory per connection is bounded by maxFrame + kMaxVarint32Bytes + kReadChunk of input and
 // outputCap + one reply of output. Input comes in two ways:
@@ -75,6 +79,19 @@ class FramedSession {
   // input already read resumes (so check wantsRead()/hasOutput() again afterwards).
   void consumeOutput(std::size_t n);
 
+  // The glue writes through a queue of its own (takeOutput()): backlog(context) is the number of
+  // bytes waiting there, counted against the output cap with the session's own.
+  void setOutputBacklog(std::size_t (*backlog)(const void*), const void* context) noexcept {
+    backlog_ = backlog;
+    backlogContext_ = context;
+  }
+  // Moves every reply waiting in the session out (for a write the glue hands to its queue).
+  std::string takeOutput();
+  // The glue's queue drained (to its low water mark): decodes the input held back by the cap.
+  void resume();
+  // Decoding is paused by the output cap.
+  bool paused() const noexcept { return blocked_; }
+
   // Frees the input and output buffers when they hold nothing (for connections gone idle: the
   // glue calls it from its idle sweep, not per request, so busy connections keep their memory).
   void releaseIdleMemory() noexcept;
@@ -113,6 +130,8 @@ class FramedSession {
   bool failed_ = false;
   bool fed_ = false;  // the glue uses feed(): in_ only ever holds leftovers, so free it when empty
   std::uint64_t requests_ = 0;
+  std::size_t (*backlog_)(const void*) = nullptr;
+  const void* backlogContext_ = nullptr;
 };
 
 }  // namespace nioxx::demo

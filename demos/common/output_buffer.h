@@ -31,6 +31,20 @@ class OutputBuffer {
             front_.size() - frontPos_};
   }
 
+  // Moves everything waiting out, in order (the buffers keep no bytes).
+  std::string takeAll() {
+    std::string all;
+    if (frontPos_ == front_.size()) {
+      all.swap(back_);
+    } else {
+      all = front_.substr(frontPos_) + back_;
+      back_.clear();
+    }
+    front_.clear();
+    frontPos_ = 0;
+    return all;
+  }
+
   // Frees the buffers if nothing waits (an idle connection then holds no output memory).
   void releaseIfEmpty() noexcept {
     if (!empty()) return;

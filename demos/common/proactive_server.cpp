@@ -1,7 +1,10 @@
 // Proactive glue: completion handlers on AsyncSocket over the bridge's EmulatedProcessor.
-// A connection always has at most one read and one write in flight; every completion hands the
-// bytes to the FramedSession and initiates whatever the session wants next. Timeouts are the
-// operations' own: a read or write that sees no progress for --idle-timeout completes timed_out.
+// A connection has at most one read in flight; every completion hands the bytes to the
+// FramedSession, queues the replies it produced as one write on the socket, and reads again only
+// while the socket is writable. The output cap is the framework's backpressure: the socket's
+// water marks (--output-cap / 2, --output-cap) and its writability notification, which resumes
+// reading. Timeouts are the operations' own: a read or write that sees no progress for
+// --idle-timeout completes timed_out.
 #include <sys/socket.h>
 
 #include <atomic>
@@ -48,7 +51,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   // Applies a stop requested by beginShutdown() (handler context).
   void applyShutdown();
   void startRead();
-  void startWrite();
+  void flushOutput();
   void startDiscard();
   void onRead(IoResult& r, ReadInto into);
   void onWrite(IoResult& r);
@@ -62,7 +65,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   Clock::time_point lastActive_ = Clock::now();
   Clock::time_point lingerDeadline_{};
   bool readInFlight_ = false;
-  bool writeInFlight_ = false;
+  std::size_t writesInFlight_ = 0;
   // Set by beginShutdown() from the stopping thread; everything else is touched only by this
   // socket's handlers, which the Proactor serialises (so no mutex: see open()).
   std::atomic<bool> shutdown_{false};
@@ -115,6 +118,12 @@ ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket so
       socket_(std::move(socket)),
       session_(server.factory()(), server.config().limits, &server.stats()) {
   server_.stats().connectionOpened();
+  // Replies queued on the socket count against the output cap, as the session's own do.
+  session_.setOutputBacklog(
+      [](const void* socket) {
+        return static_cast<const AsyncSocket*>(socket)->pendingWriteBytes();
+      },
+      &socket_);
 }
 
 ProactiveConnection::~ProactiveConnection() {
@@ -128,10 +137,18 @@ ProactiveConnection::~ProactiveConnection() {
 // handlers (serialised by the Proactor) touch the connection.
 void ProactiveConnection::open(bool rejected) {
   socket_.setNoDelay(true);
+  // Backpressure: reads stop while more than the cap is queued and resume at half of it. The
+  // session never lets more than one reply past the cap, so the hard limit is never reached.
+  const SessionLimits& limits = server_.config().limits;
+  socket_.setWriteBufferWatermarks(limits.outputCap / 2, limits.outputCap);
+  socket_.setWriteBufferLimit(limits.outputCap + 2 * limits.maxFrame + 64 * 1024);
+  socket_.onWritabilityChanged([weak = weak_from_this()](AsyncSocket&, bool writable) {
+    if (auto self = weak.lock(); self && writable) self->advance();
+  });
   applyShutdown();
   if (rejected) {
     session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
-    startWrite();
+    flushOutput();
   } else {
     startRead();
   }
@@ -172,8 +189,12 @@ nanoseconds ProactiveConnection::readTimeout(Clock::time_point now) const {
 void ProactiveConnection::advance() {
   if (closed_) return;
   applyShutdown();
-  if (!writeInFlight_ && session_.hasOutput()) startWrite();
-  if (!lingering_ && session_.shouldClose()) {
+  flushOutput();
+  if (session_.paused() && socket_.isWritable()) {
+    session_.resume();  // the socket drained to its low water mark
+    flushOutput();
+  }
+  if (!lingering_ && session_.shouldClose() && writesInFlight_ == 0) {
     // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
     socket_.shutdownOutput();
     lingering_ = true;
@@ -183,7 +204,8 @@ void ProactiveConnection::advance() {
     if (!readInFlight_) startDiscard();
     return;
   }
-  if (!readInFlight_ && session_.wantsRead()) startRead();
+  // Unwritable: the writability notification calls advance() again.
+  if (!readInFlight_ && session_.wantsRead() && socket_.isWritable()) startRead();
 }
 
 void ProactiveConnection::startRead() {
@@ -198,12 +220,14 @@ void ProactiveConnection::startRead() {
   }
 }
 
-void ProactiveConnection::startWrite() {
-  writeInFlight_ = true;
-  const auto out = session_.nextOutput();  // stable until consumeOutput(), whatever is appended
+// Every reply produced so far goes to the socket's write queue as one write.
+void ProactiveConnection::flushOutput() {
+  if (!session_.hasOutput()) return;
+  const std::string out = session_.takeOutput();
+  ++writesInFlight_;
   const auto idle = server_.config().idleTimeout;
-  socket_.write(
-      ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}), NoAct{},
+  socket_.writeAll(
+      ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(out.data()), out.size()}), NoAct{},
       [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
       idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
 }
@@ -247,10 +271,10 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
 }
 
 void ProactiveConnection::onWrite(IoResult& r) {
-  writeInFlight_ = false;
+  --writesInFlight_;
   if (closed_) return;
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
-    session_.consumeOutput(n);
+    ServerStats::add(server_.stats().bytesOut, n);
     lastActive_ = Clock::now();
   }
   if (r.success() || r.aborted()) return advance();

@@ -8,6 +8,7 @@
 
 #include "detail/proactor_core.h"
 #include "detail/thread_slots.h"
+#include "detail/writability.h"
 #include "nioxx/core/error.h"
 #include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_result.h"
@@ -28,10 +29,15 @@ AsyncChannel::AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd,
       id_(detail::allocateId()),
       core_(std::move(core)),
       strand_(&AsyncChannel::runStrand, this) {
+  const ProactorOptions& o = core_->options();
+  lowWater_.store(o.writeBufferLowWatermark, std::memory_order_relaxed);
+  highWater_.store(o.writeBufferHighWatermark, std::memory_order_relaxed);
+  writeLimit_.store(o.writeBufferLimit, std::memory_order_relaxed);
   detail::liveAdd(detail::LiveKind::channel, 1);
 }
 
 AsyncChannel::~AsyncChannel() {
+  delete watch_.load(std::memory_order_acquire);
   detail::liveAdd(detail::LiveKind::channel, -1);
 }
 

@@ -86,6 +86,18 @@ std::size_t AsyncSocket::pendingWriteBytes() const noexcept {
 std::size_t AsyncSocket::pendingWrites() const noexcept {
   return channel_ ? channel_->pendingWrites() : 0;
 }
+void AsyncSocket::setWriteBufferWatermarks(std::size_t low, std::size_t high) {
+  AsyncChannel* ch = checked();
+  ch->core().setWriteBuffer(*ch, low, high, ch->writeLimit_.load());
+}
+void AsyncSocket::setWriteBufferLimit(std::size_t bytes) {
+  AsyncChannel* ch = checked();
+  ch->core().setWriteBuffer(*ch, ch->lowWater_.load(), ch->highWater_.load(), bytes);
+}
+void AsyncSocket::onWritabilityChanged(std::function<void(AsyncSocket&, bool)> handler) {
+  AsyncChannel* ch = checked();
+  ch->core().watchWritability(*ch, std::move(handler));
+}
 std::optional<InetSocketAddress> AsyncSocket::localAddress() const {
   return channel_ ? detail::addressOf(channel_->fd(), false) : std::nullopt;
 }

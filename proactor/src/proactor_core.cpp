@@ -1,6 +1,7 @@
 #include "detail/proactor_core.h"
 
 #include "detail/thread_slots.h"
+#include "detail/writability.h"
 
 #include <unistd.h>
 
@@ -80,6 +81,9 @@ ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
                       processor_->channelAffinity()) {
   observer_ = options_.observer;
   if (options_.callThroughDepth == 0) options_.callThroughDepth = 1;
+  if (options_.writeBufferLowWatermark > options_.writeBufferHighWatermark) {
+    options_.writeBufferLowWatermark = options_.writeBufferHighWatermark;
+  }
 }
 
 ProactorCore::~ProactorCore() = default;
@@ -119,9 +123,15 @@ void ProactorCore::initiate(Operation* op) {
       ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
       return reject(op, Error::queue_full);
     }
+    const std::size_t bytes = bytesOf(*op);
+    if (!reserveWriteBytes(ch, bytes)) {
+      ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
+      return reject(op, Error::queue_full);
+    }
     op->holdsSlot_ = true;
-    op->accounted_ = bytesOf(*op);
-    ch.pendingWriteBytes_.fetch_add(op->accounted_, std::memory_order_relaxed);
+    op->accounted_ = bytes;
+    // Queued on the channel's path before the write is submitted: before its completion.
+    notifyOffPath(ch, updateWritability(ch));
   }
   processor_->submit(op);
 }
@@ -183,30 +193,49 @@ void ProactorCore::cancelTimer(std::uint64_t id) {
   processor_->cancelTimer(id);
 }
 
+void ProactorCore::setWriteBuffer(AsyncChannel& ch, std::size_t low, std::size_t high,
+                                  std::size_t limit) {
+  if (low > high) {
+    throw std::invalid_argument("nioxx: write buffer low water mark above the high one");
+  }
+  ApiCall call(*this);
+  ch.lowWater_.store(low);
+  ch.highWater_.store(high);
+  ch.writeLimit_.store(limit);
+  const std::uint64_t flip = updateWritability(ch);
+  if (!isShuttingDown()) notifyOffPath(ch, flip);  // nothing is queued once shutdown began
+}
+
 // ---------------------------------------------------------------- completion
 
-void ProactorCore::releaseSlot(Operation* op) noexcept {
-  if (!op->holdsSlot_) return;
+std::uint64_t ProactorCore::releaseSlot(Operation* op) noexcept {
+  if (!op->holdsSlot_) return 0;
   op->holdsSlot_ = false;
   AsyncChannel& ch = *op->channel();
   if (isReadKind(op->kind())) {
     ch.readPending_.store(false, std::memory_order_release);
-  } else {
-    ch.pendingWriteBytes_.fetch_sub(op->accounted_, std::memory_order_relaxed);
-    ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
+    return 0;
   }
+  ch.pendingWriteBytes_.fetch_sub(op->accounted_);  // seq_cst: see updateWritability()
+  ch.pendingWrites_.fetch_sub(1, std::memory_order_relaxed);
+  return updateWritability(ch);
 }
 
 void ProactorCore::complete(Operation* op) noexcept {
   notify(*op, OpPhase::completed);
-  releaseSlot(op);
   AsyncChannel* ch = op->channel();
+  // A write that drained the buffer below its low water mark: "writable" follows its completion
+  // on the same path (Netty's order). The node holds its own channel reference.
+  const std::uint64_t flip = releaseSlot(op);
+  WritabilityNode* after = flip != 0 ? writabilityNode(*ch, flip) : nullptr;
   if (ch != nullptr && !inlineAffinity_) {
-    if (!ch->strand_.push(op)) return;  // the thread draining the strand will run it
-    schedule(&ch->strand_);
+    bool idle = ch->strand_.push(op);
+    if (after != nullptr) idle = ch->strand_.push(after) || idle;
+    if (idle) schedule(&ch->strand_);  // else the thread draining the strand runs them
     return;
   }
   schedule(op);
+  if (after != nullptr) schedule(after);
 }
 
 void ProactorCore::completeMore(Operation* op) noexcept {

@@ -45,8 +45,10 @@ struct ReactorServer::Impl {
     Slot& slot = slots[s];
     auto connection = std::make_shared<detail::ReactorConnection>(
         *slot.reactor, std::move(channel), factory(), id,
-        detail::ReactorConnection::Config{options.readBufferSize, options.maxInputBytes,
-                                          pool.get()},
+        detail::ReactorConnection::Config{options.readBufferSize, options.maxInputBytes, pool.get(),
+                                          options.writeBufferLowWatermark,
+                                          options.writeBufferHighWatermark,
+                                          options.writeBufferLimit},
         [this, s](std::uint64_t closedId) {
           if (slots[s].connections.erase(closedId) != 0) {
             connectionCount.fetch_sub(1, std::memory_order_acq_rel);
@@ -89,6 +91,9 @@ ReactorServer::ReactorServer(Options options, HandlerFactory factory)
   if (options.reactors == 0) options.reactors = 1;
   if (options.workers == 0) options.workers = 1;
   if (options.readBufferSize == 0) throw std::invalid_argument("readBufferSize must be > 0");
+  if (options.writeBufferLowWatermark > options.writeBufferHighWatermark) {
+    throw std::invalid_argument("writeBufferLowWatermark must not exceed writeBufferHighWatermark");
+  }
   impl_->options = options;
   impl_->factory = std::move(factory);
 }

@@ -220,6 +220,7 @@ TEST_P(AsyncSocketTest, ScatterGather) {
 // pendingWriteBytes() reports queued bytes while the peer does not read, and drains to 0.
 TEST_P(AsyncSocketTest, PendingWriteBytesBackpressure) {
   auto [client, server] = connectedPair();
+  client.setWriteBufferLimit(SIZE_MAX);  // 8 MiB queued: beyond the default limit (4 MiB)
   std::atomic<int> done{0};
   constexpr std::size_t kChunk = 512 << 10;
   ByteBuffer chunk = ByteBuffer::allocate(kChunk);
@@ -252,6 +253,7 @@ class WriteQueueLimitTest : public ProactorTest {
 
 TEST_P(WriteQueueLimitTest, WritesBeyondLimitCompleteWithQueueFull) {
   auto [client, server] = connectedPair();
+  client.setWriteBufferLimit(SIZE_MAX);  // the count limit is under test, not the byte limit
   std::atomic<int> full{0};
   std::atomic<int> done{0};
   ByteBuffer big = ByteBuffer::allocate(8 << 20);  // more than the socket buffers hold

@@ -163,6 +163,7 @@ TEST_P(ContractEdgeTest, CancelOneOperationById) {
     done.emplace_back(n, r.error());
   };
   const std::size_t big = 16u << 20;  // more than the socket buffers hold: the queue waits
+  client.setWriteBufferLimit(SIZE_MAX);  // beyond the default byte limit (4 MiB)
   client.writeAll(ByteBuffer::allocate(big), 1, record);
   const OperationId id = client.writeAll(bufferOf("2"), 2, record);
   client.writeAll(bufferOf("3"), 3, record);
@@ -193,6 +194,7 @@ TEST_P(ContractEdgeTest, CancelOneOperationById) {
 TEST_P(ContractEdgeTest, WriteTimeoutsRunFromTheHeadOfTheQueue) {
   auto [client, server] = connectedPair();
   shrinkBuffers(client, server);
+  client.setWriteBufferLimit(SIZE_MAX);  // 16 MiB queued: beyond the default byte limit (4 MiB)
   constexpr int kWrites = 8;
   std::mutex m;
   std::vector<int> order;

@@ -133,6 +133,16 @@ bool Engine::execute(detail::DispatchNode* node) noexcept {
   return post(r, {InboxItem::execute, node, 0});
 }
 
+// Behind what the channel's ring thread has already reported (its inbox runs after the reaped
+// completions it dispatched), never inside the caller's call.
+bool Engine::executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept {
+  if (channel.kind() == ChannelKind::file || shuttingDown_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  auto* s = static_cast<SocketState*>(channel.processorState);
+  return s != nullptr && post(s->ring, {InboxItem::execute, node, 0});
+}
+
 void Engine::abortNow(Operation* op) noexcept {
   if (op->error) {
     if (op->isFinal() || op->tryTransition(OpState::pending, OpState::completed))

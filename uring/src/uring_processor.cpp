@@ -41,6 +41,9 @@ void UringProcessor::shutdown() noexcept {
 bool UringProcessor::execute(detail::DispatchNode* node) noexcept {
   return impl_->execute(node);
 }
+bool UringProcessor::executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept {
+  return impl_->executeOnChannel(channel, node);
+}
 std::size_t UringProcessor::threads() const noexcept {
   return impl_->threads();
 }

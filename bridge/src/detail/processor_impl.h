@@ -135,6 +135,7 @@ class ProcessorImpl {
   void cancelTimer(std::uint64_t timerId) noexcept;
   void shutdown() noexcept;
   bool execute(detail::DispatchNode* node) noexcept;
+  bool executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept;
   bool drive(std::chrono::nanoseconds timeout) noexcept;
   void wakeup() noexcept;
   bool channelAffinity() const noexcept { return options_.ioMode == IoMode::inline_io; }

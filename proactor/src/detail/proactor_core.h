@@ -12,6 +12,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -20,7 +21,13 @@
 #include "nioxx/proactor/proactor.h"
 #include "nioxx/proactor/spi/async_operation_processor.h"
 
+namespace nioxx {
+class AsyncSocket;
+}
+
 namespace nioxx::detail {
+
+struct WritabilityNode;
 
 class ProactorCore final : public CompletionSink,
                            public std::enable_shared_from_this<ProactorCore> {
@@ -37,6 +44,10 @@ class ProactorCore final : public CompletionSink,
   void cancelOperation(AsyncChannel& channel, std::uint64_t id);
   void close(AsyncChannel& channel);
   void cancelTimer(std::uint64_t id);
+  // Write buffer bounds and writability (writability.cpp); throws std::invalid_argument if
+  // low > high, std::logic_error for a second handler.
+  void setWriteBuffer(AsyncChannel& channel, std::size_t low, std::size_t high, std::size_t limit);
+  void watchWritability(AsyncChannel& channel, std::function<void(AsyncSocket&, bool)> handler);
   void detach(AsyncChannel& channel) noexcept { processor_->detach(channel); }
 
   // ---- CompletionSink ----
@@ -71,7 +82,11 @@ class ProactorCore final : public CompletionSink,
  private:
   void reject(Operation* op, std::error_code error) noexcept;
   [[noreturn]] void refuse(Operation* op, const char* what);
-  void releaseSlot(Operation* op) noexcept;
+  std::uint64_t releaseSlot(Operation* op) noexcept;  // a writability transition, or 0
+  static bool reserveWriteBytes(AsyncChannel& ch, std::size_t bytes) noexcept;
+  static std::uint64_t updateWritability(AsyncChannel& ch) noexcept;
+  static WritabilityNode* writabilityNode(AsyncChannel& ch, std::uint64_t flip) noexcept;
+  void notifyOffPath(AsyncChannel& ch, std::uint64_t flip) noexcept;
   void schedule(DispatchNode* node) noexcept;
   void requeue(DispatchNode* node) noexcept;  // to the back of the line, never inline
   void runNode(DispatchNode* node) noexcept;

@@ -31,7 +31,10 @@ ReactorConnection::ReactorConnection(Reactor& reactor, SocketChannel channel,
       config_(config),
       onClosed_(std::move(onClosed)),
       remote_(channel_.remoteAddress().value_or(InetSocketAddress{})),
-      input_(ByteBuffer::allocate(config.readBufferSize)) {}
+      input_(ByteBuffer::allocate(config.readBufferSize)),
+      low_(config.lowWatermark),
+      high_(config.highWatermark),
+      limit_(config.writeLimit) {}
 
 ReactorConnection::~ReactorConnection() = default;
 
@@ -106,7 +109,7 @@ void ReactorConnection::onWritable() {
       return;
     }
     outputOffset_ += static_cast<std::size_t>(n);
-    pending_.fetch_sub(static_cast<std::size_t>(n), std::memory_order_acq_rel);
+    subPending(static_cast<std::size_t>(n));
   }
   if (outputOffset_ == output_.size()) {
     output_.clear();
@@ -116,25 +119,32 @@ void ReactorConnection::onWritable() {
   }
 }
 
-void ReactorConnection::writeInLoop(const std::uint8_t* data, std::size_t n) {
-  if (!isOpen() || closeAfterFlush_) return;
+// counted: bytes of this write already in pending_ (a write posted from another thread).
+void ReactorConnection::writeInLoop(const std::uint8_t* data, std::size_t n, std::size_t counted) {
+  if (!isOpen() || closeAfterFlush_) return subPending(counted);
   if (outputOffset_ == output_.size()) {  // nothing queued: try at once (no OP_WRITE round trip)
     const ssize_t w = channel_.writeSome(data, n);
     if (w < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        closeNow(lastError());
+        const std::error_code ec = lastError();
+        subPending(counted);
+        closeNow(ec);
         return;
       }
     } else {
       data += w;
       n -= static_cast<std::size_t>(w);
     }
-    if (n == 0) return;
+    if (n == 0) return subPending(counted);
     output_.clear();
     outputOffset_ = 0;
   }
   output_.insert(output_.end(), data, data + n);
-  pending_.fetch_add(n, std::memory_order_acq_rel);
+  if (n > counted) {
+    addPending(n - counted);
+  } else {
+    subPending(counted - n);
+  }
   if (key_ != nullptr && key_->isValid()) key_->interestOpsOr(SelectionKey::OP_WRITE);
 }
 
@@ -142,14 +152,16 @@ bool ReactorConnection::write(std::span<const std::uint8_t> bytes) {
   if (!isOpen()) return false;
   if (reactor_.isInLoopThread()) {
     if (closeAfterFlush_) return false;
-    writeInLoop(bytes.data(), bytes.size());
+    const std::size_t queued = pending_.load();
+    const std::size_t limit = limit_.load(std::memory_order_relaxed);
+    if (queued > 0 && bytes.size() > limit - std::min(queued, limit)) return false;
+    writeInLoop(bytes.data(), bytes.size(), 0);
     return true;
   }
-  pending_.fetch_add(bytes.size(), std::memory_order_acq_rel);
+  if (!reserve(bytes.size())) return false;
   auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
   reactor_.post([self, copy = std::vector<std::uint8_t>(bytes.begin(), bytes.end())] {
-    self->pending_.fetch_sub(copy.size(), std::memory_order_acq_rel);
-    self->writeInLoop(copy.data(), copy.size());
+    self->writeInLoop(copy.data(), copy.size(), copy.size());
   });
   return true;
 }
@@ -183,7 +195,7 @@ void ReactorConnection::closeNow(const std::error_code& reason) {
   // Take back only the bytes dropped here: writes posted from other threads are counted too,
   // and each takes its own bytes back when it reaches the loop (a reset to 0 would make those
   // subtractions wrap the counter).
-  pending_.fetch_sub(output_.size() - outputOffset_, std::memory_order_acq_rel);
+  subPending(output_.size() - outputOffset_);
   output_.clear();
   outputOffset_ = 0;
   if (config_.pool != nullptr) {
@@ -218,6 +230,7 @@ void ReactorConnection::drainOnPool() {
       handler_->onData(*this, workInput_);
       workInput_.compact();
     }
+    if (batch.writability != 0) deliverWritability(batch.writability);
     if (batch.close) handler_->onClose(*this, batch.reason);
     batch.clear();
   }

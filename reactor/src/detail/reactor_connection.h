@@ -23,6 +23,9 @@ class ReactorConnection final : public Connection, public EventHandler {
     std::size_t readBufferSize;
     std::size_t maxInputBytes;
     ThreadPool* pool;  // null: callbacks on the loop thread
+    std::size_t lowWatermark;
+    std::size_t highWatermark;
+    std::size_t writeLimit;
   };
   // Called on the loop thread once the connection is closed, to drop the owner's reference.
   using OnClosed = std::function<void(std::uint64_t id)>;
@@ -42,6 +45,9 @@ class ReactorConnection final : public Connection, public EventHandler {
     return pending_.load(std::memory_order_acquire);
   }
   bool isOpen() const noexcept override { return open_.load(std::memory_order_acquire); }
+  bool isWritable() const noexcept override { return (flips_.load() & 1U) == 0; }
+  void setWriteBufferWatermarks(std::size_t low, std::size_t high) override;
+  void setWriteBufferLimit(std::size_t bytes) override;
   const InetSocketAddress& remoteAddress() const noexcept override { return remote_; }
   Reactor& reactor() noexcept override { return reactor_; }
   std::uint64_t id() const noexcept override { return id_; }
@@ -54,8 +60,16 @@ class ReactorConnection final : public Connection, public EventHandler {
  private:
   void onReadable();
   void onWritable();
-  void writeInLoop(const std::uint8_t* data, std::size_t n);
+  void writeInLoop(const std::uint8_t* data, std::size_t n, std::size_t counted);
   void deliverData();  // loop mode: onData on input_
+  // Backpressure (connection_writability.cpp): pending_ changed, or the water marks did; a
+  // transition is reported from the loop, never inside the write() that made it.
+  bool reserve(std::size_t n) noexcept;  // false: beyond the limit
+  void addPending(std::size_t n) noexcept;
+  void subPending(std::size_t n) noexcept;
+  void updateWritability() noexcept;
+  void reportWritability(std::uint64_t flip);   // loop thread
+  void deliverWritability(std::uint64_t upTo);  // the callbacks' thread
   // Worker mode: events go to the pool through events_, one drain task at a time.
   void scheduleDrain();  // after an add() that found events_ idle
   void drainOnPool();
@@ -76,6 +90,11 @@ class ReactorConnection final : public Connection, public EventHandler {
   std::size_t outputOffset_ = 0;
   // Bytes in output_ past outputOffset_, plus those of writes posted but not yet run.
   std::atomic<std::size_t> pending_{0};
+  std::atomic<std::size_t> low_;
+  std::atomic<std::size_t> high_;
+  std::atomic<std::size_t> limit_;
+  std::atomic<std::uint64_t> flips_{0};  // writability transitions; odd: unwritable
+  std::uint64_t delivered_ = 0;          // transitions reported (the callbacks' thread)
 
   // Worker mode: the events the pool has yet to deliver, always in this order.
   struct PoolEvents {
@@ -83,9 +102,11 @@ class ReactorConnection final : public Connection, public EventHandler {
     std::vector<std::uint8_t> data;
     bool close = false;
     std::error_code reason;
-    bool empty() const noexcept { return !open && data.empty() && !close; }
+    std::uint64_t writability = 0;  // report transitions up to this one (0: none)
+    bool empty() const noexcept { return !open && data.empty() && !close && writability == 0; }
     void clear() noexcept {
       open = false;
+      writability = 0;
       data.clear();  // keeps the capacity: the buffers are swapped back and forth
       close = false;
     }

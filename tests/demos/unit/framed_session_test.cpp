@@ -259,6 +259,39 @@ TEST_P(FramedSessionTest, OutputCapAppliesBackpressure) {
   expectGreetings(replies, 500);
 }
 
+// The proactive glue's arrangement: replies leave the session (takeOutput) for a write queue of
+// the framework, whose backlog counts against the cap; resume() continues once it drained.
+TEST_P(FramedSessionTest, OutputBacklogElsewhereCountsAgainstTheCap) {
+  SessionLimits limits;
+  limits.outputCap = 200;
+  auto s = make(limits);
+  std::size_t queued = 0;  // the stand-in for socket.pendingWriteBytes()
+  s.setOutputBacklog([](const void* q) { return *static_cast<const std::size_t*>(q); }, &queued);
+  const std::string stream = requests(500);
+  std::size_t fed = feed(s, stream);
+  std::string out;
+  int rounds = 0;
+  while (fed < stream.size() || s.hasOutput() || queued > 0) {
+    ASSERT_LT(++rounds, 10000);
+    const std::string batch = s.takeOutput();
+    queued += batch.size();
+    out += batch;
+    // The backlog never exceeds the cap by more than one reply.
+    EXPECT_LE(queued, limits.outputCap + 32);
+    if (s.paused() || fed == stream.size()) {
+      EXPECT_TRUE(fed == stream.size() || !s.wantsRead());
+      queued = 0;  // the writes completed (the writable notification)
+      s.resume();
+      continue;
+    }
+    fed += feed(s, std::string_view(stream).substr(fed));  // the peer reads nothing meanwhile
+  }
+  EXPECT_GT(rounds, 10);
+  const auto replies = parseReplies(out);
+  ASSERT_EQ(replies.size(), 500u);
+  expectGreetings(replies, 500);
+}
+
 // nextOutput() stays valid while more replies are appended (a proactive write in flight).
 TEST_P(FramedSessionTest, OutputInFlightSurvivesAppends) {
   auto s = make();

@@ -154,6 +154,7 @@ class Engine {
   void cancelTimer(std::uint64_t id) noexcept;
   void shutdown() noexcept;
   bool execute(detail::DispatchNode* node) noexcept;
+  bool executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept;
   std::size_t threads() const noexcept { return rings_.size(); }
   const UringProcessor::Options& options() const noexcept { return options_; }
 

@@ -83,6 +83,8 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   void cancelTimer(std::uint64_t timerId) noexcept override;
   void shutdown() noexcept override;
   bool execute(detail::DispatchNode* node) noexcept override;
+  // Posts node to the inbox of the channel's Reactor (inline_io: the thread of its completions).
+  bool executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept override;
   // Leader/followers (see above): drive() runs one Reactor iteration on the calling run() thread
   // (false unless driven); wakeup() interrupts it. Any thread.
   bool drive(std::chrono::nanoseconds timeout) noexcept override;

@@ -15,8 +15,11 @@
 // Rules (docs/parts/proactor.md):
 // - One read at a time (read/readv/readExactly): a second one completes with read_pending.
 // - Writes queue in FIFO order (write/writev/writeAll may be initiated back to back from any
-//   thread); beyond ProactorOptions::writeQueueLimit a write completes with queue_full.
-//   pendingWriteBytes() is the backpressure signal.
+//   thread); beyond ProactorOptions::writeQueueLimit writes, or beyond the write buffer limit in
+//   bytes, a write completes with queue_full (after the writes before it).
+// - Backpressure (Netty's water marks): isWritable() turns false once pendingWriteBytes() is
+//   above the high water mark and true again once it is at or below the low one;
+//   onWritabilityChanged() reports each transition like a completion of this socket.
 // - A timeout (0 = none) completes the operation with timed_out and the bytes moved so far; after
 //   a write timed out mid-buffer the stream content is undefined: close the socket.
 //
@@ -27,6 +30,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <future>
 #include <optional>
 #include <type_traits>
@@ -73,6 +77,26 @@ class AsyncSocket {
   int fd() const noexcept { return channel_ ? channel_->fd() : -1; }
   std::size_t pendingWriteBytes() const noexcept;
   std::size_t pendingWrites() const noexcept;
+
+  // ---- backpressure: a write buffer bounded in bytes ----
+  // Bytes of writes accepted but not completed count against the socket's write buffer
+  // (defaults: ProactorOptions::writeBufferLowWatermark / HighWatermark / Limit).
+  // False from the write that took pendingWriteBytes() above the high water mark until a
+  // completion brings it to the low one or below. A hint for the initiator: a write on an
+  // unwritable socket is still accepted up to the limit.
+  bool isWritable() const noexcept { return !channel_ || channel_->isWritable(); }
+  // New water marks (low <= high, else std::invalid_argument); a transition they cause is
+  // reported like any other. Any thread.
+  void setWriteBufferWatermarks(std::size_t low, std::size_t high);
+  // Beyond `bytes` queued, a write completes with queue_full, in order after the writes before
+  // it; a write alone in the queue is always accepted. Any thread.
+  void setWriteBufferLimit(std::size_t bytes);
+  // handler(socket, writable) runs once per transition, alternating false / true, under the
+  // rules of this socket's completion handlers: never inside an API call, never concurrently
+  // with them, in order with them ("unwritable" before the completion of the write that crossed
+  // the high water mark, "writable" after the completion that crossed the low one). Set it once
+  // (std::logic_error otherwise), before writing; transitions before it are not reported.
+  void onWritabilityChanged(std::function<void(AsyncSocket&, bool writable)> handler);
   std::optional<InetSocketAddress> localAddress() const;
   std::optional<InetSocketAddress> remoteAddress() const;
   std::error_code setNoDelay(bool on);

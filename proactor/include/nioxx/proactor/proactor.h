@@ -41,6 +41,14 @@ struct ProactorOptions {
   std::size_t callThroughDepth = 16;  // call_through: nested handler calls before queueing
   // Per socket: writes accepted but not completed; one more completes with queue_full.
   std::size_t writeQueueLimit = 65536;
+  // Per socket write buffer, in bytes of writes accepted but not completed (pendingWriteBytes()):
+  // the socket turns unwritable above the high water mark and writable again at or below the low
+  // one (Netty's defaults); a write that would take it beyond the limit completes with
+  // queue_full, after the writes before it (a write alone in the queue is always accepted).
+  // AsyncSocket::setWriteBufferWatermarks() / setWriteBufferLimit() change them per socket.
+  std::size_t writeBufferLowWatermark = 32 * 1024;
+  std::size_t writeBufferHighWatermark = 64 * 1024;
+  std::size_t writeBufferLimit = 4 * 1024 * 1024;
   OperationObserver* observer = nullptr;  // lifecycle hook; must outlive the Proactor
 };
 

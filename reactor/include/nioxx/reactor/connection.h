@@ -36,6 +36,14 @@ class ConnectionHandler {
   // what you can by advancing its position (get(), advance()); the unconsumed rest is kept and
   // presented again, followed by more data, at the next call.
   virtual void onData(Connection& connection, ByteBuffer& input) = 0;
+  // The connection's output queue crossed a water mark (Connection::isWritable() changed): once
+  // per transition, alternating false / true, under the same thread rule as the other callbacks
+  // and never inside the write() that caused it. A handler that produces output stops reading
+  // (or producing) on false and resumes on true. Never after onClose.
+  virtual void onWritabilityChanged(Connection& connection, bool writable) {
+    (void)connection;
+    (void)writable;
+  }
   // Once, last. reason is clear for an orderly close (end of stream, close()), else the error.
   virtual void onClose(Connection& connection, const std::error_code& reason) {
     (void)connection;
@@ -49,7 +57,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Queues bytes for sending, in order; on the loop thread it first tries to write at once.
   // Off the loop thread the bytes are copied and the write hops to the loop. Returns false
-  // (bytes dropped) if the connection is closed or closing. Any thread.
+  // (bytes dropped) if the connection is closed or closing, or if the queued bytes plus these
+  // would exceed the write buffer limit (bytes are never dropped from an empty queue). Any thread.
   virtual bool write(std::span<const std::uint8_t> bytes) = 0;
   bool write(std::string_view bytes) {
     return write(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
@@ -61,6 +70,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Bytes queued but not yet accepted by the kernel (for backpressure). Any thread.
   virtual std::size_t pendingWriteBytes() const noexcept = 0;
+  // Backpressure, as on the proactive side: false once pendingWriteBytes() rose above the high
+  // water mark, true again once it is at or below the low one (ConnectionHandler::
+  // onWritabilityChanged reports each change). Defaults: ReactorServer::Options. Any thread.
+  virtual bool isWritable() const noexcept = 0;
+  // low <= high, else std::invalid_argument. Any thread.
+  virtual void setWriteBufferWatermarks(std::size_t low, std::size_t high) = 0;
+  virtual void setWriteBufferLimit(std::size_t bytes) = 0;
   virtual bool isOpen() const noexcept = 0;
   virtual const InetSocketAddress& remoteAddress() const noexcept = 0;
   // The reactor whose loop thread does this connection's I/O.

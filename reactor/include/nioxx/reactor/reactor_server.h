@@ -41,6 +41,11 @@ class ReactorServer {
     std::size_t maxInputBytes = 4 * 1024 * 1024;  // unconsumed input beyond this closes
                                                   // the connection (Error::limit_exceeded)
     bool tcpNoDelay = true;
+    // Output queue per connection (Connection::isWritable(), onWritabilityChanged): unwritable
+    // above high, writable again at or below low; write() refuses bytes beyond the limit.
+    std::size_t writeBufferLowWatermark = 32 * 1024;
+    std::size_t writeBufferHighWatermark = 64 * 1024;
+    std::size_t writeBufferLimit = 4 * 1024 * 1024;
   };
   using HandlerFactory = std::function<std::unique_ptr<ConnectionHandler>()>;
 

@@ -70,6 +70,7 @@ class UringProcessor final : public AsyncOperationProcessor {
   void cancelTimer(std::uint64_t timerId) noexcept override;
   void shutdown() noexcept override;
   bool execute(detail::DispatchNode* node) noexcept override;
+  bool executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept override;
   bool channelAffinity() const noexcept override { return true; }
   std::size_t threads() const noexcept override;
 

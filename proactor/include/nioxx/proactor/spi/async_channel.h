@@ -23,6 +23,8 @@ namespace nioxx {
 
 namespace detail {
 class ProactorCore;
+struct WritabilityWatch;  // the user's writability handler (proactor/src/writability.h)
+struct WritabilityNode;
 
 // Serial executor for one channel's completions (paper 6.1: handlers written as single-threaded
 // code). A completion is added under a short lock; if the strand was idle it is scheduled (as
@@ -64,6 +66,11 @@ class AsyncChannel {
   std::size_t pendingWrites() const noexcept {
     return pendingWrites_.load(std::memory_order_relaxed);
   }
+  // False once pendingWriteBytes() rose above the high water mark, true again once it fell below
+  // the low one (each change is one transition; an odd count means unwritable).
+  bool isWritable() const noexcept {
+    return (writabilityFlips_.load(std::memory_order_acquire) & 1U) == 0;
+  }
 
   // Processor-private state, set in attach() and released in detach().
   void* processorState = nullptr;
@@ -89,6 +96,7 @@ class AsyncChannel {
 
  private:
   friend class detail::ProactorCore;
+  friend struct detail::WritabilityNode;
   friend class AsyncSocket;
   friend class AsyncServerSocket;
   friend class AsyncFile;
@@ -105,6 +113,12 @@ class AsyncChannel {
   std::atomic<bool> readPending_{false};
   std::atomic<std::size_t> pendingWrites_{0};
   std::atomic<std::size_t> pendingWriteBytes_{0};
+  // Write buffer bounds (ProactorOptions defaults; AsyncSocket::setWriteBuffer*).
+  std::atomic<std::size_t> lowWater_;
+  std::atomic<std::size_t> highWater_;
+  std::atomic<std::size_t> writeLimit_;
+  std::atomic<std::uint64_t> writabilityFlips_{0};         // transitions so far; odd: unwritable
+  std::atomic<detail::WritabilityWatch*> watch_{nullptr};  // owned; set once
   std::uint64_t id_;
   std::shared_ptr<detail::ProactorCore> core_;
   detail::Strand strand_;

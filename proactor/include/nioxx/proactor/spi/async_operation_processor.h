@@ -26,6 +26,10 @@
 //   and goes on once the group's return hook says a buffer came back: never an error, never
 //   lost data, never a retry on a timer.
 // - Report phases with sink.notify(op, OpPhase::waiting / performing) (cheap when no observer).
+// - Engines with channelAffinity() implement executeOnChannel(): the dispatcher uses it for the
+//   one event that starts off a channel's completion path, a write buffer that turned unwritable
+//   at initiation (AsyncSocket::onWritabilityChanged). Without it that notification is reported
+//   late, together with the channel's next writability transition.
 // - shutdown(): no submit() call is in progress or will come (the Proactor's gate). Abort
 //   everything in flight (complete it through the sink), join the engine's threads. After it
 //   returns, cancel()/close() may still be called (no op is left to abort) and detach() still
@@ -137,6 +141,14 @@ class AsyncOperationProcessor {
   // True when every completion of one channel is reported by one thread, in order (channel
   // affinity): the call_through dispatcher then needs no per-channel strand.
   virtual bool channelAffinity() const noexcept { return false; }
+  // Channel affinity only: runs node through sink.dispatch() on the thread that reports the
+  // channel's completions, after the completions already reported and never inside this call
+  // (post it, even from that thread). The channel outlives the node. False if it cannot (shut
+  // down, or not implemented): the dispatcher then drops the node.
+  virtual bool executeOnChannel(AsyncChannel& /*channel*/,
+                                detail::DispatchNode* /*node*/) noexcept {
+    return false;
+  }
 };
 
 }  // namespace nioxx

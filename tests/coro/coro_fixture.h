@@ -38,6 +38,7 @@ class FrameCounter {
 inline long coroIterations(long release, long sanitized) {
   if (const char* env = std::getenv("NIOXX_CORO_ITERATIONS")) return std::atol(env);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)release;
   return sanitized;
 #else
   (void)sanitized;

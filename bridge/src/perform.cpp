@@ -14,9 +14,9 @@
 #include "detail/fd_reserve.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
-#include "nioxx/core/sys.h"
 
 namespace nioxx::bridge_detail {
 namespace {

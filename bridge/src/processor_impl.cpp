@@ -10,8 +10,8 @@
 #include "detail/perform.h"
 #include "detail/pre_close.h"
 #include "nioxx/core/error.h"
-#include "nioxx/proactor/placement.h"
 #include "nioxx/core/sys.h"
+#include "nioxx/proactor/placement.h"
 
 namespace nioxx::bridge_detail {
 namespace {
@@ -293,8 +293,7 @@ void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
 // operations leave it alone. When it fires, expired operations time out and it re-arms for the
 // earliest remaining deadline.
 std::uint64_t ProcessorImpl::nowNs() noexcept {
-  return static_cast<std::uint64_t>(sys::now().time_since_epoch() /
-                                    std::chrono::nanoseconds(1));
+  return static_cast<std::uint64_t>(sys::now().time_since_epoch() / std::chrono::nanoseconds(1));
 }
 
 void ProcessorImpl::armDeadline(SocketState& s, Operation* op) noexcept {

@@ -10,11 +10,11 @@
 #include "detail/thread_slots.h"
 #include "detail/writability.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_result.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
-#include "nioxx/core/sys.h"
 
 namespace nioxx {
 

@@ -7,8 +7,8 @@
 
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
-#include "nioxx/proactor/proactor.h"
 #include "nioxx/core/sys.h"
+#include "nioxx/proactor/proactor.h"
 
 namespace nioxx {
 namespace detail {

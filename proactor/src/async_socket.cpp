@@ -11,9 +11,9 @@
 
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/proactor/proactor.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
-#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace detail {
@@ -28,7 +28,8 @@ std::optional<InetSocketAddress> addressOf(int fd, bool peer) {
 }
 
 int openStreamSocket(bool ipv6) {
-  const int fd = sys::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd =
+      sys::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::system_error(lastError(), "nioxx: socket(2) failed");
   return fd;
 }

@@ -9,10 +9,10 @@
 
 #include "detail/thread_slots.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/proactor/detail/typed_operation.h"
 #include "nioxx/proactor/dispatch_strategy.h"
 #include "nioxx/proactor/spi/async_channel.h"
-#include "nioxx/core/sys.h"
 
 namespace nioxx {
 namespace {

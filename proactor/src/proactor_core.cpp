@@ -11,8 +11,8 @@
 
 #include "nioxx/core/error.h"
 #include "nioxx/core/log.h"
-#include "nioxx/proactor/shutdown_error.h"
 #include "nioxx/core/sys.h"
+#include "nioxx/proactor/shutdown_error.h"
 
 namespace nioxx::detail {
 namespace {

@@ -10,8 +10,8 @@
 
 #include "detail/link_mutex.h"
 #include "nioxx/core/error.h"
-#include "nioxx/reactor/selector.h"
 #include "nioxx/core/sys.h"
+#include "nioxx/reactor/selector.h"
 
 namespace nioxx {
 
@@ -51,7 +51,8 @@ void SelectableChannel::adoptKeysFrom(SelectableChannel& other) noexcept {
 void SelectableChannel::configureBlocking(bool blocking, std::error_code& ec) noexcept {
   ec.clear();
   const int flags = sys::fcntl(fd_, F_GETFL);
-  if (flags < 0 || sys::fcntl(fd_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
+  if (flags < 0 ||
+      sys::fcntl(fd_, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
     ec = lastError();
     return;
   }

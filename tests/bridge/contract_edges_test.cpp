@@ -162,7 +162,7 @@ TEST_P(ContractEdgeTest, CancelOneOperationById) {
     std::lock_guard lock(m);
     done.emplace_back(n, r.error());
   };
-  const std::size_t big = 16u << 20;  // more than the socket buffers hold: the queue waits
+  const std::size_t big = 16u << 20;     // more than the socket buffers hold: the queue waits
   client.setWriteBufferLimit(SIZE_MAX);  // beyond the default byte limit (4 MiB)
   client.writeAll(ByteBuffer::allocate(big), 1, record);
   const OperationId id = client.writeAll(bufferOf("2"), 2, record);

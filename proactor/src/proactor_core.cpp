@@ -449,10 +449,21 @@ DispatchNode* ProactorCore::popShared(std::unique_lock<std::mutex>& lock,
   }
 }
 
+// A run() or runOnce() that starts once shutdown() has told the runners to leave (step 2) runs
+// nothing: shutdown() has already waited for the runners it knows of and runs what is left itself,
+// so a late runner taking a node would run its handler after shutdown() returned.
+bool ProactorCore::lateForShutdown() const noexcept {
+  return shuttingDown_;
+}
+
 void ProactorCore::run() {
   ProactorCore* const previous = tls.handlerCore;
   tls.handlerCore = this;
   std::unique_lock lock(mutex_);
+  if (lateForShutdown()) {
+    tls.handlerCore = previous;
+    return;
+  }
   ++runners_;
   while (DispatchNode* node =
              popShared(lock, std::chrono::steady_clock::time_point::max(), false)) {
@@ -473,6 +484,10 @@ std::size_t ProactorCore::runOnce(std::chrono::nanoseconds timeout) {
                             : now + timeout;
   std::size_t n = 0;
   std::unique_lock lock(mutex_);
+  if (lateForShutdown()) {
+    tls.handlerCore = previous;
+    return 0;
+  }
   ++runners_;
   if (DispatchNode* node = popShared(lock, deadline, false)) {
     // Run the first one, then whatever is already queued, without waiting again.

@@ -96,6 +96,7 @@ class ProactorCore final : public CompletionSink,
                           std::chrono::steady_clock::time_point deadline, bool poolThread);
   bool driveWithLockReleased(std::unique_lock<std::mutex>& lock, std::chrono::nanoseconds slice);
   void poolLoop();
+  bool lateForShutdown() const noexcept;  // mutex_ held
 
   std::unique_ptr<AsyncOperationProcessor> processor_;
   ProactorOptions options_;

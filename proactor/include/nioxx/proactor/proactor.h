@@ -76,7 +76,8 @@ class Proactor {
   void restart();
   bool stopped() const noexcept;
   // Completes everything in flight with operation_aborted, runs those handlers, joins every
-  // thread. Idempotent. Initiating after shutdown throws std::logic_error.
+  // thread. Idempotent. Initiating after shutdown throws std::logic_error. A run()/runOnce()
+  // that starts while shutdown() is finishing returns at once: shutdown() runs what is left.
   void shutdown();
 
   // Runs fn() later (with the strategy: call_through/pool on a processor or pool thread,

@@ -11,9 +11,9 @@
 #include <span>
 #include <utility>
 
-#include "detail/fd_reserve.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/fd_reserve.h"
 #include "nioxx/core/sys.h"
 #include "nioxx/proactor/spi/async_channel.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
@@ -231,7 +231,7 @@ Perform connectOp(int fd, Operation& op) noexcept {
 }
 
 Perform acceptOp(int fd, Operation& op) noexcept {
-  ensureFdReserve();  // the spare must exist before the table fills up
+  descriptor::ensureFdReserve();  // the spare must exist before the table fills up
   for (;;) {
     const int c = sys::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c >= 0) {
@@ -247,7 +247,7 @@ Perform acceptOp(int fd, Operation& op) noexcept {
     // it). Linux fails accept for want of a descriptor even when nobody is waiting: then no one
     // was turned away, so keep waiting for a connection instead of failing at once.
     if (e == EMFILE || e == ENFILE) {
-      const ShedResult shed = shedOnExhaustion(fd, e);
+      const descriptor::ShedResult shed = descriptor::shedOnExhaustion(fd, e);
       if (shed.shed == 0 && shed.drained) return Perform::again;
     }
     return fail(op, std::error_code(e, std::system_category()));

@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "detail/perform.h"
-#include "detail/pre_close.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/pre_close.h"
 #include "nioxx/core/sys.h"
 #include "nioxx/proactor/placement.h"
 
@@ -86,7 +86,7 @@ void ProcessorImpl::cancel(AsyncChannel& channel, bool close) noexcept {
   if (route == Route::posted) return;
   // Refused: the loop has finished (shutdown) and its queues are empty; only the release of the
   // connection is left to do.
-  if (route == Route::refused && close) preClose(s->fdch.fd());
+  if (route == Route::refused && close) descriptor::preClose(s->fdch.fd());
   channel.release();
 }
 
@@ -423,7 +423,7 @@ void ProcessorImpl::cancelSocket(SocketState& s, bool close) noexcept {
       s.closed = true;
       if (s.key != nullptr) s.key->cancel();
       s.key = nullptr;
-      preClose(s.fdch.fd());
+      descriptor::preClose(s.fdch.fd());
     }
   }
   abortQueue(reads);

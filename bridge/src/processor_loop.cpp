@@ -4,8 +4,8 @@
 // processor_driven.cpp) or posts an InboxItem, which the loop runs in order.
 #include <utility>
 
-#include "detail/pre_close.h"
 #include "detail/processor_impl.h"
+#include "nioxx/core/pre_close.h"
 
 namespace nioxx::bridge_detail {
 
@@ -29,7 +29,7 @@ ProcessorImpl::~ProcessorImpl() {
 void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& config) {
   sink_ = &sink;
   started_ = true;
-  ensurePreCloseSocket();
+  descriptor::ensurePreCloseSocket();
   // Its threads start with the first file operation (submitFile): a socket-only program has none.
   filePool_ = std::make_unique<ThreadPool>(
       ThreadPool::Options{options_.fileWorkers, 1 << 20, "nioxx-file"});

@@ -7,8 +7,8 @@
 
 #include <future>
 
-#include "detail/pre_close.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/pre_close.h"
 #include "nioxx/proactor/placement.h"
 
 namespace nioxx::uring_detail {
@@ -47,7 +47,7 @@ Engine::~Engine() {
 
 void Engine::start(CompletionSink& sink, const ProcessorConfig&) {
   sink_ = &sink;
-  ensurePreCloseSocket();
+  descriptor::ensurePreCloseSocket();
   // Each ring is created on its own thread (SINGLE_ISSUER binds it there); start() waits for
   // every one, so a failure surfaces here rather than at the first operation.
   std::vector<std::promise<std::error_code>> started(rings_.size());
@@ -109,7 +109,7 @@ void Engine::cancel(AsyncChannel& channel, bool close) noexcept {
   if (route == Route::posted) return;
   if (route == Route::refused && close && !s->released) {
     s->released = true;
-    preClose(s->fd);
+    descriptor::preClose(s->fd);
   }
   channel.release();
 }

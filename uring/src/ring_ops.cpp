@@ -12,9 +12,10 @@
 #include <new>
 
 #include "detail/engine.h"
-#include "detail/pre_close.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
+#include "nioxx/core/fd_reserve.h"
+#include "nioxx/core/pre_close.h"
 
 namespace nioxx::uring_detail {
 namespace {
@@ -264,6 +265,7 @@ bool Engine::issue(SocketState& s, int dir, Operation* op) noexcept {
       io_uring_prep_connect(e, fd, op->address->sockaddr(), op->address->length());
       break;
     case OpKind::accept:
+      descriptor::ensureFdReserve();  // the spare must exist before the table fills up
       if (op->multishot) {
         io_uring_prep_multishot_accept(e, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       } else {
@@ -463,6 +465,17 @@ void Engine::onResult(SocketState& s, int dir, int res, unsigned flags) noexcept
         next = Next::again;
         break;
       }
+      if (res == -EMFILE || res == -ENFILE) {
+        // As the emulated engine: shed what waits in the backlog through the reserve descriptor
+        // (its clients see a close, not a hang) and report the error. Linux fails accept for
+        // want of a descriptor before it looks at the backlog, so if nobody was waiting, wait
+        // for the next connection (a readiness poll) instead of failing, or retrying at once.
+        const auto shed = descriptor::shedOnExhaustion(s.fd, -res);
+        if (shed.shed == 0 && shed.drained) {
+          if (op->multishot && more) return;
+          return issuePoll(s, dir, op);
+        }
+      }
       if (res >= 0) {
         op->acceptedFd = res;
       } else {
@@ -605,7 +618,7 @@ void Engine::maybeFree(SocketState& s) noexcept {
   if (s.inflight != 0) return;
   if (s.closed && !s.released && !s.dead) {
     s.released = true;
-    preClose(s.fd);
+    descriptor::preClose(s.fd);
   }
   if (!s.dead || s.buried) return;
   // Freed between loop turns: the caller (a completion whose handler dropped the last handle)

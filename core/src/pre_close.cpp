@@ -1,14 +1,16 @@
-#include "detail/pre_close.h"
-#include "nioxx/core/sys.h"
+#include "nioxx/core/pre_close.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 
-namespace nioxx::bridge_detail {
+#include "nioxx/core/sys.h"
+
+namespace nioxx::descriptor {
 namespace {
 
 std::atomic<int> gDeadFd{-1};
@@ -52,4 +54,4 @@ void preClose(int fd) noexcept {
   sys::shutdown(fd, SHUT_RDWR);
 }
 
-}  // namespace nioxx::bridge_detail
+}  // namespace nioxx::descriptor

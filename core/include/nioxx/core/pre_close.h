@@ -8,12 +8,12 @@
 // Thread rule: any thread. Remove the descriptor from epoll first (the Selector's cancel does).
 #pragma once
 
-namespace nioxx::bridge_detail {
+namespace nioxx::descriptor {
 
 // Falls back to shutdown(SHUT_RDWR) if the dead socket cannot be created (descriptor table full).
 void preClose(int fd) noexcept;
-// Creates the dead socket now (processors call it at start, so the one descriptor it costs is
+// Creates the dead socket now (engines call it at start, so the one descriptor it costs is
 // taken up front, not at the first close, when the table may be full).
 void ensurePreCloseSocket() noexcept;
 
-}  // namespace nioxx::bridge_detail
+}  // namespace nioxx::descriptor

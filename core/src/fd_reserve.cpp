@@ -1,4 +1,4 @@
-#include "detail/fd_reserve.h"
+#include "nioxx/core/fd_reserve.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -13,7 +13,7 @@
 #include "nioxx/core/log.h"
 #include "nioxx/core/sys.h"
 
-namespace nioxx::bridge_detail {
+namespace nioxx::descriptor {
 namespace {
 
 constexpr auto kWarningInterval = std::chrono::seconds(1);
@@ -79,7 +79,7 @@ ShedResult shedOnExhaustion(int listenFd, int error, std::size_t maxShed) noexce
   }
   if (warn) {
     try {
-      log::get("bridge")->warn(
+      log::get("core")->warn(
           "accept: {}; closed {} waiting connection(s) at once so their clients see a close "
           "(reserve-descriptor trick); {} similar warnings suppressed. Raise the descriptor "
           "limit (ulimit -n) or lower the load.",
@@ -90,4 +90,4 @@ ShedResult shedOnExhaustion(int listenFd, int error, std::size_t maxShed) noexce
   return result;
 }
 
-}  // namespace nioxx::bridge_detail
+}  // namespace nioxx::descriptor

@@ -4,13 +4,13 @@
 // instead of hanging in the backlog until its own timeout), then open the spare again.
 //
 // Process-wide, because the descriptor table is: one spare serves every listening socket of every
-// EmulatedProcessor. Thread rule: both functions are safe from any thread (a mutex serialises the
-// close/accept/reopen window so two sheds cannot take the same slot).
+// engine (emulated and io_uring). Thread rule: both functions are safe from any thread (a mutex
+// serialises the close/accept/reopen window so two sheds cannot take the same slot).
 #pragma once
 
 #include <cstddef>
 
-namespace nioxx::bridge_detail {
+namespace nioxx::descriptor {
 
 // Opens the spare descriptor if it is not open (cheap when it is: one atomic load). Called on
 // every accept so the spare exists before the first exhaustion and is taken back after a shed
@@ -30,4 +30,4 @@ struct ShedResult {
 // warning when connections were shed or could not be. Leaves errno unspecified.
 ShedResult shedOnExhaustion(int listenFd, int error, std::size_t maxShed = 16) noexcept;
 
-}  // namespace nioxx::bridge_detail
+}  // namespace nioxx::descriptor

@@ -21,6 +21,9 @@ const std::vector<Property> kProperties = {
      &nioxx::sim::selectorProperty},
     {"timers", "Reactor timers under the virtual clock", &nioxx::sim::timersProperty},
     {"proactor", "emulated proactor, driven post_reactive", &nioxx::sim::proactorProperty},
+#ifdef NIOXX_SIM_HELLO
+    {"hello", "the hello protocol end to end over the proactor", &nioxx::sim::helloProperty},
+#endif
 };
 
 }  // namespace
@@ -38,7 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "replay one seed");
   app.add_option("--first", first, "first seed of the run");
   app.add_option("--seeds", seeds, "number of seeds");
-  app.add_option("--property", only, "run only this property (selector, timers, proactor)");
+  app.add_option("--property", only, "run only this property (selector, timers, proactor, hello)");
   app.add_option("--fault", faultName,
                  "switch on a deliberate bug: reorder-writes, drop-readiness");
   app.add_flag("--log", log, "print the event log of each seed (use with --seed)");
@@ -50,7 +53,7 @@ int main(int argc, char** argv) {
     first = *seed;
     seeds = 1;
   }
-  for (const char* name : {"sim", "bridge", "reactor", "proactor"})
+  for (const char* name : {"sim", "core", "bridge", "reactor", "proactor"})
     nioxx::log::get(name)->set_level(spdlog::level::off);
   spdlog::set_level(spdlog::level::off);  // the chaos provokes warnings by design
   const nioxx::sim::Fault fault = nioxx::sim::parseFault(faultName);

@@ -48,6 +48,7 @@ RequestParser::Outcome RequestParser::parse(std::string_view data, std::size_t& 
     http_parser_pause(&parser_, 0);
   }
   if (data.empty()) return Outcome::need_more;
+  scanRequestLine(data);
   consumed = http_parser_execute(&parser_, &settings_, data.data(), data.size());
   if (headComplete_) return Outcome::request;
   const auto err = HTTP_PARSER_ERRNO(&parser_);
@@ -69,9 +70,43 @@ RequestParser::Outcome RequestParser::parse(std::string_view data, std::size_t& 
   return Outcome::error;
 }
 
+void RequestParser::scanRequestLine(std::string_view data) {
+  if (!inRequestLine_) return;
+  // Empty lines before a request line are ignored (RFC 9112 2.2), as http-parser does.
+  if (requestLine_.empty()) {
+    const auto start = data.find_first_not_of("\r\n");
+    if (start == std::string_view::npos) return;
+    data.remove_prefix(start);
+  }
+  const auto lf = data.find('\n');
+  const std::size_t cap = limits_.maxTarget + 64;  // longer lines fail as 414 in onUrl
+  const std::size_t take = std::min(lf == std::string_view::npos ? data.size() : lf,
+                                    cap > requestLine_.size() ? cap - requestLine_.size() : 0);
+  requestLine_.append(data.substr(0, take));
+  if (lf != std::string_view::npos) inRequestLine_ = false;
+}
+
+// method SP request-target SP HTTP-version, HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 3).
+bool RequestParser::requestLineValid() const {
+  std::string_view line = requestLine_;
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0 || sp2 <= sp1 + 1) return false;
+  if (line.substr(sp1 + 1, sp2 - sp1 - 1).find_first_of(" \t") != std::string_view::npos) {
+    return false;
+  }
+  const std::string_view version = line.substr(sp2 + 1);
+  return version.size() == 8 && version.substr(0, 5) == "HTTP/" &&
+         std::isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
+         std::isdigit(static_cast<unsigned char>(version[7]));
+}
+
 int RequestParser::fail(int status) {
   if (errorStatus_ == 0) errorStatus_ = status;
-  return 1;  // stops http_parser_execute with a callback error
+  // Stops http_parser_execute with a callback error. Not 1 or 2: from on_headers_complete those
+  // mean "skip the body" and "upgrade".
+  return -1;
 }
 
 int RequestParser::onMessageBegin(http_parser* p) {
@@ -142,6 +177,12 @@ void RequestParser::commitHeader() {
 int RequestParser::onHeadersComplete(http_parser* p) {
   RequestParser& s = self(p);
   if (s.inValue_ || !s.field_.empty()) s.commitHeader();
+  if (!s.inRequestLine_ && s.requestLine_.size() < s.limits_.maxTarget + 64 &&
+      !s.requestLineValid()) {
+    return s.fail(400);
+  }
+  s.requestLine_.clear();
+  s.inRequestLine_ = true;
   Request& r = s.request_;
   r.method = http_method_str(static_cast<http_method>(p->method));
   r.versionMajor = p->http_major;

@@ -63,6 +63,10 @@ class RequestParser {
   static int onMessageComplete(http_parser* p);
   int fail(int status);
   void commitHeader();
+  // Collects the request line of the message being parsed (http-parser as Debian builds it is
+  // lenient about the version token, e.g. "HTTX/1.1", so the line is checked here too).
+  void scanRequestLine(std::string_view data);
+  bool requestLineValid() const;
 
   ParserLimits limits_;
   http_parser parser_{};
@@ -75,6 +79,8 @@ class RequestParser {
   int hostHeaders_ = 0;
   bool unknownCoding_ = false;
   bool midRequest_ = false;
+  bool inRequestLine_ = true;  // before the LF that ends the current request line
+  std::string requestLine_;
   bool headComplete_ = false;
   int errorStatus_ = 0;
 };

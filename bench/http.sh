@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/http.sh: http_server (reactor, proactor) against nginx (Debian's, one worker, sendfile on,
+# bench/http.sh: http_server (reactor, proactor, coroutine) against nginx (Debian's, one worker, sendfile on,
 # access_log off) serving the same tree, measured with wrk in interleaved rounds (every server
 # once per round, so drift on a shared machine hits all alike): a 1 KiB and a 1 MiB file, 64 and
 # 1,000 connections. Single-threaded servers (--threads 1, nginx's one worker) are pinned to CPU 0
@@ -75,7 +75,7 @@ CONF
       taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
         >"$WORK/server.log" 2>&1 &
       ;;
-    reactor | proactor)
+    reactor | proactor | coroutine)
       taskset -c "$SERVER_CPU" "$SERVER" --mode "$1" --threads 1 --root "$WORK/www" \
         --port "$PORT" --log-level warn --max-connections 20000 >"$WORK/server.log" 2>&1 &
       ;;
@@ -98,7 +98,7 @@ stop() {
 mkdir -p "$ROOT/bench/results"
 OUT="$ROOT/bench/results/http.tsv"
 echo -e "round\tserver\tfile\tconnections\trequests_per_s\tMiB_per_s\terrors" >"$OUT"
-SERVERS=(nginx reactor proactor)
+SERVERS=(nginx reactor proactor coroutine)
 for round in $(seq "$ROUNDS"); do
   for file in 1k.bin 1m.bin; do
     for conns in 64 1000; do
@@ -125,11 +125,12 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 med = {}
 for r in rows:
     med.setdefault((r["file"], r["connections"], r["server"]), []).append(float(r["requests_per_s"]))
-print(f"{'file':8} {'conns':>6} {'nginx':>10} {'reactor':>10} {'proactor':>10}")
+modes = ("reactor", "proactor", "coroutine")
+print(f"{'file':8} {'conns':>6} {'nginx':>10}" + "".join(f" {m:>18}" for m in modes))
 for file in ("1k.bin", "1m.bin"):
     for conns in ("64", "1000"):
-        m = {s: statistics.median(med.get((file, conns, s), [0])) for s in ("nginx", "reactor", "proactor")}
+        m = {s: statistics.median(med.get((file, conns, s), [0])) for s in ("nginx",) + modes}
         base = m["nginx"] or 1
-        print(f"{file:8} {conns:>6} {m['nginx']:>10.0f} {m['reactor']:>10.0f} ({m['reactor']/base:.2f}x)"
-              f" {m['proactor']:>10.0f} ({m['proactor']/base:.2f}x)")
+        print(f"{file:8} {conns:>6} {m['nginx']:>10.0f}"
+              + "".join(f" {m[s]:>10.0f} ({m[s] / base:.2f}x)" for s in modes))
 PY

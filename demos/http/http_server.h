@@ -2,7 +2,8 @@
 //   - reactive: an EventHandler per connection on a ReactorGroup; file bytes go out with
 //     sendfile(2) when the socket is writable;
 //   - proactive: completion handlers on AsyncSocket, file bytes read with AsyncFile into a
-//     bounded buffer and written with writeAll (the proactor has no transmit-file operation yet).
+//     bounded buffer and written with writeAll (the proactor has no transmit-file operation yet);
+//   - coroutine: the proactive style as one coroutine per connection (coro/).
 // Both apply the same limits and the same graceful stop (stop accepting, answer what was
 // received, close).
 //
@@ -22,7 +23,7 @@
 namespace nioxx::http {
 
 struct HttpServerConfig {
-  std::string mode = "reactor";  // reactor | proactor
+  std::string mode = "reactor";  // reactor | proactor | coroutine
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0 = any free port
   std::size_t threads = 2;
@@ -57,5 +58,7 @@ class HttpServer {
 
 std::unique_ptr<HttpServer> makeReactiveHttpServer(const HttpServerConfig& config);
 std::unique_ptr<HttpServer> makeProactiveHttpServer(const HttpServerConfig& config);
+// The proactive server written as one coroutine per connection (coro/).
+std::unique_ptr<HttpServer> makeCoroutineHttpServer(const HttpServerConfig& config);
 
 }  // namespace nioxx::http

@@ -1,6 +1,6 @@
-// http_server: a static file server (HTTP/1.1, GET and HEAD) in reactor or proactor mode, with the
-// demo servers' operational habits: limits on by default, --help, the listening line, SIGTERM
-// drains (answers what was received, then stops), spdlog.
+// http_server: a static file server (HTTP/1.1, GET and HEAD) in reactor, proactor or coroutine
+// mode, with the demo servers' operational habits: limits on by default, --help, the listening
+// line, SIGTERM drains (answers what was received, then stops), spdlog.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
       "http_server");
   app.add_option("--mode", config.mode,
                  "I/O style: reactor (Event Handlers, sendfile(2) on writability) or proactor "
-                 "(Completion Handlers, AsyncFile reads + socket writes); same HTTP logic")
-      ->check(CLI::IsMember({"reactor", "proactor"}))
+                 "(Completion Handlers, AsyncFile reads + socket writes) or coroutine (the "
+                 "proactor with C++20 coroutines); same HTTP logic")
+      ->check(CLI::IsMember({"reactor", "proactor", "coroutine"}))
       ->capture_default_str();
   app.add_option("--root", config.root, "Directory served; nothing outside it is ever served")
       ->check(CLI::ExistingDirectory)
@@ -53,13 +54,15 @@ int main(int argc, char** argv) {
                  "Reactor loops (reactor) or engine threads (proactor)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  app.add_option("--engine", config.engine,
-                 "Proactor only: emulated (over the Reactor), uring (io_uring; fails if "
-                 "unavailable) or auto")
+  app.add_option(
+         "--engine", config.engine,
+         "Proactor and coroutine only: emulated (over the Reactor), uring (io_uring; fails if "
+         "unavailable) or auto")
       ->check(CLI::IsMember({"emulated", "uring", "auto"}))
       ->capture_default_str();
   app.add_option("--dispatch", config.dispatch,
-                 "Proactor only: where completion handlers run (post-reactive, call-through, pool)")
+                 "Proactor and coroutine only: where completion handlers run (post-reactive, "
+                 "call-through, pool)")
       ->check(CLI::IsMember({"post-reactive", "call-through", "pool"}))
       ->capture_default_str();
   app.add_option("--max-connections", config.maxConnections,
@@ -103,7 +106,7 @@ int main(int argc, char** argv) {
   if (config.mode == "reactor") {
     for (const char* flag : {"--engine", "--dispatch"}) {
       if (app.count(flag) == 0) continue;
-      std::fprintf(stderr, "http_server: %s applies to --mode proactor only\n", flag);
+      std::fprintf(stderr, "http_server: %s applies to --mode proactor or coroutine only\n", flag);
       return 2;
     }
   }

@@ -86,7 +86,7 @@ def decode_png(data: bytes):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--server", required=True)
-    ap.add_argument("--mode", required=True, choices=["reactor", "proactor"])
+    ap.add_argument("--mode", required=True, choices=["reactor", "proactor", "coroutine"])
     args = ap.parse_args()
     chromium = need_tool("chromium")
     tree = Tree()
@@ -102,15 +102,15 @@ def main() -> int:
              f"--user-data-dir={profile}", "--window-size=800,600", "--virtual-time-budget=10000"]
     failures = []
     try:
-        p = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=180)
+        # One browser run: the DOM after load (stdout) and the screenshot.
+        shot = os.path.join(profile, "shot.png")
+        p = subprocess.run(flags + ["--dump-dom", f"--screenshot={shot}", url], capture_output=True,
+                           text=True, timeout=180)
         dom = p.stdout
-        log(f"chromium --dump-dom: exit {p.returncode}, {len(dom)} bytes of DOM")
+        log(f"chromium --dump-dom --screenshot: exit {p.returncode}, {len(dom)} bytes of DOM")
         for want in ("script ran", "image loaded 64", "css rgb(10, 200, 30)"):
             if want not in dom:
                 failures.append(f"DOM lacks {want!r}")
-        shot = os.path.join(profile, "shot.png")
-        p = subprocess.run(flags + [f"--screenshot={shot}", url], capture_output=True, text=True,
-                           timeout=180)
         if not os.path.exists(shot):
             failures.append("no screenshot: " + p.stderr[-2000:])
         else:

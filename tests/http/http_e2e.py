@@ -247,7 +247,7 @@ def traversal_refused(ctx):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--server", required=True)
-    ap.add_argument("--mode", required=True, choices=["reactor", "proactor"])
+    ap.add_argument("--mode", required=True, choices=["reactor", "proactor", "coroutine"])
     ap.add_argument("--server-arg", action="append", default=[])
     args = ap.parse_args()
     tree = Tree()

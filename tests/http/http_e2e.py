@@ -162,6 +162,13 @@ def pipelining_in_order(ctx):
                 assert status == 200 and body == ctx.tree.files[n], n
         status, headers, body = r.response(head_request=True)
         assert status == 200 and body == b"" and int(headers["content-length"]) == 37
+    # Far more pipelined requests than --max-pipelined (16): reading pauses and resumes.
+    with connect(ctx.port) as s:
+        s.sendall(request("/small.txt") * 500 + request("/index.html", extra="Connection: close\r\n"))
+        r = Reader(s)
+        for _ in range(500):
+            assert r.response()[2] == ctx.tree.files["small.txt"]
+        assert r.response()[2] == ctx.tree.files["index.html"] and r.closed()
     # Requests split at every byte boundary still parse.
     with connect(ctx.port) as s:
         raw = request("/small.txt") * 2
@@ -180,6 +187,9 @@ def errors(ctx):
     expect_error(p, b"GET /small.txt HTTX/1.1\r\nHost: t\r\n\r\n", 400)         # request line
     expect_error(p, b"GET /small.txt HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400)  # header
     expect_error(p, b"GET /small.txt HTTP/1.1\r\n\r\n", 400)                    # no Host
+    expect_error(p, b"GET /small.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)  # two Hosts
+    expect_error(p, request("/small.txt", extra="Content-Length: 0\r\nTransfer-Encoding: chunked\r\n"),
+                 400)                                                          # smuggling shape
     expect_error(p, b"GET small.txt HTTP/1.1\r\nHost: t\r\n\r\n", 400, closes=False)  # not origin-form
     expect_error(p, b"GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n", 400, closes=False)  # bad escape
     headers, _ = expect_error(p, request("/small.txt", "POST"), 405, closes=False)

@@ -188,17 +188,27 @@ Response errorResponse(int status, bool close, bool headRequest) {
   return r;
 }
 
+// An error answer to a well-formed request: as errorResponse(), plus HTTP/1.0's keep-alive.
+static Response requestError(const Request& req, int status, bool close, bool head) {
+  Response e = errorResponse(status, close, head);
+  if (!close && req.versionMinor == 0) {
+    e.head.insert(e.head.find("\r\n\r\n") + 2, "Connection: keep-alive\r\n");
+  }
+  return e;
+}
+
 Response respond(const Request& req, const DocumentRoot& root) {
   const bool head = req.method == "HEAD";
   if (req.method != "GET" && !head) {
     // A body we will not read makes the rest of the stream unparseable: close after answering.
-    return errorResponse(405, !req.keepAlive || req.hasBody);
+    return requestError(req, 405, !req.keepAlive || req.hasBody, head);
   }
   if (req.hasBody) return errorResponse(413, true, head);
 
   Resolution res = root.resolve(req.target);
-  if (res.kind == Resolution::Kind::bad_request) return errorResponse(400, !req.keepAlive, head);
-  if (res.kind == Resolution::Kind::not_found) return errorResponse(404, !req.keepAlive, head);
+  if (res.kind == Resolution::Kind::bad_request)
+    return requestError(req, 400, !req.keepAlive, head);
+  if (res.kind == Resolution::Kind::not_found) return requestError(req, 404, !req.keepAlive, head);
   Response r;
   r.close = !req.keepAlive;
   if (res.kind == Resolution::Kind::redirect) {
@@ -229,7 +239,7 @@ Response respond(const Request& req, const DocumentRoot& root) {
     range = parseRange(req.range, file.size);
   }
   if (range.kind == ByteRange::Kind::unsatisfiable) {
-    Response e = errorResponse(416, r.close, head);
+    Response e = requestError(req, 416, r.close, head);
     // Content-Range goes before the blank line.
     const auto end = e.head.find("\r\n\r\n");
     e.head.insert(end + 2, "Content-Range: bytes */" + std::to_string(file.size) + "\r\n");

@@ -140,10 +140,10 @@ def connection_close_and_http10(ctx):
         assert status == 200 and body == ctx.tree.files["small.txt"] and r.closed()
     with connect(ctx.port) as s:  # HTTP/1.0 keep-alive
         r = Reader(s)
-        for _ in range(2):
-            s.sendall(b"GET /small.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        for path, want in (("/small.txt", 200), ("/missing", 404), ("/small.txt", 200)):
+            s.sendall(f"GET {path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".encode())
             status, headers, body = r.response()
-            assert status == 200 and headers.get("connection") == "keep-alive"
+            assert status == want and headers.get("connection") == "keep-alive", (path, headers)
 
 
 # ---- raw sockets: pipelining ----

@@ -67,6 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool headSent_ = false;  // of the front response
   bool sending_ = false;
   bool readInFlight_ = false;
+  OperationId readId_ = 0;  // of the read in flight
   bool lingering_ = false;
   bool closed_ = false;
   std::atomic<bool> shutdown_{false};
@@ -148,7 +149,11 @@ void Connection::open(bool rejected) {
 
 void Connection::beginShutdown() {
   if (shutdown_.exchange(true)) return;
-  socket_.cancel();  // the aborted read completes in a handler, which applies the stop
+  // Only the read is cancelled (a response being written must still go out): the aborted read
+  // completes in a handler, which applies the stop. Without a read in flight, the next advance()
+  // applies it.
+  std::lock_guard lock(mutex_);
+  if (readInFlight_ && !closed_) socket_.cancel(readId_);
 }
 
 void Connection::closeNow() {
@@ -191,7 +196,7 @@ void Connection::advance() {
 
 void Connection::startRead() {
   readInFlight_ = true;
-  socket_.read(
+  readId_ = socket_.read(
       server_.readPool(), NoAct{},
       [self = shared_from_this()](IoResult& r) {
         std::lock_guard lock(self->mutex_);

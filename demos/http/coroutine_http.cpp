@@ -187,7 +187,7 @@ coro::Task<void> CoroutineHttpServer::serve(AsyncSocket socket, bool rejected) {
   socket.setNoDelay(true);
   if (rejected) {
     Response busy = errorResponse(503, true);
-    co_await send(socket, busy);
+    if (co_await send(socket, busy)) co_await lingeringClose(socket);
     co_return;
   }
   bool shutRd = false;

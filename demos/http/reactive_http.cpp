@@ -145,7 +145,8 @@ void Connection::open(std::list<std::unique_ptr<Connection>>::iterator self, boo
     const Response busy = errorResponse(503, true);
     const ssize_t n = channel_.writeSome(busy.head.data(), busy.head.size());
     (void)n;
-    return destroy();
+    session_.endOfInput();  // nothing of this connection is parsed
+    return pump(false);     // finished: the lingering close, so the 503 is not lost to an RST
   }
   if (loop_.stopping) return beginShutdown();
   pump(true);

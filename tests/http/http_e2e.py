@@ -280,6 +280,21 @@ def main() -> int:
                 failures += 1
                 log(f"FAIL {t.__name__}")
                 traceback.print_exc()
+        # --max-connections: the connection over the limit gets a complete 503, then the close.
+        limited = Server(args.server, args.mode, tree.root, ["--max-connections", "1"] + args.server_arg)
+        try:
+            with connect(limited.port) as first:
+                first.sendall(request("/small.txt"))
+                assert Reader(first).response()[0] == 200  # the first is in and served
+                with connect(limited.port) as second:
+                    second.sendall(request("/small.txt"))
+                    r = Reader(second)
+                    status, headers, _ = r.response()
+                    if status != 503 or headers.get("connection") != "close" or not r.closed():
+                        failures += 1
+                        log(f"FAIL max-connections: {status} {headers}")
+        finally:
+            limited.stop()
         # SIGTERM drains: requests received are answered in full, even one whose response is
         # being written when the signal comes (4 x 3 MiB, unread until after the signal: more
         # than the loopback buffers hold), then the server exits 0.

@@ -115,6 +115,24 @@ def httpclient_persistent(ctx):
     c.request("GET", "/small.txt", headers={"Range": "bytes=0-1,5-6"})  # several ranges: whole file
     r = c.getresponse()
     assert r.status == 200 and r.read() == ctx.tree.files["small.txt"]
+    small = ctx.tree.files["small.txt"]
+    for header, status, body in (("bytes=-0", 416, None), ("bytes=5-2", 200, small),
+                                 ("items=0-1", 200, small), ("bytes=3-", 206, small[3:]),
+                                 ("bytes=0-99999", 206, small), ("bytes=abc", 200, small)):
+        c.request("GET", "/small.txt", headers={"Range": header})
+        r = c.getresponse()
+        got = r.read()
+        assert r.status == status and (body is None or got == body), (header, r.status)
+    # If-Range: the range applies only if the client's copy is the current one.
+    c.request("HEAD", "/small.txt")
+    r = c.getresponse()
+    r.read()
+    small_modified = r.getheader("Last-Modified")
+    for if_range, status, body in ((small_modified, 206, small[:2]),
+                                   ("Mon, 01 Jan 1990 00:00:00 GMT", 200, small)):
+        c.request("GET", "/small.txt", headers={"Range": "bytes=0-1", "If-Range": if_range})
+        r = c.getresponse()
+        assert r.status == status and r.read() == body, (if_range, r.status)
     c.request("GET", "/missing.html")
     r = c.getresponse()
     assert r.status == 404

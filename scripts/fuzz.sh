@@ -3,6 +3,7 @@
 # FUZZ_SECONDS (default 60; 0 = build and replay the checked-in seeds only).
 #   - the frame decoder target (fuzz/frame_decoder_fuzzer.cpp, built and run by fuzz/run.sh)
 #   - the hello request-to-reply target (fuzz/hello/hello_fuzz.cpp: FramedSession + HelloService)
+#   - the HTTP request path (fuzz/http/http_fuzz.cpp: HttpSession over http-parser, demos/http)
 # New inputs go to a scratch corpus in the build dir; the checked-in seeds are never modified.
 # A crash leaves crash-* in $FUZZ_BUILD_DIR/artifacts/<target>/ and fails the script: copy it to
 # fuzz/hello/corpus/ (named regress-<what>) and it becomes a regression input for both this script
@@ -19,8 +20,8 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 status=0
 mkdir -p "$out"
 
-# FUZZ_TARGETS (default "frame hello") picks the targets.
-targets=" ${FUZZ_TARGETS:-frame hello} "
+# FUZZ_TARGETS (default "frame hello http") picks the targets.
+targets=" ${FUZZ_TARGETS:-frame hello http} "
 
 # 1. The frame decoder target: its owner's script knows its sources and seeds.
 if [[ $targets == *" frame "* && -f "$root/fuzz/run.sh" ]]; then
@@ -67,5 +68,28 @@ if [[ $targets == *" hello "* ]]; then
     if (( status )); then tail -n 60 "$out/hello_fuzz.log"; ls -l "$out/artifacts/hello/"; fi
   fi
 fi
+# 3. The HTTP server's request path (parser, path resolution, response planning).
+if [[ $targets == *" http "* ]]; then
+  echo "=== fuzz: http request path (fuzz/http, ${seconds} s)"
+  mkdir -p "$out/corpus-http" "$out/artifacts/http"
+  srcs=("$root/fuzz/http/http_fuzz.cpp")
+  for f in http_date request_parser path_resolver response http_session; do
+    srcs+=("$root/demos/http/$f.cpp")
+  done
+  "$cxx" "${flags[@]}" -I"$root/demos" "${srcs[@]}" -o "$out/http_fuzz" -lhttp_parser || status=1
+  (
+    cd "$out"
+    if [[ "$seconds" == 0 ]]; then
+      "$out/http_fuzz" -runs=0 "$root/fuzz/http/corpus" 2>&1 | tail -n 3
+    else
+      "$out/http_fuzz" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$out/artifacts/http/" "$out/corpus-http" \
+        "$root/fuzz/http/corpus" > "$out/http_fuzz.log" 2>&1 || exit 1
+      grep -E "^(stat::number_of_executed_units|#[0-9]+ +DONE)|ERROR|oracle|SUMMARY" \
+        "$out/http_fuzz.log" | tail -n 20 || true
+    fi
+  ) || { status=1; tail -n 60 "$out/http_fuzz.log" 2>/dev/null; ls -l "$out/artifacts/http/"; }
+fi
+
 (( status == 0 )) && echo "=== fuzz: all targets clean" || echo "=== fuzz: FAILURES (see above)"
 exit "$status"

@@ -11,9 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libconcurrentqueue-dev liburing-dev
   procps util-linux python3
+  libhttp-parser-dev curl chromium   # demos/http: its parser; its real-client tests (tests/http)
 )
 if [[ "${NIOXX_BENCH_DEPS:-0}" == 1 ]]; then
-  packages+=(gnuplot-nox)
+  packages+=(gnuplot-nox nginx-light wrk)  # bench/http.sh: nginx as the reference, wrk as load
 fi
 
 missing=()

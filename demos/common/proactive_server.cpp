@@ -65,6 +65,11 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   Clock::time_point lastActive_ = Clock::now();
   Clock::time_point lingerDeadline_{};
   bool readInFlight_ = false;
+  // The read in flight, for beginShutdown() on the stopping thread (0: none). Stored right after
+  // the read is initiated: from a handler of this socket, so the read's own handler cannot run
+  // before the store (handlers of one channel never overlap); from open() (the accept handler) it
+  // can, and a stale id then only delays this connection's stop to its next completion.
+  std::atomic<OperationId> readId_{0};
   std::size_t writesInFlight_ = 0;
   // Set by beginShutdown() from the stopping thread; everything else is touched only by this
   // socket's handlers, which the Proactor serialises (so no mutex: see open()).
@@ -154,11 +159,13 @@ void ProactiveConnection::open(bool rejected) {
   }
 }
 
-// Any thread. Cancelling hands the stop to the socket's own handlers: the aborted operations
-// complete there, see shutdown_, and apply it (no lock, no descriptor use from this thread).
+// Any thread. Cancelling the read hands the stop to the socket's own handlers: the aborted read
+// completes there, sees shutdown_, and applies it (no lock, no descriptor use from this thread).
+// Only the read: a reply being written must still go out whole. Without a read in flight, the
+// next completion (a write, or the writability notification) applies the stop.
 void ProactiveConnection::beginShutdown() {
   if (shutdown_.exchange(true)) return;
-  socket_.cancel();
+  if (const OperationId id = readId_.load(std::memory_order_acquire); id != 0) socket_.cancel(id);
 }
 
 void ProactiveConnection::applyShutdown() {
@@ -212,12 +219,12 @@ void ProactiveConnection::startRead() {
   readInFlight_ = true;
   auto handler = [self = shared_from_this()](IoResult& r, ReadInto into) { self->onRead(r, into); };
   const auto timeout = readTimeout(Clock::now());
-  if (session_.inputEmpty()) {
-    socket_.read(server_.readPool(), ReadInto::pool, std::move(handler), timeout);
-  } else {
-    socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session, std::move(handler),
-                 timeout);
-  }
+  const OperationId id =
+      session_.inputEmpty()
+          ? socket_.read(server_.readPool(), ReadInto::pool, std::move(handler), timeout)
+          : socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session,
+                         std::move(handler), timeout);
+  readId_.store(id, std::memory_order_release);
 }
 
 // Every reply produced so far goes to the socket's write queue as one write.
@@ -235,13 +242,16 @@ void ProactiveConnection::flushOutput() {
 void ProactiveConnection::startDiscard() {
   readInFlight_ = true;
   const auto left = lingerDeadline_ - Clock::now();
-  socket_.read(
-      server_.readPool(), NoAct{}, [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
-      std::max<nanoseconds>(milliseconds(1), left));
+  readId_.store(socket_.read(
+                    server_.readPool(), NoAct{},
+                    [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
+                    std::max<nanoseconds>(milliseconds(1), left)),
+                std::memory_order_release);
 }
 
 void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
   readInFlight_ = false;
+  readId_.store(0, std::memory_order_release);
   if (closed_) return;
   if (lingering_) {  // a read that was already in flight when the close was decided
     return advance();
@@ -286,6 +296,7 @@ void ProactiveConnection::onWrite(IoResult& r) {
 
 void ProactiveConnection::onDiscard(IoResult& r) {
   readInFlight_ = false;
+  readId_.store(0, std::memory_order_release);
   if (closed_) return;
   if (r.success() && Clock::now() < lingerDeadline_) return advance();
   closeFromHandler();  // the peer's FIN, an error, or the linger timeout

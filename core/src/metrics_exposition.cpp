@@ -1,5 +1,6 @@
 // Prometheus text exposition format 0.0.4:
 // https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -45,9 +46,9 @@ void appendValue(std::string& out, double v) {
   } else if (v == std::floor(v) && std::fabs(v) < 9.0e15) {
     out += std::to_string(static_cast<long long>(v));  // counts print as integers
   } else {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    out += buf;
+    char buf[32];  // shortest text that reads back as the same double
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
   }
 }
 

@@ -63,6 +63,12 @@ class OperationObserver {
  public:
   virtual ~OperationObserver() = default;
   virtual void onPhase(const Operation& op, OpPhase phase) noexcept = 0;
+  // After the handler of a dispatched operation returned (the operation may be freed by then:
+  // only its id and kind are passed). Same thread as its dispatched phase. Tracing: handler end.
+  virtual void onHandlerEnd(std::uint64_t id, OpKind kind) noexcept {
+    (void)id;
+    (void)kind;
+  }
 };
 
 namespace detail {

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libconcurrentqueue-dev liburing-dev
   procps util-linux python3
+  prometheus python3-prometheus-client haproxy  # tests/ops: promtool, a real scraper, a balancer
 )
 if [[ "${NIOXX_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(gnuplot-nox)

@@ -97,6 +97,9 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   app.add_option("--metrics", observe.metrics,
                  "Serve Prometheus metrics (GET /metrics) on HOST:PORT, a listener of its own "
                  "(e.g. 127.0.0.1:9100; port 0 picks a free one, see the 'metrics on' line)");
+  app.add_option("--trace", observe.trace,
+                 "Proactor/coroutine: record every operation (bounded per-thread rings) and write "
+                 "Chrome trace-event JSON to this file on stop (open in ui.perfetto.dev)");
   app.add_flag("--reuseport", config.reusePort,
                "SO_REUSEPORT: several server processes share --port (the kernel spreads new "
                "connections among them; docs/DEPLOY.md)");
@@ -160,7 +163,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
     bound = server->start();
     observeLine = observability->attach(*server, program.name);
   } catch (const std::exception& e) {
-    observability->detach();
+    try {
+      observability->detach();
+    } catch (const std::exception&) {  // the start failure is the message that matters
+    }
     logger->error("cannot start: {}", e.what());
     std::fprintf(stderr, "%s: cannot start: %s\n", program.name.c_str(), e.what());
     return 1;
@@ -185,7 +191,17 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   logger->info("{} received: stopping (no new connections; answering what was received)",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   server->stop();
-  observability->detach();  // before the server goes: the collectors read its counters
+  std::string traceLine;
+  try {
+    traceLine = observability->detach();  // before the server goes: collectors read its counters
+  } catch (const std::exception& e) {
+    logger->error("{}", e.what());
+    std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
+  }
+  if (!traceLine.empty()) {
+    logger->info("{}", traceLine);
+    std::printf("%s\n", traceLine.c_str());
+  }
   const std::string summary = "stopped: " + server->stats().summary();
   logger->info("{}", summary);
   std::printf("%s\n", summary.c_str());

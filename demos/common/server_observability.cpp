@@ -1,5 +1,9 @@
 #include "common/server_observability.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include "nioxx/core/log.h"
 #include "nioxx/reactor/loop_stats.h"
 
@@ -7,6 +11,18 @@ namespace nioxx::demo {
 
 ServerObservability::ServerObservability(ObservabilityOptions options, const ServerConfig& config)
     : options_(std::move(options)), config_(config) {
+  if (!options_.trace.empty()) {
+    if (config.mode == "reactor") {
+      throw std::invalid_argument(
+          "--trace records proactor operations: use it with --mode proactor or coroutine");
+    }
+    // Fail now, not after the run: the file is written only when the server stops.
+    if (!std::ofstream(options_.trace, std::ios::trunc)) {
+      throw std::invalid_argument("--trace: cannot write " + options_.trace + ": " +
+                                  std::strerror(errno));
+    }
+    tracer_ = std::make_unique<TraceRecorder>();
+  }
   if (!options_.metrics.empty()) {
     metricsAddress_ = MetricsEndpoint::parse(options_.metrics);
     operations_ = std::make_unique<OperationMetrics>(config.dispatch, tracer_.get());
@@ -14,7 +30,11 @@ ServerObservability::ServerObservability(ObservabilityOptions options, const Ser
 }
 
 ServerObservability::~ServerObservability() {
-  detach();
+  try {
+    detach();
+  } catch (const std::exception& e) {
+    log::get("hello")->error("{}", e.what());
+  }
 }
 
 OperationObserver* ServerObservability::observer() noexcept {
@@ -48,9 +68,15 @@ std::string ServerObservability::attach(DemoServer& server, const std::string& p
   return "metrics on http://" + endpoint_->localAddress().toString() + "/metrics";
 }
 
-void ServerObservability::detach() {
+std::string ServerObservability::detach() {
   endpoint_.reset();
   collectors_.clear();
+  if (!tracer_ || traced_) return {};
+  traced_ = true;
+  const auto s = tracer_->writeFile(options_.trace);
+  return "trace written to " + options_.trace + ": " + std::to_string(s.operations) +
+         " operations (" + std::to_string(s.incomplete) + " incomplete, " +
+         std::to_string(s.dropped) + " events dropped from full rings)";
 }
 
 }  // namespace nioxx::demo

@@ -14,6 +14,7 @@
 #include "common/metrics_endpoint.h"
 #include "nioxx/core/metrics.h"
 #include "nioxx/proactor/operation_metrics.h"
+#include "nioxx/proactor/trace_recorder.h"
 
 namespace nioxx::demo {
 
@@ -35,17 +36,19 @@ class ServerObservability {
   // or an empty string.
   std::string attach(DemoServer& server, const std::string& program);
   // After server.stop(), before the server is destroyed: closes the endpoint, drops the
-  // collectors and writes the trace file. Idempotent.
-  void detach();
+  // collectors and writes the trace file (returns a line for the log, or an empty string; throws
+  // std::system_error if the file cannot be written). Idempotent.
+  std::string detach();
 
  private:
   ObservabilityOptions options_;
   InetSocketAddress metricsAddress_;
   ServerConfig config_;
-  std::unique_ptr<OperationObserver> tracer_;
+  std::unique_ptr<TraceRecorder> tracer_;
   std::unique_ptr<OperationMetrics> operations_;
   std::vector<metrics::MetricsRegistry::Handle> collectors_;
   std::unique_ptr<MetricsEndpoint> endpoint_;
+  bool traced_ = false;
 };
 
 }  // namespace nioxx::demo

@@ -52,6 +52,21 @@ const char* outcomeName(std::uint8_t o) {
   }
 }
 
+std::string jsonEscape(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Microseconds with nanosecond precision, as the format wants.
 std::string us(std::uint64_t ns, std::uint64_t origin) {
   const std::uint64_t d = ns - origin;
@@ -79,15 +94,15 @@ TraceRecorder::Ring& TraceRecorder::ring() noexcept {
   return *c.ring;
 }
 
-void TraceRecorder::record(std::uint64_t id, OpKind kind, std::uint8_t phase,
-                           std::uint8_t outcome) noexcept {
+void TraceRecorder::record(std::uint64_t id, OpKind kind, std::uint8_t phase, std::uint8_t outcome,
+                           std::uint16_t actType) noexcept {
   Ring* r;
   try {
     r = &ring();
   } catch (const std::bad_alloc&) {
     return;  // no ring for this thread: its events are lost, not the process
   }
-  r->events[r->next % r->events.size()] = Event{nowNs(), id, kind, phase, outcome};
+  r->events[r->next % r->events.size()] = Event{nowNs(), id, kind, phase, outcome, actType};
   ++r->next;
 }
 
@@ -104,7 +119,8 @@ void TraceRecorder::onPhase(const Operation& op, OpPhase phase) noexcept {
       outcome = 1;
     }
   }
-  record(op.id(), op.kind(), static_cast<std::uint8_t>(phase), outcome);
+  record(op.id(), op.kind(), static_cast<std::uint8_t>(phase), outcome,
+         phase == OpPhase::initiated ? op.actTypeTag() : 0);
 }
 
 void TraceRecorder::onHandlerEnd(OperationId id, OpKind kind) noexcept {
@@ -176,7 +192,8 @@ TraceRecorder::Summary TraceRecorder::write(std::ostream& out) const {
     switch (e.phase) {
       case static_cast<std::uint8_t>(OpPhase::initiated):
         emit("{\"ph\":\"X\",\"dur\":0,\"cat\":\"initiate\",\"name\":\"initiate " + kind + "\"" +
-             common + ",\"args\":{\"op\":" + id + ",\"kind\":\"" + kind + "\"}}");
+             common + ",\"args\":{\"op\":" + id + ",\"kind\":\"" + kind + "\",\"act\":\"" +
+             jsonEscape(detail::actTypeName(e.actType)) + "\"}}");
         emit("{\"ph\":\"s\",\"cat\":\"op\",\"name\":\"" + kind + "\",\"id\":" + id + common + "}");
         emit("{\"ph\":\"b\",\"cat\":\"op\",\"name\":\"" + kind + " #" + id + "\",\"id\":" + id +
              common + "}");

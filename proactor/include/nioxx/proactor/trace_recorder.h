@@ -51,8 +51,9 @@ class TraceRecorder final : public OperationObserver {
     std::uint64_t ns;  // steady clock
     std::uint64_t id;
     OpKind kind;
-    std::uint8_t phase;    // OpPhase, or kHandlerEnd
-    std::uint8_t outcome;  // dispatched: 0 ok, 1 error, 2 cancelled, 3 timed out
+    std::uint8_t phase;     // OpPhase, or kHandlerEnd
+    std::uint8_t outcome;   // dispatched: 0 ok, 1 error, 2 cancelled, 3 timed out
+    std::uint16_t actType;  // initiated: Operation::actTypeTag()
   };
   static constexpr std::uint8_t kHandlerEnd = 5;
 
@@ -60,7 +61,8 @@ class TraceRecorder final : public OperationObserver {
 
  private:
   Ring& ring() noexcept;
-  void record(std::uint64_t id, OpKind kind, std::uint8_t phase, std::uint8_t outcome) noexcept;
+  void record(std::uint64_t id, OpKind kind, std::uint8_t phase, std::uint8_t outcome,
+              std::uint16_t actType = 0) noexcept;
 
   const std::size_t capacity_;
   const std::uint64_t serial_;  // tells this recorder's thread-local cache from another's

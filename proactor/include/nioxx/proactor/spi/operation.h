@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -72,6 +73,25 @@ class OperationObserver {
 };
 
 namespace detail {
+// ACT type names for observers (tracing): a process-wide table of at most kMaxActTypes names,
+// filled during static initialisation (one entry per ACT type used with makeOperation); tag 0 is
+// "unknown" (the table is full, or an operation made before its type's entry).
+inline constexpr std::uint16_t kMaxActTypes = 4096;
+std::uint16_t registerActType(std::string_view name) noexcept;
+const char* actTypeName(std::uint16_t tag) noexcept;
+template <class T>
+constexpr std::string_view typeNameOf() noexcept {
+  constexpr std::string_view p = __PRETTY_FUNCTION__;  // "... [with T = NAME; ...]" (GCC/Clang)
+  constexpr auto begin = p.find("T = ") + 4;
+  constexpr auto end = p.find_first_of(";]", begin);
+  return p.substr(begin, end - begin);
+}
+// Read without a guard where operations are made: no cost per operation.
+template <class Act>
+inline const std::uint16_t kActTypeTag = registerActType(typeNameOf<Act>());
+}  // namespace detail
+
+namespace detail {
 class ProactorCore;
 // A node in the dispatcher's intrusive queues: an Operation, one non-final result of a multishot
 // operation, or a channel's strand.
@@ -92,6 +112,8 @@ class Operation : public detail::DispatchNode {
 
   std::uint64_t id() const noexcept { return id_; }
   OpKind kind() const noexcept { return kind_; }
+  // The ACT's type, for observers: detail::actTypeName(actTypeTag()).
+  std::uint16_t actTypeTag() const noexcept { return actType_; }
   // The channel the operation belongs to; null for timers and posts.
   AsyncChannel* channel() const noexcept { return channel_; }
 
@@ -164,6 +186,9 @@ class Operation : public detail::DispatchNode {
   AsyncChannel* channel_;  // counted reference, released by ~Operation unless handed over
   OpKind kind_;
   std::atomic<OpState> state_{OpState::pending};
+
+ protected:
+  std::uint16_t actType_ = 0;  // set by TypedOperation; fits in the padding after state_
 };
 
 namespace detail {

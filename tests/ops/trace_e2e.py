@@ -19,6 +19,10 @@ def check_trace(c: s.Checks, doc: dict, label: str) -> None:
     events = doc["traceEvents"]
     written = doc["otherData"]["operations"]
     c.check(written > 0, f"{label}: operations traced ({written})")
+    acts = collections.Counter(e["args"].get("act", "") for e in events
+                               if e["ph"] == "X" and e["cat"] == "initiate")
+    c.check(sum(acts.values()) == written and "" not in acts and "unknown" not in acts,
+            f"{label}: every initiation names its ACT type ({dict(acts)})")
     by_phase = collections.defaultdict(lambda: collections.defaultdict(list))
     slices = collections.defaultdict(list)
     for e in events:

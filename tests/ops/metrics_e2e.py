@@ -26,10 +26,14 @@ def main() -> None:
         return
     c = s.Checks()
 
-    bad = subprocess.run([a.server, "--metrics", "127.0.0.1"], capture_output=True, text=True,
-                         timeout=60)
-    c.check(bad.returncode == 2 and "HOST:PORT" in bad.stderr,
-            f"--metrics without a port exits 2 with a hint (got {bad.returncode}: {bad.stderr!r})")
+    for value, hint in [("127.0.0.1", "HOST:PORT"), (":9100", "HOST:PORT"),
+                        ("127.0.0.1:70000", "0..65535"), ("127.0.0.1:x", "0..65535"),
+                        ("example.org:9100", "numeric IP")]:
+        bad = subprocess.run([a.server, "--metrics", value], capture_output=True, text=True,
+                             timeout=60)
+        c.check(bad.returncode == 2 and hint in bad.stderr,
+                f"--metrics {value} exits 2 naming the problem ({bad.returncode}: "
+                f"{bad.stderr.strip()!r})")
 
     server = s.Server(a.server, ["--mode", a.mode, "--metrics", "127.0.0.1:0"])
     try:

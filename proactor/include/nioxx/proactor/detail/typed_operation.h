@@ -41,7 +41,7 @@ class TypedOperation final : public Operation {
       : Operation(kind, channel, &runNode, &destroyNode, &runMore),
         act_(std::move(act)),
         handler_(std::move(handler)) {
-    actType_ = kActTypeTag<Act>;
+    actType_ = actTypeTagOf<Act>();
   }
 
   static void* operator new(std::size_t size) { return allocateOperation(size); }

@@ -74,8 +74,8 @@ class OperationObserver {
 
 namespace detail {
 // ACT type names for observers (tracing): a process-wide table of at most kMaxActTypes names,
-// filled during static initialisation (one entry per ACT type used with makeOperation); tag 0 is
-// "unknown" (the table is full, or an operation made before its type's entry).
+// one entry per ACT type used with makeOperation, registered the first time one is made; tag 0
+// is "unknown" (the table is full).
 inline constexpr std::uint16_t kMaxActTypes = 4096;
 std::uint16_t registerActType(std::string_view name) noexcept;
 const char* actTypeName(std::uint16_t tag) noexcept;
@@ -86,9 +86,13 @@ constexpr std::string_view typeNameOf() noexcept {
   constexpr auto end = p.find_first_of(";]", begin);
   return p.substr(begin, end - begin);
 }
-// Read without a guard where operations are made: no cost per operation.
+// Per operation made: the function-local static's guard (one predictable branch). (An inline
+// variable template read without a guard was seen uninitialised (0) in an ASan build.)
 template <class Act>
-inline const std::uint16_t kActTypeTag = registerActType(typeNameOf<Act>());
+std::uint16_t actTypeTagOf() noexcept {
+  static const std::uint16_t tag = registerActType(typeNameOf<Act>());
+  return tag;
+}
 }  // namespace detail
 
 namespace detail {

@@ -21,7 +21,7 @@ struct LoopStats {
 
   LoopStats* prev = nullptr;  // live-loop list, guarded by its mutex (declared before `loop`,
   LoopStats* next = nullptr;  // whose initialiser links them)
-  const std::uint64_t loop;                   // process-wide sequence number (the "loop" label)
+  const std::uint64_t loop;   // process-wide sequence number (the "loop" label)
   std::atomic<std::uint64_t> iterations{0};   // select calls
   std::atomic<std::uint64_t> readyEvents{0};  // ready keys dispatched
   std::atomic<std::uint64_t> tasksRun{0};     // posted tasks run

@@ -12,6 +12,7 @@ packages=(
   libconcurrentqueue-dev liburing-dev
   procps util-linux python3
   libhttp-parser-dev curl chromium   # demos/http: its parser; its real-client tests (tests/http)
+  prometheus python3-prometheus-client haproxy  # tests/ops: promtool, a real scraper, a balancer
 )
 if [[ "${NIOXX_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(gnuplot-nox nginx-light wrk)  # bench/http.sh: nginx as the reference, wrk as load

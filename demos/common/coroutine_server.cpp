@@ -91,9 +91,10 @@ class CoroutineServer final : public DemoServer {
 InetSocketAddress CoroutineServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ =
-      makeDemoProactor(config_.threads, config_.dispatch, {config_.ioMode, config_.speculative});
+  proactor_ = makeDemoProactor(config_.threads, config_.dispatch,
+                               {config_.ioMode, config_.speculative, "emulated", config_.observer});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
+  if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());
   }
@@ -111,7 +112,9 @@ coro::Task<void> CoroutineServer::acceptLoop() {
       const auto ec = r.error();
       // Out of descriptors: the processor already shed the waiting client (reserve-descriptor
       // trick) and logged it; anything else is worth a line here.
-      if (ec != std::errc::too_many_files_open && ec != std::errc::too_many_files_open_in_system) {
+      if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
+        ServerStats::add(stats_.shed, 1);
+      } else {
         nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
       }
       co_await coro::sleep(proactor_->proactor(), milliseconds(10));  // rather than spin

@@ -36,6 +36,7 @@ EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strateg
   options.processor.speculative = tuning.speculative;
   options.proactor.strategy = strategy;
   options.proactor.poolThreads = threads;  // pool strategy: handler threads
+  options.proactor.observer = tuning.observer;
   return options;
 }
 
@@ -94,6 +95,7 @@ std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_
       o.processor.threads = threads;  // rings, one thread each
       o.proactor.strategy = strategy;
       o.proactor.poolThreads = threads;
+      o.proactor.observer = tuning.observer;
       return std::make_unique<EngineDemoProactor>(makeUringProactor(o), threads, strategy, "uring");
     }
     if (tuning.engine == "uring") {

@@ -35,6 +35,8 @@ struct ProcessorTuning {
   // kernel performs the I/O; a clear error where io_uring is unavailable) or "auto" (uring where
   // it works, else emulated with one log line).
   std::string engine = "emulated";
+  // ProactorOptions::observer (metrics, tracing); must outlive the DemoProactor. Optional.
+  OperationObserver* observer = nullptr;
 };
 
 // Throws std::invalid_argument naming the accepted values unless ioMode is "inline" or

@@ -21,6 +21,7 @@
 #include "common/framed_session.h"
 #include "common/server_stats.h"
 #include "nioxx/core/inet_socket_address.h"
+#include "nioxx/proactor/observer.h"
 
 namespace nioxx::demo {
 
@@ -38,6 +39,8 @@ struct ServerConfig {
   std::chrono::milliseconds idleTimeout{60000};    // 0 = never; no request and no write progress
   std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
   std::chrono::milliseconds shutdownGrace{10000};  // graceful stop gives up after this
+  OperationObserver* observer = nullptr;           // proactor/coroutine: ProactorOptions::observer
+  bool reusePort = false;  // SO_REUSEPORT: several processes share the port (the kernel spreads)
 };
 
 class DemoServer {
@@ -58,6 +61,9 @@ std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, Servi
 std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config, ServiceFactory factory);
 // The proactive server written with coroutines (coro/): same operations, same dispatch options.
 std::unique_ptr<DemoServer> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory);
+
+// SO_REUSEPORT on a listening socket before bind (--reuseport); throws std::system_error.
+void enableReusePort(int fd);
 
 // Connection-limit error text shared by both styles.
 std::string tooManyConnectionsReason(std::size_t limit);

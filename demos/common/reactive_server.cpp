@@ -2,12 +2,16 @@
 // The handler only moves bytes between its SocketChannel and its FramedSession and keeps the
 // key's interest set in step with what the session wants (read unless held back, write while
 // replies wait).
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <functional>
 #include <future>
 #include <memory>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -326,8 +330,12 @@ void ReactiveConnection::destroy() {
 InetSocketAddress ReactiveServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  acceptor_ = std::make_unique<Acceptor>(*loops_[0].reactor, *address,
-                                         [this](SocketChannel&& ch) { onAccept(std::move(ch)); });
+  Acceptor::Options options;
+  options.reusePort = config_.reusePort;
+  options.onShed = [this](std::uint64_t n) { ServerStats::add(stats_.shed, n); };
+  acceptor_ = std::make_unique<Acceptor>(
+      *loops_[0].reactor, *address, [this](SocketChannel&& ch) { onAccept(std::move(ch)); },
+      std::move(options));
   for (auto& loop : loops_)
     scheduleSweep(loop);
   group_.start();
@@ -393,6 +401,13 @@ void ReactiveServer::stop() {
 
 std::string tooManyConnectionsReason(std::size_t limit) {
   return "server busy: too many connections (limit " + std::to_string(limit) + "), try again later";
+}
+
+void enableReusePort(int fd) {
+  const int one = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    throw std::system_error(errno, std::generic_category(), "SO_REUSEPORT");
+  }
 }
 
 std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory) {

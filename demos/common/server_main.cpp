@@ -9,6 +9,7 @@
 
 #include "common/demo_proactor.h"
 #include "common/demo_server.h"
+#include "common/server_observability.h"
 #include "nioxx/core/log.h"
 
 namespace nioxx::demo {
@@ -92,6 +93,16 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
                  "On SIGINT/SIGTERM, seconds to finish open connections before closing them hard")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  ObservabilityOptions observe;
+  app.add_option("--metrics", observe.metrics,
+                 "Serve Prometheus metrics (GET /metrics) on HOST:PORT, a listener of its own "
+                 "(e.g. 127.0.0.1:9100; port 0 picks a free one, see the 'metrics on' line)");
+  app.add_option("--trace", observe.trace,
+                 "Proactor/coroutine: record every operation (bounded per-thread rings) and write "
+                 "Chrome trace-event JSON to this file on stop (open in ui.perfetto.dev)");
+  app.add_flag("--reuseport", config.reusePort,
+               "SO_REUSEPORT: several server processes share --port (the kernel spreads new "
+               "connections among them; docs/DEPLOY.md)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -134,14 +145,28 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  std::unique_ptr<ServerObservability> observability;  // outlives the server (its observer)
+  try {
+    observability = std::make_unique<ServerObservability>(observe, config);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
+    return 2;
+  }
+  config.observer = observability->observer();
   std::unique_ptr<DemoServer> server;
   InetSocketAddress bound;
+  std::string observeLine;
   try {
     server = config.mode == "reactor"    ? makeReactiveServer(config, program.factory)
              : config.mode == "proactor" ? makeProactiveServer(config, program.factory)
                                          : makeCoroutineServer(config, program.factory);
     bound = server->start();
+    observeLine = observability->attach(*server, program.name);
   } catch (const std::exception& e) {
+    try {
+      observability->detach();
+    } catch (const std::exception&) {  // the start failure is the message that matters
+    }
     logger->error("cannot start: {}", e.what());
     std::fprintf(stderr, "%s: cannot start: %s\n", program.name.c_str(), e.what());
     return 1;
@@ -155,6 +180,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   }
   logger->info("{}", line);
   std::printf("%s\n", line.c_str());
+  if (!observeLine.empty()) {
+    logger->info("{}", observeLine);
+    std::printf("%s\n", observeLine.c_str());
+  }
   std::fflush(stdout);
 
   int signal = 0;
@@ -162,6 +191,17 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   logger->info("{} received: stopping (no new connections; answering what was received)",
                signal == SIGINT ? "SIGINT" : "SIGTERM");
   server->stop();
+  std::string traceLine;
+  try {
+    traceLine = observability->detach();  // before the server goes: collectors read its counters
+  } catch (const std::exception& e) {
+    logger->error("{}", e.what());
+    std::fprintf(stderr, "%s: %s\n", program.name.c_str(), e.what());
+  }
+  if (!traceLine.empty()) {
+    logger->info("{}", traceLine);
+    std::printf("%s\n", traceLine.c_str());
+  }
   const std::string summary = "stopped: " + server->stats().summary();
   logger->info("{}", summary);
   std::printf("%s\n", summary.c_str());

@@ -1,25 +1,30 @@
-// ServerStats: process-wide counters of a demo server, updated by every connection and printed in
-// the shutdown summary.
+// ServerStats: process-wide counters of a demo server, updated by every connection, printed in
+// the shutdown summary and exported by --metrics (collectMetrics()).
 //
-// Thread rule: every member is safe from any thread (relaxed atomics: the figures are reports,
-// not synchronisation).
+// Thread rule: every member is safe from any thread. The per-request counters are
+// metrics::ThreadCounter (each thread counts into its own cell: no lock and no shared atomic
+// read-modify-write per request; reads sum the cells); `active` and the trim peak are per
+// connection and stay plain relaxed atomics.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 
+#include "nioxx/core/metrics.h"
+
 namespace nioxx::demo {
 
 struct ServerStats {
-  std::atomic<std::uint64_t> connections{0};  // accepted and served
-  std::atomic<std::uint64_t> rejected{0};     // refused over --max-connections
-  std::atomic<std::uint64_t> active{0};       // open right now
-  std::atomic<std::uint64_t> requests{0};     // request frames answered
-  std::atomic<std::uint64_t> errors{0};       // connections closed for bad input
-  std::atomic<std::uint64_t> idleClosed{0};   // connections closed by the idle timeout
-  std::atomic<std::uint64_t> bytesIn{0};
-  std::atomic<std::uint64_t> bytesOut{0};
+  metrics::ThreadCounter connections;    // accepted and served
+  metrics::ThreadCounter rejected;       // refused over --max-connections
+  std::atomic<std::uint64_t> active{0};  // open right now
+  metrics::ThreadCounter requests;       // request frames answered
+  metrics::ThreadCounter errors;         // connections closed for bad input (error reply)
+  metrics::ThreadCounter idleClosed;     // connections closed by the idle timeout
+  metrics::ThreadCounter shed;           // accepted and closed at once on EMFILE/ENFILE
+  metrics::ThreadCounter bytesIn;
+  metrics::ThreadCounter bytesOut;
   std::atomic<std::uint64_t> peakSinceTrim{0};  // most connections open at once since the last trim
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -27,6 +32,12 @@ struct ServerStats {
   }
   static std::uint64_t get(const std::atomic<std::uint64_t>& counter) noexcept {
     return counter.load(std::memory_order_relaxed);
+  }
+  static void add(metrics::ThreadCounter& counter, std::uint64_t n) noexcept {
+    counter.add(static_cast<std::int64_t>(n));
+  }
+  static std::uint64_t get(const metrics::ThreadCounter& counter) noexcept {
+    return static_cast<std::uint64_t>(counter.value());
   }
 
   // Track `active`. When the server goes idle after a busy period (at least kTrimAfterPeak
@@ -39,6 +50,9 @@ struct ServerStats {
   // "connections=... rejected=... requests=... errors=... idle_closed=... bytes_in=...
   // bytes_out=..."
   std::string summary() const;
+
+  // Adds the nioxx_server_* families (labels: the server's name) for a /metrics scrape.
+  void collectMetrics(metrics::Exposition& out, const std::string& server) const;
 };
 
 }  // namespace nioxx::demo

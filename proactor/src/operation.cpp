@@ -4,7 +4,10 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
+#include <mutex>
 #include <new>
+#include <string>
 #include <utility>
 
 #include "detail/thread_slots.h"
@@ -172,6 +175,40 @@ const char* toString(OpKind kind) noexcept {
   }
   return "?";
 }
+
+namespace detail {
+namespace {
+struct ActTypes {
+  std::mutex mutex;
+  std::deque<std::string> names{"unknown"};  // a deque: c_str() pointers stay valid
+};
+ActTypes& actTypes() noexcept {
+  static ActTypes* t = new ActTypes;  // never destroyed: read during static destruction too
+  return *t;
+}
+}  // namespace
+
+std::uint16_t registerActType(std::string_view name) noexcept {
+  ActTypes& t = actTypes();
+  std::lock_guard lock(t.mutex);
+  for (std::size_t i = 1; i < t.names.size(); ++i) {
+    if (t.names[i] == name) return static_cast<std::uint16_t>(i);
+  }
+  if (t.names.size() >= kMaxActTypes) return 0;
+  try {
+    t.names.emplace_back(name);
+  } catch (...) {
+    return 0;
+  }
+  return static_cast<std::uint16_t>(t.names.size() - 1);
+}
+
+const char* actTypeName(std::uint16_t tag) noexcept {
+  ActTypes& t = actTypes();
+  std::lock_guard lock(t.mutex);
+  return tag < t.names.size() ? t.names[tag].c_str() : "unknown";
+}
+}  // namespace detail
 
 const char* toString(OpPhase phase) noexcept {
   switch (phase) {

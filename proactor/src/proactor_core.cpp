@@ -273,8 +273,14 @@ void ProactorCore::schedule(DispatchNode* node) noexcept {
 }
 
 void ProactorCore::runNode(DispatchNode* node) noexcept {
-  if (node->isOperation) {
-    notify(*static_cast<Operation*>(node), OpPhase::dispatched);
+  if (node->isOperation && observer_ != nullptr) [[unlikely]] {
+    const auto& op = *static_cast<Operation*>(node);
+    const std::uint64_t id = op.id();
+    const OpKind kind = op.kind();
+    observer_->onPhase(op, OpPhase::dispatched);
+    node->run(node);  // may free the operation
+    observer_->onHandlerEnd(id, kind);
+    return;
   }
   node->run(node);
 }

@@ -94,12 +94,15 @@ void Acceptor::onExhausted(const std::error_code& ec) {
   if (reserveFd_ >= 0) {
     ::close(reserveFd_);
     reserveFd_ = -1;
+    std::uint64_t shedNow = 0;
     for (int i = 0; i < options_.maxAcceptsPerEvent; ++i) {
       const int fd = sys::accept4(server_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) break;
       sys::close(fd);
-      ++shed_;
+      ++shedNow;
     }
+    shed_ += shedNow;
+    if (shedNow > 0 && options_.onShed) options_.onShed(shedNow);
     reopenReserve();
   }
   const auto now = sys::now();

@@ -29,6 +29,8 @@ class Stats:
     conn_errors: int = 0
     closed_by_server: int = 0  # EOF/RST seen (an error unless the server was told to stop)
     truncated: int = 0  # a connection ended inside a reply frame
+    reconnects: int = 0  # reconnect=True: connections replaced after the server closed them
+    unsent_at_close: int = 0  # reconnect=True: requests in flight when the server closed (never answered)
     first_problem: str = ""
 
     def add(self, o: "Stats") -> None:
@@ -60,8 +62,14 @@ def _name(cid: int, seq: int) -> str:
 
 
 class LoadGen:
-    def __init__(self, addr, connections: int, pipeline: int = 1, cid_base: int = 0):
+    def __init__(self, addr, connections: int, pipeline: int = 1, cid_base: int = 0,
+                 reconnect: bool = False):
+        """reconnect: a connection the server closes while sending is replaced by a new one (a
+        server behind a load balancer stopping gracefully); its requests in flight are counted in
+        unsent_at_close, not as lost."""
         self.addr, self.n, self.pipeline, self.cid_base = addr, connections, pipeline, cid_base
+        self.reconnect = reconnect
+        self.next_cid = cid_base + connections
         self.sel = selectors.DefaultSelector()
         self.conns: list[_Conn] = []
         self.stats = Stats()
@@ -140,11 +148,35 @@ class LoadGen:
         if c.reader.buf:
             self.stats.truncated += 1
             self.stats.note(f"conn {c.cid}: stream ended inside a reply frame")
+        if self.reconnect and self.sending and not c.reader.buf:
+            self.stats.reconnects += 1
+            self.stats.unsent_at_close += len(c.inflight)
+            c.inflight.clear()
+            self._replace()
+            return
         if not self.expect_close:
             self.stats.conn_errors += 1
             self.stats.lost += len(c.inflight)
             self.stats.note(f"conn {c.cid}: {why} with {len(c.inflight)} requests in flight")
         c.inflight.clear()
+
+    def _replace(self) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10.0)
+        try:
+            s.connect(self.addr)
+        except OSError as e:
+            s.close()
+            self.stats.conn_errors += 1
+            self.stats.note(f"reconnect: {e}")
+            return
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c = _Conn(s, self.next_cid)
+        self.next_cid += 1
+        self.conns.append(c)
+        self.sel.register(s, selectors.EVENT_READ, c)
+        self._fill(c)
 
     def _on_read(self, c: _Conn) -> None:
         try:

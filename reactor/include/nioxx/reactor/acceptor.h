@@ -31,6 +31,8 @@ class Acceptor : public EventHandler {
     bool reusePort = false;  // SO_REUSEPORT: N acceptors (one per reactor) on one port
     int maxAcceptsPerEvent = 64;
     std::chrono::milliseconds exhaustionPause{100};  // accept interest off after EMFILE/ENFILE
+    // Called on the loop thread with the number of connections just shed (metrics); optional.
+    std::function<void(std::uint64_t)> onShed;
   };
   using Factory = std::function<void(SocketChannel&&)>;
 

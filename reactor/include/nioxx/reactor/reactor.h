@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "nioxx/core/thread_affinity.h"
+#include "nioxx/reactor/loop_stats.h"
 #include "nioxx/reactor/selectable_channel.h"
 #include "nioxx/reactor/selection_key.h"
 #include "nioxx/reactor/selector.h"
@@ -116,6 +117,9 @@ class Reactor {
 
   Selector& selector() noexcept { return selector_; }
 
+  // What the loop did (metrics; collectLoopMetrics() reports every live loop). Any thread.
+  const LoopStats& stats() const noexcept { return stats_; }
+
  private:
   friend class ReactorGroup;  // start() waits until each loop thread is bound
 
@@ -150,6 +154,7 @@ class Reactor {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timerHeap_;
   std::unordered_map<std::uint64_t, Task> timerTasks_;  // live timers; heap entries may be stale
   std::atomic<std::uint64_t> nextTimerId_{1};
+  LoopStats stats_;  // last: leaves the live-loop list first
 };
 
 }  // namespace nioxx

@@ -40,7 +40,9 @@ class TypedOperation final : public Operation {
   TypedOperation(OpKind kind, AsyncChannel* channel, Act&& act, Handler&& handler)
       : Operation(kind, channel, &runNode, &destroyNode, &runMore),
         act_(std::move(act)),
-        handler_(std::move(handler)) {}
+        handler_(std::move(handler)) {
+    actType_ = actTypeTagOf<Act>();
+  }
 
   static void* operator new(std::size_t size) { return allocateOperation(size); }
   static void operator delete(void* p, std::size_t size) noexcept { deallocateOperation(p, size); }

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -63,7 +64,36 @@ class OperationObserver {
  public:
   virtual ~OperationObserver() = default;
   virtual void onPhase(const Operation& op, OpPhase phase) noexcept = 0;
+  // After the handler of a dispatched operation returned (the operation may be freed by then:
+  // only its id and kind are passed). Same thread as its dispatched phase. Tracing: handler end.
+  virtual void onHandlerEnd(std::uint64_t id, OpKind kind) noexcept {
+    (void)id;
+    (void)kind;
+  }
 };
+
+namespace detail {
+// ACT type names for observers (tracing): a process-wide table of at most kMaxActTypes names,
+// one entry per ACT type used with makeOperation, registered the first time one is made; tag 0
+// is "unknown" (the table is full).
+inline constexpr std::uint16_t kMaxActTypes = 4096;
+std::uint16_t registerActType(std::string_view name) noexcept;
+const char* actTypeName(std::uint16_t tag) noexcept;
+template <class T>
+constexpr std::string_view typeNameOf() noexcept {
+  constexpr std::string_view p = __PRETTY_FUNCTION__;  // "... [with T = NAME; ...]" (GCC/Clang)
+  constexpr auto begin = p.find("T = ") + 4;
+  constexpr auto end = p.find_first_of(";]", begin);
+  return p.substr(begin, end - begin);
+}
+// Per operation made: the function-local static's guard (one predictable branch). (An inline
+// variable template read without a guard was seen uninitialised (0) in an ASan build.)
+template <class Act>
+std::uint16_t actTypeTagOf() noexcept {
+  static const std::uint16_t tag = registerActType(typeNameOf<Act>());
+  return tag;
+}
+}  // namespace detail
 
 namespace detail {
 class ProactorCore;
@@ -86,6 +116,8 @@ class Operation : public detail::DispatchNode {
 
   std::uint64_t id() const noexcept { return id_; }
   OpKind kind() const noexcept { return kind_; }
+  // The ACT's type, for observers: detail::actTypeName(actTypeTag()).
+  std::uint16_t actTypeTag() const noexcept { return actType_; }
   // The channel the operation belongs to; null for timers and posts.
   AsyncChannel* channel() const noexcept { return channel_; }
 
@@ -158,6 +190,9 @@ class Operation : public detail::DispatchNode {
   AsyncChannel* channel_;  // counted reference, released by ~Operation unless handed over
   OpKind kind_;
   std::atomic<OpState> state_{OpState::pending};
+
+ protected:
+  std::uint16_t actType_ = 0;  // set by TypedOperation; fits in the padding after state_
 };
 
 namespace detail {

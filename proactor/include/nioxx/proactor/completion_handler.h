@@ -52,11 +52,49 @@ struct IsSharedPtr : std::false_type {};
 template <class T>
 struct IsSharedPtr<std::shared_ptr<T>> : std::true_type {};
 
+// The ACT type of the CompletionHandler<Result, A> a handler derives from (void if none).
+template <class Result, class A>
+A interfaceActOf(const CompletionHandler<Result, A>*);
+template <class Result>
+void interfaceActOf(const void*);
+template <class Result, class Raw>
+struct InterfaceActOf {
+  using type = void;
+};
+template <class Result, class Raw>
+requires requires {
+  interfaceActOf<Result>(static_cast<const Raw*>(nullptr));
+}
+struct InterfaceActOf<Result, Raw> {
+  using type = decltype(interfaceActOf<Result>(static_cast<const Raw*>(nullptr)));
+};
+template <class Result, class Raw>
+using InterfaceAct = typename InterfaceActOf<Result, Raw>::type;
+
+// Named so the compiler's "required from" line shows both ACT types.
+template <class HandlerAct, class PassedAct>
+struct ActTypeMismatch {
+  static_assert(std::is_same_v<HandlerAct, PassedAct>,
+                "the handler derives from nioxx::CompletionHandler<Result, HandlerAct> but the "
+                "operation was initiated with an ACT of another type, PassedAct (the compiler "
+                "names both in 'ActTypeMismatch<HandlerAct, PassedAct>' above): pass an ACT of "
+                "exactly the handler's ACT type, or change the handler's second template "
+                "argument");
+  static constexpr bool value = true;
+};
+
 // How a handler is stored in its operation: interface handlers by pointer (the caller keeps
 // them alive), callables by value (moved in once; no std::function).
 template <class Result, class Act, class H>
 struct HandlerStorage {
   using Raw = std::remove_cvref_t<H>;
+  using HandlerAct = InterfaceAct<Result, Raw>;
+  static constexpr bool kIsInterface = !std::is_void_v<HandlerAct>;
+  static_assert(!kIsInterface || ActTypeMismatch<HandlerAct, Act>::value);
+  static_assert(!kIsInterface || std::is_lvalue_reference_v<H>,
+                "an interface completion handler (derived from nioxx::CompletionHandler) is kept "
+                "by reference and must outlive its operations: pass a named object (an lvalue), "
+                "not a temporary or std::move(handler)");
   static constexpr bool kInterfaceRef =
       std::is_lvalue_reference_v<H> && std::is_base_of_v<CompletionHandler<Result, Act>, Raw>;
   using type = std::conditional_t<kInterfaceRef, CompletionHandler<Result, Act>*, Raw>;

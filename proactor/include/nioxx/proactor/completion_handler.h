@@ -1,12 +1,16 @@
 // Completion Handlers (Proactor paper 6.2) in three forms, accepted by every initiating call:
 //
 // 1. An interface, as Java NIO.2's CompletionHandler<V,A> and ACE's ACE_Handler:
-//      struct Echo : nioxx::CompletionHandler<nioxx::IoResult, Conn*> {
-//        void completed(nioxx::IoResult& r, Conn*& conn) override { ... }
-//        void failed(nioxx::IoResult& r, Conn*& conn) override { ... r.error() ... }
+//      struct Echo : nioxx::CompletionHandler<nioxx::IoResult, std::shared_ptr<Conn>> {
+//        void completed(nioxx::IoResult& r, std::shared_ptr<Conn>& conn) override { ... }
+//        void failed(nioxx::IoResult& r, std::shared_ptr<Conn>& conn) override { ... }
 //      };
 //    Pass it by lvalue reference (or pointer); it must outlive its operations. One object can
-//    have many operations in flight and tell them apart by the ACT alone.
+//    have many operations in flight and tell them apart by the ACT alone. Make the ACT a
+//    std::shared_ptr to the connection's state: an operation keeps its ACT until its handler ran,
+//    so the state lives while any operation of it is in flight. A raw pointer dangles once one
+//    handler frees the state while another operation of the socket is still to complete
+//    (examples/proactive_echo is a whole program in this style).
 // 2. Any callable: void(Result&, Act&) or, without an ACT, void(Result&).
 // 3. nioxx::use_future: the call returns std::future<Result> (the rendezvous style, paper 7.2.1).
 //    Errors are inside the result (result.error()), not thrown.
@@ -83,6 +87,15 @@ struct ActTypeMismatch {
   static constexpr bool value = true;
 };
 
+template <bool kIsInterface, class HandlerAct, class PassedAct>
+constexpr bool actMatches() {
+  if constexpr (kIsInterface) {
+    return ActTypeMismatch<HandlerAct, PassedAct>::value;  // instantiated for interfaces only
+  } else {
+    return true;
+  }
+}
+
 // How a handler is stored in its operation: interface handlers by pointer (the caller keeps
 // them alive), callables by value (moved in once; no std::function).
 template <class Result, class Act, class H>
@@ -90,7 +103,7 @@ struct HandlerStorage {
   using Raw = std::remove_cvref_t<H>;
   using HandlerAct = InterfaceAct<Result, Raw>;
   static constexpr bool kIsInterface = !std::is_void_v<HandlerAct>;
-  static_assert(!kIsInterface || ActTypeMismatch<HandlerAct, Act>::value);
+  static_assert(actMatches<kIsInterface, HandlerAct, Act>());
   static_assert(!kIsInterface || std::is_lvalue_reference_v<H>,
                 "an interface completion handler (derived from nioxx::CompletionHandler) is kept "
                 "by reference and must outlive its operations: pass a named object (an lvalue), "

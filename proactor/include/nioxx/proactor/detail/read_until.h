@@ -40,12 +40,15 @@ class ReadUntil : public std::enable_shared_from_this<ReadUntil<Act, H>> {
 
   OperationId start(ByteBuffer buffer) {
     if (found(buffer) != 0 || buffer.position() >= max_) {
-      // Nothing to read: complete through the socket's strand, not inside this call.
+      // Nothing to read: complete through the socket's strand, not inside this call (step()
+      // searches again, from the start).
+      searched_ = 0;
       auto self = this->shared_from_this();
       const OperationId id =
           socket_.read(ByteBuffer(), [self, b = std::move(buffer)](IoResult& r) mutable {
             self->first_.store(r.operationId());
-            if (!r.success()) return self->finish(r.error(), std::move(b));
+            // The bytes are already here: only a cancel or close stops the completion.
+            if (r.aborted()) return self->finish(r.error(), std::move(b));
             self->step(std::move(b));
           });
       first_.store(id);
@@ -70,7 +73,11 @@ class ReadUntil : public std::enable_shared_from_this<ReadUntil<Act, H>> {
     if (buffer.position() >= max_) {
       return finish(make_error_code(Error::limit_exceeded), std::move(buffer));
     }
-    readMore(std::move(buffer));
+    try {
+      readMore(std::move(buffer));
+    } catch (const std::exception&) {  // the Proactor shut down meanwhile: handlers must not throw
+      finish(make_error_code(Error::operation_aborted), ByteBuffer());
+    }
   }
 
   OperationId readMore(ByteBuffer buffer) {

@@ -3,8 +3,8 @@
 // The state travels from read to read as the ACT-like capture of each internal handler, so the
 // chain obeys the socket's rules as any read does: one read at a time, handlers of the socket
 // never concurrent, the user's handler never inside the initiating call (when the delimiter is
-// already buffered, a read with no room, which completes at once with 0 bytes, carries the
-// completion to the socket's strand).
+// already buffered, a read with no room and a 1 ns timeout carries the completion to the
+// socket's strand).
 #pragma once
 
 #include <algorithm>
@@ -44,13 +44,18 @@ class ReadUntil : public std::enable_shared_from_this<ReadUntil<Act, H>> {
       // searches again, from the start).
       searched_ = 0;
       auto self = this->shared_from_this();
-      const OperationId id =
-          socket_.read(ByteBuffer(), [self, b = std::move(buffer)](IoResult& r) mutable {
+      // A read with no room and the shortest timeout: some engines complete it with 0 bytes at
+      // once, others wait for readiness first and end it with timed_out; either way it
+      // completes on the socket's strand.
+      const OperationId id = socket_.read(
+          ByteBuffer(), NoAct{},
+          [self, b = std::move(buffer)](IoResult& r) mutable {
             self->first_.store(r.operationId());
             // The bytes are already here: only a cancel or close stops the completion.
             if (r.aborted()) return self->finish(r.error(), std::move(b));
             self->step(std::move(b));
-          });
+          },
+          std::chrono::nanoseconds(1));
       first_.store(id);
       return id;
     }

@@ -1,4 +1,9 @@
 # Warning and sanitizer flags shared by every nioxx target.
+# NIOXX_CHECKED: a package for testing downstream programs: thread-affinity asserts kept in any
+# build type (a loop-only call such as Reactor::registerHandler made from another thread aborts
+# with a message naming the call instead of racing silently). Install it to its own prefix;
+# find_package(nioxx) then sets nioxx_CHECKED.
+option(NIOXX_CHECKED "Keep the thread-affinity asserts in every build type (and export them)" OFF)
 add_library(nioxx_compile_options INTERFACE)
 target_compile_options(nioxx_compile_options INTERFACE -Wall -Wextra -Wpedantic)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13)
@@ -33,7 +38,11 @@ function(nioxx_module name)
   target_link_libraries(nioxx_${name} PUBLIC ${ARG_DEPS} PRIVATE $<BUILD_INTERFACE:nioxx_compile_options>)
   # The public headers need C++20 (concepts, requires): consumers get it from the target.
   target_compile_features(nioxx_${name} PUBLIC cxx_std_20)
-  if(CMAKE_BUILD_TYPE STREQUAL "Debug" OR NOT NIOXX_SANITIZE STREQUAL "")
+  if(NIOXX_CHECKED)
+    # The checked package: the asserts in every build type, and a usage requirement of the
+    # installed targets, so a consumer's inline calls check too (and agree with the library).
+    target_compile_definitions(nioxx_${name} PUBLIC NIOXX_ASSERT_THREADS=1)
+  elseif(CMAKE_BUILD_TYPE STREQUAL "Debug" OR NOT NIOXX_SANITIZE STREQUAL "")
     # Debug and sanitizer builds assert thread affinity (loop-only calls on the loop thread).
     target_compile_definitions(nioxx_${name} PUBLIC $<BUILD_INTERFACE:NIOXX_ASSERT_THREADS=1>)
   endif()

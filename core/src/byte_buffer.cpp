@@ -191,6 +191,10 @@ ByteBuffer& ByteBuffer::put(std::span<const std::uint8_t> src) {
   return *this;
 }
 
+ByteBuffer ByteBuffer::copyOf(std::string_view text) {
+  return copyOf(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
 ByteBuffer& ByteBuffer::put(std::string_view src) {
   return put(std::span(reinterpret_cast<const std::uint8_t*>(src.data()), src.size()));
 }

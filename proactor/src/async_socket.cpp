@@ -137,6 +137,15 @@ std::future<IoResult> AsyncSocket::read(ByteBuffer dst, UseFuture, Nanos timeout
 std::future<IoResult> AsyncSocket::readExactly(ByteBuffer dst, UseFuture, Nanos timeout) {
   return ioFuture(OpKind::read, true, std::move(dst), timeout);
 }
+std::future<IoResult> AsyncSocket::readUntil(ByteBuffer dst, std::string_view delimiter,
+                                             std::size_t maxBytes, UseFuture, Nanos timeout) {
+  auto promise = std::make_shared<std::promise<IoResult>>();
+  auto future = promise->get_future();
+  readUntil(
+      std::move(dst), delimiter, maxBytes, NoAct{},
+      [promise](IoResult& r) { promise->set_value(std::move(r)); }, timeout);
+  return future;
+}
 std::future<IoResult> AsyncSocket::write(ByteBuffer src, UseFuture, Nanos timeout) {
   return ioFuture(OpKind::write, false, std::move(src), timeout);
 }

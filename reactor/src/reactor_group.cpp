@@ -15,6 +15,18 @@ ReactorGroup::ReactorGroup(std::size_t n, std::string name) : name_(std::move(na
     reactors_.push_back(std::make_unique<Reactor>());
 }
 
+Acceptor::Factory ReactorGroup::handOff(OnLoop onLoop) {
+  auto shared = std::make_shared<OnLoop>(std::move(onLoop));
+  return [this, shared](SocketChannel&& channel) {
+    Reactor& target = next();
+    // Reactor tasks are move-only: the channel itself travels, no shared_ptr box around it.
+    target.post([&target, shared, ch = std::move(channel)]() mutable {
+      if (target.isStopped()) return;  // ch closes here
+      (*shared)(target, std::move(ch));
+    });
+  };
+}
+
 ReactorGroup::~ReactorGroup() {
   stop();
 }

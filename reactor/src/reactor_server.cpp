@@ -48,7 +48,7 @@ struct ReactorServer::Impl {
         detail::ReactorConnection::Config{options.readBufferSize, options.maxInputBytes, pool.get(),
                                           options.writeBufferLowWatermark,
                                           options.writeBufferHighWatermark,
-                                          options.writeBufferLimit},
+                                          options.writeBufferLimit, options.closeLinger},
         [this, s](std::uint64_t closedId) {
           if (slots[s].connections.erase(closedId) != 0) {
             connectionCount.fetch_sub(1, std::memory_order_acq_rel);

@@ -376,7 +376,26 @@ TEST(ByteBufferTest, CopyOfCopiesTheBytes) {
   EXPECT_EQ(b.limit(), 4u);
   EXPECT_EQ(b.get(), 1);
   EXPECT_EQ(b.get(3), 4);
-  EXPECT_EQ(ByteBuffer::copyOf({}).capacity(), 0u);
+  EXPECT_EQ(ByteBuffer::copyOf(std::span<const std::uint8_t>{}).capacity(), 0u);
+}
+
+// Text in and out without reinterpret_cast: copyOf(text) is ready to write, remainingText() is
+// what a flipped buffer holds.
+TEST(ByteBufferTest, TextConveniences) {
+  std::string text = "GET key\r\n";
+  ByteBuffer b = ByteBuffer::copyOf(text);
+  text[0] = 'X';  // a copy
+  EXPECT_EQ(b.position(), 0u);
+  EXPECT_EQ(b.limit(), 9u);
+  EXPECT_EQ(b.remainingText(), "GET key\r\n");
+  b.advance(4);
+  EXPECT_EQ(b.remainingText(), "key\r\n");
+  EXPECT_EQ(ByteBuffer::copyOf(std::string_view{}).capacity(), 0u);
+
+  ByteBuffer in = ByteBuffer::allocate(16);
+  in.put(std::string_view("PONG"));
+  in.flip();
+  EXPECT_EQ(in.remainingText(), "PONG");
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "nioxx_test/reactor_helpers.h"
 
@@ -74,6 +77,53 @@ TEST(ReactorGroupTest, StopIsIdempotentAndDestructorJoins) {
     group.stop();
   }
   EXPECT_EQ(ran.load(), 1);
+}
+
+// Reactor tasks are move-only: a task may own a unique_ptr (or a SocketChannel) outright.
+TEST(ReactorGroupTest, PostTakesMoveOnlyTasks) {
+  ReactorGroup group(1, "test-move");
+  group.start();
+  std::promise<int> got;
+  auto value = std::make_unique<int>(7);
+  group.at(0).post([v = std::move(value), &got] { got.set_value(*v); });
+  EXPECT_EQ(got.get_future().get(), 7);
+}
+
+// handOff: the Acceptor's loop accepts, each channel moves to the next group reactor, and the
+// user's callback runs on that reactor's loop thread, where it registers the channel.
+TEST(ReactorGroupTest, HandOffMovesAcceptedChannelsToTheGroupsLoops) {
+  ReactorGroup group(2, "test-handoff");
+  group.start();
+  std::mutex mutex;
+  std::set<Reactor*> loops;
+  std::vector<SocketChannel> kept;  // the server sides, alive until the end of the test
+  std::atomic<int> onRightThread{0};
+  Reactor main;
+  auto acceptor =
+      std::make_unique<Acceptor>(main, InetSocketAddress::loopback(0),
+                                 group.handOff([&](Reactor& reactor, SocketChannel&& channel) {
+                                   if (Reactor::current() == &reactor) onRightThread.fetch_add(1);
+                                   test::writeAll(channel, "hello\n");
+                                   std::lock_guard lock(mutex);
+                                   loops.insert(&reactor);
+                                   kept.push_back(std::move(channel));
+                                 }));
+  const InetSocketAddress address = acceptor->localAddress();
+  std::thread mainLoop([&] { main.run(); });
+  for (int i = 0; i < 4; ++i) {
+    SocketChannel client = SocketChannel::open(AF_INET);
+    client.connect(address);
+    ASSERT_TRUE(test::waitUntil([&] { return client.finishConnect(); }));
+    EXPECT_EQ(test::readExactly(client, 6), "hello\n");
+  }
+  main.post([&] {
+    acceptor.reset();
+    main.stop();
+  });
+  mainLoop.join();
+  group.stop();
+  EXPECT_EQ(onRightThread.load(), 4);
+  EXPECT_EQ(loops, (std::set<Reactor*>{&group.at(0), &group.at(1)}));
 }
 
 }  // namespace

@@ -59,10 +59,15 @@ void ReactorConnection::handleEvent(SelectionKey& key) {
 
 void ReactorConnection::onReadable() {
   std::error_code ec;
+  if (lingering_) {  // our output is shut: read and discard until the peer's end of stream
+    input_.clear();
+    if (channel_.read(input_, ec) < 0) closeNow(closeReason_);
+    return;
+  }
   if (config_.pool == nullptr) {
     if (!input_.hasRemaining()) {
       if (input_.capacity() >= config_.maxInputBytes) {
-        closeNow(make_error_code(Error::limit_exceeded));
+        inputLimitExceeded();
         return;
       }
       ensureRoom(input_, config_.readBufferSize);
@@ -91,7 +96,22 @@ void ReactorConnection::onReadable() {
     }
   });
   if (added == EventQueue::Added::scheduled) scheduleDrain();
-  if (overLimit) closeNow(make_error_code(Error::limit_exceeded));
+  if (overLimit) inputLimitExceeded();
+}
+
+// The handler may answer (onInputLimitExceeded), then the connection closes after that answer;
+// no more input is delivered.
+void ReactorConnection::inputLimitExceeded() {
+  closing_.store(true, std::memory_order_release);
+  closeReason_ = make_error_code(Error::limit_exceeded);
+  if (key_ != nullptr && key_->isValid()) key_->interestOpsAnd(~SelectionKey::OP_READ);
+  if (config_.pool != nullptr) {  // on the pool, in order after the data before it
+    const auto added = events_.add([](PoolEvents& e) noexcept { e.limitExceeded = true; });
+    if (added == EventQueue::Added::scheduled) scheduleDrain();
+    return;  // drainOnPool calls close() after the handler
+  }
+  handler_->onInputLimitExceeded(*this);
+  closeInLoop();
 }
 
 void ReactorConnection::deliverData() {
@@ -115,7 +135,7 @@ void ReactorConnection::onWritable() {
     output_.clear();
     outputOffset_ = 0;
     if (key_ != nullptr && key_->isValid()) key_->interestOpsAnd(~SelectionKey::OP_WRITE);
-    if (closeAfterFlush_) closeNow({});
+    if (closeAfterFlush_ && !lingering_) lingerThenClose();
   }
 }
 
@@ -167,22 +187,47 @@ bool ReactorConnection::write(std::span<const std::uint8_t> bytes) {
 }
 
 void ReactorConnection::close() {
+  closing_.store(true, std::memory_order_release);
   auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
   // Always posted, so onClose never runs inside the onData that asked for the close.
-  reactor_.post([self] {
-    if (!self->isOpen() || self->closeAfterFlush_) return;
-    if (self->outputOffset_ == self->output_.size()) {
-      self->closeNow({});
-      return;
-    }
-    self->closeAfterFlush_ = true;  // onWritable closes once the queue drains
-    if (self->key_ != nullptr && self->key_->isValid()) {
-      self->key_->interestOpsAnd(~SelectionKey::OP_READ);
+  reactor_.post([self] { self->closeInLoop(); });
+}
+
+void ReactorConnection::closeInLoop() {
+  if (!isOpen() || closeAfterFlush_) return;
+  closeAfterFlush_ = true;  // no more writes accepted
+  if (outputOffset_ == output_.size()) {
+    lingerThenClose();
+    return;
+  }
+  // onWritable lingers, then closes once the queue drains.
+  if (key_ != nullptr && key_->isValid()) key_->interestOpsAnd(~SelectionKey::OP_READ);
+}
+
+// Closing a socket whose receive queue holds unread bytes makes the kernel send an RST, which
+// may destroy replies the peer has not read yet (the final "ERR ..." line). So: shut our write
+// side (the peer reads everything, then end of stream), keep reading and discarding until the
+// peer closes too, and close then, or after closeLinger at the latest.
+void ReactorConnection::lingerThenClose() {
+  std::error_code ec;
+  if (config_.closeLinger.count() <= 0 || key_ == nullptr || !key_->isValid()) {
+    return closeNow(closeReason_);
+  }
+  channel_.shutdownOutput(ec);
+  if (ec) return closeNow(closeReason_);
+  lingering_ = true;
+  key_->interestOps(SelectionKey::OP_READ);
+  std::weak_ptr<Connection> weak = shared_from_this();
+  lingerTimer_ = reactor_.schedule(config_.closeLinger, [weak, this] {
+    if (auto self = weak.lock()) {
+      lingerTimer_ = {};
+      closeNow(closeReason_);
     }
   });
 }
 
 void ReactorConnection::abort() {
+  closing_.store(true, std::memory_order_release);
   auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
   reactor_.post([self] { self->closeNow(make_error_code(Error::operation_aborted)); });
 }
@@ -190,6 +235,7 @@ void ReactorConnection::abort() {
 void ReactorConnection::closeNow(const std::error_code& reason) {
   if (!open_.exchange(false, std::memory_order_acq_rel)) return;
   auto self = shared_from_this();
+  if (lingerTimer_) reactor_.cancelTimer(std::exchange(lingerTimer_, TimerId{}));
   channel_.close();  // cancels the key: no further handleEvent
   key_ = nullptr;
   // Take back only the bytes dropped here: writes posted from other threads are counted too,
@@ -227,10 +273,22 @@ void ReactorConnection::drainOnPool() {
       ensureRoom(workInput_, batch.data.size());
       workInput_.put(std::span<const std::uint8_t>(batch.data));
       workInput_.flip();
-      handler_->onData(*this, workInput_);
+      if (!limitReported_) handler_->onData(*this, workInput_);
       workInput_.compact();
+      // The handler's unconsumed input counts against the limit as in loop mode.
+      if (workInput_.position() >= config_.maxInputBytes) batch.limitExceeded = true;
     }
     if (batch.writability != 0) deliverWritability(batch.writability);
+    if (batch.limitExceeded && !limitReported_) {
+      limitReported_ = true;  // no more onData
+      closing_.store(true, std::memory_order_release);
+      handler_->onInputLimitExceeded(*this);
+      auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+      reactor_.post([self] {
+        self->closeReason_ = make_error_code(Error::limit_exceeded);
+        self->closeInLoop();
+      });
+    }
     if (batch.close) handler_->onClose(*this, batch.reason);
     batch.clear();
   }

@@ -26,6 +26,9 @@ class ReactorConnection final : public Connection, public EventHandler {
     std::size_t lowWatermark;
     std::size_t highWatermark;
     std::size_t writeLimit;
+    // Orderly close: after the last byte is written, shut the write side and read (discarding)
+    // until the peer's end of stream, for at most this long, then close. 0: close at once.
+    std::chrono::milliseconds closeLinger;
   };
   // Called on the loop thread once the connection is closed, to drop the owner's reference.
   using OnClosed = std::function<void(std::uint64_t id)>;
@@ -45,6 +48,9 @@ class ReactorConnection final : public Connection, public EventHandler {
     return pending_.load(std::memory_order_acquire);
   }
   bool isOpen() const noexcept override { return open_.load(std::memory_order_acquire); }
+  bool isClosing() const noexcept override {
+    return closing_.load(std::memory_order_acquire) || !isOpen();
+  }
   bool isWritable() const noexcept override { return (flips_.load() & 1U) == 0; }
   void setWriteBufferWatermarks(std::size_t low, std::size_t high) override;
   void setWriteBufferLimit(std::size_t bytes) override;
@@ -59,6 +65,9 @@ class ReactorConnection final : public Connection, public EventHandler {
 
  private:
   void onReadable();
+  void closeInLoop();      // close(): flush, then lingerThenClose()
+  void lingerThenClose();  // shutdown(SHUT_WR), drain until EOF or closeLinger, closeNow
+  void inputLimitExceeded();
   void onWritable();
   void writeInLoop(const std::uint8_t* data, std::size_t n, std::size_t counted);
   void deliverData();  // loop mode: onData on input_
@@ -84,8 +93,12 @@ class ReactorConnection final : public Connection, public EventHandler {
   SelectionKey* key_ = nullptr;
 
   std::atomic<bool> open_{true};
-  bool closeAfterFlush_ = false;  // loop thread
-  ByteBuffer input_;              // loop thread (loop mode: also the handler's input)
+  std::atomic<bool> closing_{false};  // close() or abort() was called
+  bool closeAfterFlush_ = false;      // loop thread
+  bool lingering_ = false;            // loop thread: output shut, draining input until EOF
+  TimerId lingerTimer_{};             // loop thread
+  std::error_code closeReason_;       // loop thread: what onClose reports after an orderly close
+  ByteBuffer input_;                  // loop thread (loop mode: also the handler's input)
   std::vector<std::uint8_t> output_;
   std::size_t outputOffset_ = 0;
   // Bytes in output_ past outputOffset_, plus those of writes posted but not yet run.
@@ -103,17 +116,22 @@ class ReactorConnection final : public Connection, public EventHandler {
     bool close = false;
     std::error_code reason;
     std::uint64_t writability = 0;  // report transitions up to this one (0: none)
-    bool empty() const noexcept { return !open && data.empty() && !close && writability == 0; }
+    bool limitExceeded = false;     // maxInputBytes reached: onInputLimitExceeded, then close
+    bool empty() const noexcept {
+      return !open && data.empty() && !close && writability == 0 && !limitExceeded;
+    }
     void clear() noexcept {
       open = false;
       writability = 0;
+      limitExceeded = false;
       data.clear();  // keeps the capacity: the buffers are swapped back and forth
       close = false;
     }
   };
   using EventQueue = SerialQueue<PoolEvents>;
   EventQueue events_;
-  ByteBuffer workInput_;  // pool side, one task at a time
+  ByteBuffer workInput_;        // pool side, one task at a time
+  bool limitReported_ = false;  // pool side: onInputLimitExceeded ran, no more onData
 };
 
 }  // namespace nioxx::detail

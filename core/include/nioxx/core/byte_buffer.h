@@ -42,6 +42,9 @@ class ByteBuffer {
   // A new buffer holding a copy of bytes: position 0, limit = capacity = bytes.size() (no zeroing
   // first, unlike allocate()).
   static ByteBuffer copyOf(std::span<const std::uint8_t> bytes);
+  // The same for text (no reinterpret_cast at the call site): ByteBuffer::copyOf("PING\r\n"),
+  // ready to be written (drain mode).
+  static ByteBuffer copyOf(std::string_view text);
   // Shares ownership of capacity bytes at storage (e.g. a BufferPool chunk whose deleter returns
   // it to the pool): the memory lives while any copy of the buffer does.
   static ByteBuffer wrapOwned(std::shared_ptr<std::uint8_t[]> storage, std::size_t capacity);
@@ -84,6 +87,11 @@ class ByteBuffer {
   std::span<std::uint8_t> remainingSpan() noexcept { return {data_ + position_, remaining()}; }
   std::span<const std::uint8_t> remainingSpan() const noexcept {
     return {data_ + position_, remaining()};
+  }
+  // The remaining bytes as characters (after flip(): the data read), e.g. to compare or parse
+  // text. A view of this buffer's memory: valid while the buffer is, until it is modified.
+  std::string_view remainingText() const noexcept {
+    return {reinterpret_cast<const char*>(data_ + position_), remaining()};
   }
   // Moves position forward by n after a system call filled or drained n bytes.
   ByteBuffer& advance(std::size_t n);

@@ -33,6 +33,8 @@
 #include <functional>
 #include <future>
 #include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -52,6 +54,9 @@ namespace nioxx {
 class Proactor;
 
 namespace detail {
+struct AsyncSocketAccess;
+template <class Act, class H>
+class ReadUntil;
 template <class T>
 concept NotFutureTag = !std::is_same_v<std::remove_cvref_t<T>, UseFuture>;
 }  // namespace detail
@@ -213,6 +218,41 @@ class AsyncSocket {
   }
   std::future<IoResult> readExactly(ByteBuffer dst, UseFuture, Nanos timeout = Nanos::zero());
 
+  // ---- readUntil: reads until the buffer holds `delimiter` (Asio's read_until) ----
+  // dst is in fill mode; the bytes already in [0, position) (what a previous readUntil read past
+  // its message) are searched first. At most maxBytes are buffered: dst is replaced by a bigger
+  // copy when full (growing up to maxBytes), so a small dst is fine. The result's buffer holds
+  // every byte read in [0, position) (limit = capacity), and:
+  // - success: bytesTransferred() is the length of the message, up to and including the first
+  //   delimiter; the bytes after it belong to what follows: to keep them for the next readUntil,
+  //   flip(), advance(bytesTransferred()), compact();
+  // - Error::limit_exceeded: maxBytes were buffered without a delimiter (a protocol error: reply
+  //   and close, or give up);
+  // - end_of_stream before a delimiter, timed_out (`timeout` bounds the whole operation), or an
+  //   error of a read: bytesTransferred() is what this operation read.
+  // The returned id is its first read's: cancel(id) works until that read completes; cancel()
+  // and close() work throughout. Throws std::invalid_argument for an empty delimiter or maxBytes
+  // of 0.
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId readUntil(ByteBuffer dst,
+                                                           std::string_view delimiter,
+                                                           std::size_t maxBytes, Act act, H&& h,
+                                                           Nanos timeout = Nanos::zero()) {
+    if (delimiter.empty()) throw std::invalid_argument("AsyncSocket::readUntil: empty delimiter");
+    if (maxBytes == 0) throw std::invalid_argument("AsyncSocket::readUntil: maxBytes is 0");
+    checked();
+    auto op = std::make_shared<detail::ReadUntil<Act, H>>(
+        *this, delimiter, maxBytes, std::move(act), std::forward<H>(h), timeout);
+    return op->start(std::move(dst));
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId readUntil(ByteBuffer dst, std::string_view delimiter,
+                                                         std::size_t maxBytes, H&& h) {
+    return readUntil(std::move(dst), delimiter, maxBytes, NoAct{}, std::forward<H>(h));
+  }
+  std::future<IoResult> readUntil(ByteBuffer dst, std::string_view delimiter, std::size_t maxBytes,
+                                  UseFuture, Nanos timeout = Nanos::zero());
+
   // ---- write: completes after some bytes were written (at least one) ----
   template <class Act, class H>
   requires detail::NotFutureTag<Act> OperationId write(ByteBuffer src, Act act, H&& h,
@@ -302,7 +342,10 @@ class AsyncSocket {
   }
   std::future<IoResult> ioFuture(OpKind kind, bool whole, ByteBuffer buf, Nanos timeout);
 
+  friend struct detail::AsyncSocketAccess;
   ChannelRef channel_;
 };
 
 }  // namespace nioxx
+
+#include "nioxx/proactor/detail/read_until.h"  // readUntil's composition of reads

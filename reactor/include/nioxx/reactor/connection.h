@@ -44,6 +44,11 @@ class ConnectionHandler {
     (void)connection;
     (void)writable;
   }
+  // The unconsumed input reached ReactorServer::Options::maxInputBytes: no more input will be
+  // delivered. The place to write an error reply (connection.write("ERR request too large\n")):
+  // the connection is then closed after that reply as by close(), and onClose reports
+  // Error::limit_exceeded.
+  virtual void onInputLimitExceeded(Connection& connection) { (void)connection; }
   // Once, last. reason is clear for an orderly close (end of stream, close()), else the error.
   virtual void onClose(Connection& connection, const std::error_code& reason) {
     (void)connection;
@@ -63,7 +68,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool write(std::string_view bytes) {
     return write(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
   }
-  // Closes after the queued output is flushed (onClose then reports a clear reason). Any thread.
+  // Closes after the queued output is flushed, so a final reply is delivered: the write side is
+  // shut down, input is read and discarded until the peer's end of stream (at most
+  // ReactorServer::Options::closeLinger), then the socket is closed. Closing with unread input
+  // at once would make the kernel send an RST, which can destroy the reply before the peer read
+  // it. onClose then reports a clear reason. Any thread.
   virtual void close() = 0;
   // Closes at once, dropping queued output. Any thread.
   virtual void abort() = 0;
@@ -78,6 +87,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void setWriteBufferWatermarks(std::size_t low, std::size_t high) = 0;
   virtual void setWriteBufferLimit(std::size_t bytes) = 0;
   virtual bool isOpen() const noexcept = 0;
+  // True from the first close() or abort() on (the connection may still be flushing), or once
+  // closed: a handler that asked for a close can tell that later input is to be ignored. Any
+  // thread.
+  virtual bool isClosing() const noexcept { return !isOpen(); }
   virtual const InetSocketAddress& remoteAddress() const noexcept = 0;
   // The reactor whose loop thread does this connection's I/O.
   virtual Reactor& reactor() noexcept = 0;

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "nioxx/core/thread_affinity.h"
+#include "nioxx/core/unique_function.h"
 #include "nioxx/reactor/loop_stats.h"
 #include "nioxx/reactor/selectable_channel.h"
 #include "nioxx/reactor/selection_key.h"
@@ -50,7 +51,8 @@ struct TimerId {
 
 class Reactor {
  public:
-  using Task = std::function<void()>;
+  // Move-only: a task may own what it hands over (a SocketChannel for another loop, a promise).
+  using Task = UniqueFunction<void()>;
 
   Reactor();  // opens its Selector; throws std::system_error
   // Over a given selector backend (the simulator's, for instance).

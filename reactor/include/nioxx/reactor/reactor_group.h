@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor.h"
+#include "nioxx/reactor/socket_channel.h"
 
 namespace nioxx {
 
@@ -38,6 +40,18 @@ class ReactorGroup {
   Reactor& next() noexcept;
   Reactor& at(std::size_t i) { return *reactors_.at(i); }
   std::size_t size() const noexcept { return reactors_.size(); }
+
+  // The Acceptor -> group hand-off below ReactorServer (Doug Lea's main/sub reactors, with your
+  // own EventHandlers): an Acceptor::Factory that moves each accepted channel to the next
+  // reactor (round-robin) and calls onLoop(reactor, channel) on that reactor's loop thread,
+  // where the channel may be registered.
+  //   Acceptor acceptor(mainReactor, address, group.handOff([](Reactor& r, SocketChannel&& ch) {
+  //     new EchoConnection(r, std::move(ch));   // registers itself with r
+  //   }));
+  // onLoop runs on the group's threads, possibly on several at once: state it shares needs a
+  // lock. A channel accepted while the group is stopping is closed without a call.
+  using OnLoop = std::function<void(Reactor& reactor, SocketChannel&& channel)>;
+  Acceptor::Factory handOff(OnLoop onLoop);
 
  private:
   std::string name_;

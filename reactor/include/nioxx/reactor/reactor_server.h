@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -40,12 +41,16 @@ class ReactorServer {
     std::size_t readBufferSize = 64 * 1024;       // bytes read per read(2)
     std::size_t maxInputBytes = 4 * 1024 * 1024;  // unconsumed input beyond this closes
                                                   // the connection (Error::limit_exceeded)
+                                                  // after onInputLimitExceeded's reply
     bool tcpNoDelay = true;
     // Output queue per connection (Connection::isWritable(), onWritabilityChanged): unwritable
     // above high, writable again at or below low; write() refuses bytes beyond the limit.
     std::size_t writeBufferLowWatermark = 32 * 1024;
     std::size_t writeBufferHighWatermark = 64 * 1024;
     std::size_t writeBufferLimit = 4 * 1024 * 1024;
+    // Connection::close(): after the last reply, wait up to this long for the peer's end of
+    // stream (discarding its input) before closing, so the reply is not reset. 0: at once.
+    std::chrono::milliseconds closeLinger{1000};
   };
   using HandlerFactory = std::function<std::unique_ptr<ConnectionHandler>()>;
 

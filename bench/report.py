@@ -8,6 +8,7 @@ Standard library only; the chart is drawn by gnuplot.
 import argparse
 import datetime
 import json
+import re
 import os
 import shutil
 import statistics
@@ -35,7 +36,7 @@ def load_runs(path):
 
 def baseline_for(configs_threads, family, threads):
     """The baseline configuration of family (epoll/asio) with the same (else closest) thread count."""
-    candidates = [(abs(t - threads), t, c) for c, t in configs_threads.items() if c.startswith(family + "-")]
+    candidates = [(abs(t - threads), t, c) for c, t in configs_threads.items() if re.fullmatch(family + r"-\d+t", c)]
     return min(candidates)[2] if candidates else None
 
 

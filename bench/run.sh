@@ -19,6 +19,8 @@ PROACTOR_POOL_THREADS="2"
 # dispatch strategy and threads, same run.
 COROUTINE_CALL_THROUGH_THREADS="1"
 COROUTINE_POST_REACTIVE_THREADS="1"
+# The native io_uring engine (issue 12), call-through (handlers on the ring thread).
+URING_CALL_THROUGH_THREADS="1 2"
 ASIO_THREADS="1 2"
 EPOLL_THREADS="1 2"
 # Extra flags for hello_server (its default connection limit could refuse part of the idle
@@ -71,7 +73,7 @@ note() {
 
 if [[ $DO_BUILD = 1 ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD_DIR" -j2 --target asio_hello_server epoll_hello_server hello_load
+  cmake --build "$BUILD_DIR" -j2 --target asio_hello_server asio_uring_hello_server epoll_hello_server hello_load
   if cmake --build "$BUILD_DIR" --target help | grep -q '^hello_server:'; then
     cmake --build "$BUILD_DIR" -j2 --target hello_server || note "hello_server failed to build"
   fi
@@ -101,7 +103,11 @@ done
 for t in $COROUTINE_CALL_THROUGH_THREADS; do
   add "coroutine-call-through-${t}t $t hello_server --mode coroutine --dispatch call-through --threads $t $NIOXX_EXTRA_ARGS"
 done
+for t in $URING_CALL_THROUGH_THREADS; do
+  add "uring-call-through-${t}t $t hello_server --mode proactor --engine uring --dispatch call-through --threads $t $NIOXX_EXTRA_ARGS"
+done
 for t in $ASIO_THREADS; do add "asio-${t}t $t asio_hello_server --threads $t"; done
+add "asio-uring-1t 1 asio_uring_hello_server --threads 1"
 for t in $EPOLL_THREADS; do add "epoll-${t}t $t epoll_hello_server --threads $t"; done
 
 ACTIVE=()

@@ -46,7 +46,10 @@ scraper() {  # scrapes the server's /metrics once a second until killed
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for mode in "${MODES[@]}"; do
-    for variant in off on; do
+    # The order alternates by round: the second run of a pair must not always be the same variant.
+    variants=(off on)
+    ((round % 2 == 0)) && variants=(on off)
+    for variant in "${variants[@]}"; do
       extra=(--mode "$mode" --threads 1 --log-level warn)
       [[ $variant == on ]] && extra+=(--metrics 127.0.0.1:0)
       start_server 1 hello_server "${extra[@]}"

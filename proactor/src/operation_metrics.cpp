@@ -27,6 +27,7 @@ void OperationMetrics::onPhase(const Operation& op, OpPhase phase) noexcept {
       (tJustCompleted == &op ? inline_ : queued_).add();
       tJustCompleted = nullptr;
       const OpState state = op.state();
+      if (!op.error && state == OpState::completed) break;  // the common case: one test
       if (state == OpState::cancelled || op.error == make_error_code(Error::operation_aborted)) {
         cancelled_.add();
       } else if (state == OpState::timed_out) {
@@ -41,6 +42,14 @@ void OperationMetrics::onPhase(const Operation& op, OpPhase phase) noexcept {
       break;
   }
   if (next_ != nullptr) next_->onPhase(op, phase);
+}
+
+unsigned OperationMetrics::wanted() const noexcept {
+  if (next_ != nullptr)
+    return next_->wanted() | phaseBit(OpPhase::initiated) | phaseBit(OpPhase::completed) |
+           phaseBit(OpPhase::dispatched);
+  return phaseBit(OpPhase::initiated) | phaseBit(OpPhase::completed) |
+         phaseBit(OpPhase::dispatched);
 }
 
 void OperationMetrics::onHandlerEnd(OperationId id, OpKind kind) noexcept {

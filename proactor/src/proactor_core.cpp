@@ -79,7 +79,7 @@ ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
       options_(options),
       inlineAffinity_(options.strategy == DispatchStrategy::call_through &&
                       processor_->channelAffinity()) {
-  observer_ = options_.observer;
+  setObserver(options_.observer);
   if (options_.callThroughDepth == 0) options_.callThroughDepth = 1;
   if (options_.writeBufferLowWatermark > options_.writeBufferHighWatermark) {
     options_.writeBufferLowWatermark = options_.writeBufferHighWatermark;
@@ -273,13 +273,14 @@ void ProactorCore::schedule(DispatchNode* node) noexcept {
 }
 
 void ProactorCore::runNode(DispatchNode* node) noexcept {
-  if (node->isOperation && observer_ != nullptr) [[unlikely]] {
+  if (node->isOperation && (observers_[static_cast<unsigned>(OpPhase::dispatched)] != nullptr ||
+                            handlerEndObserver_ != nullptr)) [[unlikely]] {
     const auto& op = *static_cast<Operation*>(node);
     const std::uint64_t id = op.id();
     const OpKind kind = op.kind();
-    observer_->onPhase(op, OpPhase::dispatched);
+    notify(op, OpPhase::dispatched);
     node->run(node);  // may free the operation
-    observer_->onHandlerEnd(id, kind);
+    if (handlerEndObserver_ != nullptr) handlerEndObserver_->onHandlerEnd(id, kind);
     return;
   }
   node->run(node);

@@ -262,5 +262,59 @@ TEST(ContractEdgeObserver, ExecutedWorkIsDispatched) {
   EXPECT_EQ(observer.dispatched.load(), 50);
 }
 
+// An observer is called only for what it wants (OperationObserver::wanted()): metrics that need
+// two phases must not pay for the engine's waiting/performing reports or handler ends.
+struct PhaseCounter final : OperationObserver {
+  explicit PhaseCounter(unsigned w) : want(w) {}
+  unsigned want;
+  std::atomic<int> phases[5]{};
+  std::atomic<int> handlerEnds{0};
+  void onPhase(const Operation&, OpPhase phase) noexcept override {
+    phases[static_cast<int>(phase)].fetch_add(1);
+  }
+  void onHandlerEnd(std::uint64_t, OpKind) noexcept override { handlerEnds.fetch_add(1); }
+  unsigned wanted() const noexcept override { return want; }
+};
+
+int readsAfterWaiting(OperationObserver& observer) {
+  EmulatedProactorOptions o;
+  o.proactor.strategy = DispatchStrategy::post_reactive;
+  o.proactor.observer = &observer;
+  Proactor proactor = makeEmulatedProactor(o);
+  std::thread runner([&] { proactor.run(); });
+  int sv[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  AsyncSocket socket = AsyncSocket::adopt(proactor, sv[0]);
+  constexpr int kReads = 5;
+  for (int i = 0; i < kReads; ++i) {
+    auto got = socket.read(ByteBuffer::allocate(1), use_future);  // waits: nothing sent yet
+    EXPECT_EQ(::write(sv[1], "x", 1), 1);
+    EXPECT_EQ(got.get().bytesTransferred(), 1u);
+  }
+  socket.close();
+  ::close(sv[1]);
+  proactor.stop();
+  runner.join();
+  proactor.shutdown();
+  return kReads;
+}
+
+TEST(ContractEdgeObserver, OnlyWantedPhasesAreReported) {
+  PhaseCounter onlyDispatched(OperationObserver::phaseBit(OpPhase::dispatched));
+  const int reads = readsAfterWaiting(onlyDispatched);
+  EXPECT_EQ(onlyDispatched.phases[static_cast<int>(OpPhase::dispatched)].load(), reads);
+  for (OpPhase p : {OpPhase::initiated, OpPhase::waiting, OpPhase::performing, OpPhase::completed})
+    EXPECT_EQ(onlyDispatched.phases[static_cast<int>(p)].load(), 0) << toString(p);
+  EXPECT_EQ(onlyDispatched.handlerEnds.load(), 0);
+
+  PhaseCounter everything(OperationObserver::kEverything);
+  readsAfterWaiting(everything);
+  for (OpPhase p : {OpPhase::initiated, OpPhase::completed, OpPhase::dispatched})
+    EXPECT_EQ(everything.phases[static_cast<int>(p)].load(), reads) << toString(p);
+  EXPECT_GE(everything.phases[static_cast<int>(OpPhase::waiting)].load(), 1);
+  EXPECT_GE(everything.phases[static_cast<int>(OpPhase::performing)].load(), reads);
+  EXPECT_EQ(everything.handlerEnds.load(), reads);
+}
+
 }  // namespace
 }  // namespace nioxx::test

@@ -25,6 +25,8 @@ class OperationMetrics final : public OperationObserver {
 
   void onPhase(const Operation& op, OpPhase phase) noexcept override;
   void onHandlerEnd(OperationId id, OpKind kind) noexcept override;
+  // initiated, completed and dispatched only (plus what `next` wants).
+  unsigned wanted() const noexcept override;
 
   // Adds the nioxx_proactor_* families (and the live operation/channel gauges).
   void collect(metrics::Exposition& out) const;

@@ -76,15 +76,25 @@ class CompletionSink {
   // Runs a node the processor took through execute() (the observer sees it dispatched).
   virtual void dispatch(detail::DispatchNode* node) noexcept = 0;
 
-  // Observer hook: one predictable branch when no observer is installed.
+  // Observer hook: one predictable branch when no observer is installed, or when the installed one
+  // does not want this phase (OperationObserver::wanted()).
   void notify(const Operation& op, OpPhase phase) const noexcept {
-    if (observer_ != nullptr) [[unlikely]]
-      observer_->onPhase(op, phase);
+    if (OperationObserver* o = observers_[static_cast<unsigned>(phase)]; o != nullptr) [[unlikely]]
+      o->onPhase(op, phase);
   }
 
  protected:
   ~CompletionSink() = default;
-  OperationObserver* observer_ = nullptr;
+  // Installs observer for the phases it wants (null: none).
+  void setObserver(OperationObserver* observer) noexcept {
+    const unsigned wanted = observer != nullptr ? observer->wanted() : 0;
+    for (unsigned p = 0; p < kPhases; ++p)
+      observers_[p] = (wanted & (1u << p)) != 0 ? observer : nullptr;
+    handlerEndObserver_ = (wanted & OperationObserver::kHandlerEnd) != 0 ? observer : nullptr;
+  }
+  static constexpr unsigned kPhases = static_cast<unsigned>(OpPhase::dispatched) + 1;
+  OperationObserver* observers_[kPhases] = {};  // per phase: the observer, or null
+  OperationObserver* handlerEndObserver_ = nullptr;
 };
 
 class AsyncOperationProcessor {

@@ -70,6 +70,14 @@ class OperationObserver {
     (void)id;
     (void)kind;
   }
+
+  // The calls this observer wants: phaseBit(phase) for onPhase, kHandlerEnd for onHandlerEnd.
+  // Read once, when the Proactor is created; a call not wanted is not made (a counter that needs
+  // two phases per operation should not pay for five virtual calls).
+  static constexpr unsigned phaseBit(OpPhase phase) noexcept { return 1u << unsigned(phase); }
+  static constexpr unsigned kHandlerEnd = 1u << 5;
+  static constexpr unsigned kEverything = 0x3fu;
+  virtual unsigned wanted() const noexcept { return kEverything; }
 };
 
 namespace detail {

@@ -2,14 +2,17 @@
 // (demos/relay/relay.h): a slow receiver holds the relay back instead of growing its memory.
 //
 //   relay_server --port 0 --target 127.0.0.1:7070 [--dispatch call-through] [--threads 2]
-//                [--low 65536 --high 262144 --chunk 16384]
+//                [--engine emulated|uring|auto] [--low 65536 --high 262144 --chunk 16384]
+//                [--metrics 127.0.0.1:9101] [--trace FILE] [--reuseport]
 // Prints "relay listening on HOST:PORT"; on SIGINT/SIGTERM prints one stats line and exits.
+// --metrics, --trace and --reuseport mean what they mean for hello_server (docs/DEPLOY.md).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <semaphore>
@@ -17,9 +20,14 @@
 #include <vector>
 
 #include "common/demo_proactor.h"
+#include "common/demo_server.h"
+#include "common/metrics_endpoint.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/metrics.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/proactor/operation_metrics.h"
+#include "nioxx/proactor/trace_recorder.h"
 #include "relay/relay.h"
 
 namespace {
@@ -40,6 +48,10 @@ int main(int argc, char** argv) {
   std::string dispatch = "call-through";
   std::size_t threads = 2;
   demo::Relay::Options ro;
+  demo::ProcessorTuning tuning;
+  std::string metricsAt;
+  std::string traceFile;
+  bool reusePort = false;
   app.add_option("--host", host, "listen address (numeric)");
   app.add_option("--port", port, "listen port (0: any)");
   app.add_option("--target", target, "HOST:PORT to relay to")->required();
@@ -48,8 +60,20 @@ int main(int argc, char** argv) {
   app.add_option("--chunk", ro.chunk, "bytes per read");
   app.add_option("--low", ro.lowWatermark, "write buffer low water mark");
   app.add_option("--high", ro.highWatermark, "write buffer high water mark");
+  app.add_option("--engine", tuning.engine, "emulated|uring|auto");
+  app.add_option("--metrics", metricsAt,
+                 "serve Prometheus metrics (GET /metrics) on HOST:PORT (port 0: any, see the "
+                 "'metrics on' line)");
+  app.add_option("--trace", traceFile,
+                 "write Chrome trace-event JSON of every operation to FILE "
+                 "at exit");
+  app.add_flag("--reuseport", reusePort, "SO_REUSEPORT: several relays share the port");
   CLI11_PARSE(app, argc, argv);
   log::init();
+  if (!traceFile.empty() && !std::ofstream(traceFile, std::ios::app)) {
+    std::fprintf(stderr, "cannot write --trace file %s\n", traceFile.c_str());
+    return 2;
+  }
 
   const auto colon = target.rfind(':');
   auto to =
@@ -62,9 +86,23 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad --target or --host\n");
     return 2;
   }
-  auto proactor = demo::makeDemoProactor(threads, dispatch);
+  // Observers outlive the proactor (declared before it): metrics first, the tracer chained behind.
+  std::unique_ptr<TraceRecorder> tracer;
+  if (!traceFile.empty()) tracer = std::make_unique<TraceRecorder>();
+  std::unique_ptr<OperationMetrics> operations;
+  if (!metricsAt.empty()) operations = std::make_unique<OperationMetrics>(dispatch, tracer.get());
+  tuning.observer = operations ? static_cast<OperationObserver*>(operations.get()) : tracer.get();
+  std::unique_ptr<demo::DemoProactor> proactor;
+  try {
+    demo::validate(tuning);
+    proactor = demo::makeDemoProactor(threads, dispatch, tuning);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "relay_server: %s\n", e.what());
+    return 2;
+  }
   Proactor& p = proactor->proactor();
   AsyncServerSocket server = AsyncServerSocket::open(p);
+  if (reusePort) demo::enableReusePort(server.fd());
   if (auto ec = server.bind(*listen)) {
     std::fprintf(stderr, "cannot listen: %s\n", ec.message().c_str());
     return 1;
@@ -101,8 +139,54 @@ int main(int argc, char** argv) {
     });
   };
   server.accept(onAccept);
+  std::vector<metrics::MetricsRegistry::Handle> collectors;
+  std::unique_ptr<demo::MetricsEndpoint> endpoint;
+  if (!metricsAt.empty()) {
+    auto& registry = metrics::MetricsRegistry::global();
+    collectors.push_back(registry.add([&](metrics::Exposition& out) {
+      // Finished relays are summed in onDone; live ones are read here.
+      std::uint64_t bytes = forwarded.load();
+      std::uint64_t held = pauses.load();
+      std::size_t open = 0;
+      std::lock_guard lock(mutex);
+      for (auto& w : relays) {
+        if (auto r = w.lock()) {
+          ++open;
+          bytes += r->stats().bytes[0] + r->stats().bytes[1];
+          held += r->stats().pauses[0] + r->stats().pauses[1];
+        }
+      }
+      using metrics::Type;
+      out.family("nioxx_relay_connections_open", "Relayed connection pairs open.", Type::gauge)
+          .sample(double(open));
+      out.family("nioxx_relay_forwarded_bytes_total", "Bytes relayed, both directions.",
+                 Type::counter)
+          .sample(double(bytes));
+      out.family("nioxx_relay_pauses_total",
+                 "Reads held back because the other side was not writable (backpressure).",
+                 Type::counter)
+          .sample(double(held));
+    }));
+    collectors.push_back(
+        registry.add([ops = operations.get()](metrics::Exposition& out) { ops->collect(out); }));
+    try {
+      endpoint = std::make_unique<demo::MetricsEndpoint>(demo::MetricsEndpoint::parse(metricsAt),
+                                                         [&registry] { return registry.scrape(); });
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "relay_server: --metrics %s: %s\n", metricsAt.c_str(), e.what());
+      server.close();
+      proactor->shutdown();
+      return 1;
+    }
+  }
+  // The first line is the one scripts wait for; the metrics line follows it.
   std::printf("relay listening on %s\n", server.localAddress()->toString().c_str());
+  if (endpoint) {
+    std::printf("metrics on http://%s/metrics\n", endpoint->localAddress().toString().c_str());
+  }
   std::fflush(stdout);
+  log::get("relay")->info("engine={} dispatch={} threads={}", proactor->engine(), dispatch,
+                          threads);
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   gStop.acquire();
@@ -117,7 +201,13 @@ int main(int argc, char** argv) {
   for (auto& r : live)
     r->close();
   live.clear();
+  endpoint.reset();
+  collectors.clear();
   proactor->shutdown();
+  if (tracer) {
+    const auto summary = tracer->writeFile(traceFile);
+    std::printf("trace: %zu operations written to %s\n", summary.operations, traceFile.c_str());
+  }
   std::printf("relay stats: forwarded=%llu max_pending_write_bytes=%zu pauses=%llu\n",
               static_cast<unsigned long long>(forwarded.load()), maxPending.load(),
               static_cast<unsigned long long>(pauses.load()));

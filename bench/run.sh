@@ -72,7 +72,7 @@ note() {
 }
 
 if [[ $DO_BUILD = 1 ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNIOXX_BUILD_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j2 --target asio_hello_server asio_uring_hello_server epoll_hello_server hello_load
   if cmake --build "$BUILD_DIR" --target help | grep -q '^hello_server:'; then
     cmake --build "$BUILD_DIR" -j2 --target hello_server || note "hello_server failed to build"

@@ -14,5 +14,8 @@ case "$flavour" in
   tsan) dir=build-tsan; args=(-DCMAKE_BUILD_TYPE=Sanitize -DCMAKE_CXX_FLAGS_SANITIZE="-O1 -g1" -DNIOXX_SANITIZE=tsan -DNIOXX_BUILD_BENCH=OFF) ;;
   *) echo "usage: $0 [release|debug|asan|tsan]" >&2; exit 2 ;;
 esac
+# NIOXX_BUILD_BENCH=OFF skips bench/ (the test command does: no test needs it; bench/run.sh
+# switches it back on in build/).
+[[ -n "${NIOXX_BUILD_BENCH:-}" ]] && args+=(-DNIOXX_BUILD_BENCH="$NIOXX_BUILD_BENCH")
 cmake -S . -B "$dir" -G Ninja -DNIOXX_WERROR="$werror" "${args[@]}" >/dev/null
 cmake --build "$dir" -j "$jobs"

@@ -10,6 +10,9 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# No test needs bench/ (baselines, load generator, micro-benchmarks): CI time. bench/run.sh
+# builds them when it runs.
+export NIOXX_BUILD_BENCH=${NIOXX_BUILD_BENCH:-OFF}
 for flavour in ${NIOXX_FLAVOURS:-release asan tsan}; do
   echo "=== ${flavour}: build"
   bash scripts/build.sh "$flavour"
@@ -18,10 +21,10 @@ for flavour in ${NIOXX_FLAVOURS:-release asan tsan}; do
   ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300
 done
 # Bounded libFuzzer runs of the frame decoder, the hello and the http request paths (clang;
-# issues 6 and 15): 20 s each keeps CI in its budget; scripts/fuzz.sh runs longer ones.
+# issues 6 and 15): 10 s each keeps CI in its budget; scripts/fuzz.sh runs longer ones.
 # NIOXX_FUZZ_SECONDS=0 only replays the checked-in seed corpora.
 if [[ " ${NIOXX_FLAVOURS:-release} " == *" release "* ]]; then
-  echo "=== fuzz: ${NIOXX_FUZZ_SECONDS:-20} s per target"
-  FUZZ_SECONDS=${NIOXX_FUZZ_SECONDS:-20} bash scripts/fuzz.sh
+  echo "=== fuzz: ${NIOXX_FUZZ_SECONDS:-10} s per target"
+  FUZZ_SECONDS=${NIOXX_FUZZ_SECONDS:-10} bash scripts/fuzz.sh
 fi
 echo "=== all suites passed: ${NIOXX_FLAVOURS:-release asan tsan}"

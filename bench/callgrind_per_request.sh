@@ -44,11 +44,11 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 [[ -n "${PORT:-}" ]] || { echo "server did not start:" >&2; cat "$WORK/stderr" >&2; exit 1; }
-"$BIN/hello_load" --port "$PORT" --connections "$CONNECTIONS" --pipeline "$PIPELINE" --duration 1 \
+"$BIN/hello_load" --port "$PORT" --connections "$CONNECTIONS" --pipeline "$PIPELINE" --duration 1 --warmup 0 \
   >/dev/null 2>&1
 callgrind_control -z "$PID" >/dev/null 2>&1
 "$BIN/hello_load" --port "$PORT" --connections "$CONNECTIONS" --pipeline "$PIPELINE" \
-  --duration "$DURATION" --json >"$WORK/load.json" 2>/dev/null
+  --duration "$DURATION" --warmup 0 --json >"$WORK/load.json" 2>/dev/null
 callgrind_control -d "$PID" >/dev/null 2>&1
 sleep 0.5
 REQUESTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/load.json")

@@ -4,7 +4,7 @@
 # issue 7. Writes bench/results/runs.jsonl, docs/BENCHMARKS.md and docs/benchmarks.png.
 #
 # Usage: bench/run.sh [--rounds N] [--duration S] [--warmup S] [--quick] [--no-build]
-#                     [--build-dir DIR] [--only REGEX]
+#                     [--build-dir DIR] [--only REGEX] [--workloads REGEX]
 # Placement: servers run with --threads 1 are pinned to CPU 0 and the load generator to CPU 1
 # (taskset); servers with more threads may use both CPUs (so they share CPU 1 with the load
 # generator). Missing server binaries are skipped with a note.
@@ -42,6 +42,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=build
 DO_BUILD=1
 ONLY=""
+WORKLOAD_FILTER=""
 COMMAND="bench/run.sh"
 [[ $# -gt 0 ]] && COMMAND+="$(printf ' %q' "$@")"
 while [[ $# -gt 0 ]]; do
@@ -53,7 +54,8 @@ while [[ $# -gt 0 ]]; do
     --no-build) DO_BUILD=0; shift ;;
     --build-dir) BUILD_DIR=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --workloads) WORKLOAD_FILTER=$2; shift 2 ;;
+    -h|--help) sed -n "2,11p" "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -133,6 +135,12 @@ machine() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk '{exit !($1 > 1.0)}' /proc/loadavg; then
   note "the machine was busy at the start (load average $LOAD_BEFORE): figures are noisy; re-run on an idle machine"
+fi
+if [[ -n "$WORKLOAD_FILTER" ]]; then
+  kept=()
+  for w in "${WORKLOADS[@]}"; do [[ "${w%% *}" =~ $WORKLOAD_FILTER ]] && kept+=("$w"); done
+  WORKLOADS=("${kept[@]}")
+  [[ ${#WORKLOADS[@]} -gt 0 ]] || { echo "run.sh: no workload matches $WORKLOAD_FILTER" >&2; exit 2; }
 fi
 START=$(date +%s)
 echo "== ${#ACTIVE[@]} configurations x ${#WORKLOADS[@]} workloads x $ROUNDS rounds;" \

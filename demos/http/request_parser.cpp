@@ -1,16 +1,16 @@
 #include "http/request_parser.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <cctype>
 #include <climits>
 
+#include "http/ascii.h"
+
 namespace nioxx::http {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  return iequalsAscii(a, b);
 }
 
 std::string_view trim(std::string_view s) {

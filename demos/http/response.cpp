@@ -1,10 +1,9 @@
 #include "http/response.h"
 
-#include <strings.h>
-
 #include <charconv>
 #include <ctime>
 
+#include "http/ascii.h"
 #include "http/http_date.h"
 
 namespace nioxx::http {
@@ -124,7 +123,7 @@ std::string_view contentTypeFor(std::string_view path) noexcept {
       {"pdf", "application/pdf"},
   };
   for (const auto& e : kTypes) {
-    if (ext.size() == e.ext.size() && ::strncasecmp(ext.data(), e.ext.data(), ext.size()) == 0) {
+    if (iequalsAscii(ext, e.ext)) {
       return e.type;
     }
   }
@@ -134,7 +133,7 @@ std::string_view contentTypeFor(std::string_view path) noexcept {
 ByteRange parseRange(std::string_view h, off_t size) noexcept {
   ByteRange r;
   constexpr std::string_view kUnit = "bytes=";
-  if (h.size() < kUnit.size() || ::strncasecmp(h.data(), kUnit.data(), kUnit.size()) != 0) {
+  if (!istartsWithAscii(h, kUnit)) {
     return r;
   }
   h.remove_prefix(kUnit.size());

@@ -4,8 +4,9 @@
 //   - percent-decoding happens exactly once (so "%252e" is the literal name "%2e");
 //   - a bad escape, an encoded slash ("%2F"), a backslash, a NUL or control byte, or a "." / ".."
 //     segment (written plainly or encoded) refuses the request;
-//   - the file is opened and its real path (symbolic links resolved) must still lie under the
-//     real root: a link pointing outside is refused, one pointing inside is followed;
+//   - the file is opened below the root's descriptor with openat2(RESOLVE_BENEATH) (realpath and
+//     a prefix check where openat2 is unavailable): a symbolic link pointing outside the root is
+//     refused, one pointing inside is followed;
 //   - a directory is served through its index.html (a redirect adds the missing slash first);
 //     there is no directory listing.
 // Every refusal is "not found" to the client: it learns nothing about the file system.
@@ -38,7 +39,7 @@ class FileHandle {
 
 struct ResolvedFile {
   FileHandle file;   // open O_RDONLY
-  std::string path;  // its real path (for engines that open the file themselves)
+  std::string path;  // root + the decoded target (logs, Content-Type); not for reopening
   off_t size = 0;
   std::time_t mtime = 0;
 };
@@ -64,7 +65,8 @@ class DocumentRoot {
  private:
   std::optional<ResolvedFile> openUnderRoot(const std::string& relative, bool& isDirectory) const;
 
-  std::string root_;  // realpath of the root, no trailing slash
+  std::string root_;   // realpath of the root, no trailing slash
+  FileHandle rootFd_;  // O_PATH descriptor of root_, for openat2
 };
 
 }  // namespace nioxx::http

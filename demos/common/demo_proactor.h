@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/proactor.h"
 
 namespace nioxx::demo {
@@ -52,5 +53,19 @@ std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_
                                                const ProcessorTuning& tuning);
 // Same, with the default tuning (inline I/O, speculative).
 std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch);
+
+// The servers' read buffers on an engine where the kernel performs the reads (io_uring): there a
+// pooled read would take its chunk when issued, so every idle connection would hold one. A
+// provided-buffer group lets the kernel pick a buffer only when bytes arrive; an idle connection
+// holds none. kReadBuffersPerThread bounds the bytes in flight per engine thread (a read that
+// finds none free waits, losing nothing); kReadBufferSize is small because the kernel takes the
+// buffers in ring order, so over time it touches (and makes resident) the first page of each:
+// the group's resident cost is at most buffers * min(size, page). A frame larger than one buffer
+// is read on into the session's own buffer. Returns no group for the emulated engine, whose
+// pooled reads already take their chunk only at readiness (and whose pool grows instead of
+// making reads wait).
+inline constexpr std::size_t kReadBufferSize = 2048;
+inline constexpr std::size_t kReadBuffersPerThread = 1024;
+BufferGroup makeReadGroup(DemoProactor& proactor);
 
 }  // namespace nioxx::demo

@@ -94,19 +94,18 @@ if [[ $HEAPTRACK = 1 ]]; then
     >/dev/null || true
   stop
   file=$(ls "$WORK"/heap* | head -1)
-  heaptrack_print -f "$file" --print-peaks --peak-limit "$TOP" --sub-peak-limit 0 \
+  heaptrack_print -f "$file" --print-peaks --peak-limit "$TOP" --sub-peak-limit 2 \
     --print-allocators 0 --print-temporary 0 --print-leaks 0 2>/dev/null |
     awk -v n="$CONNECTIONS" '
       /^PEAK MEMORY CONSUMERS/ { on = 1; print; next }
-      on && /^[0-9.]+[KMG]?B? peak memory consumed over/ {
+      /^total runtime/ { on = 0 }
+      /peak memory consumed over/ {
         v = $1; m = 1
-        if (v ~ /K$/) m = 1000; else if (v ~ /M$/) m = 1000000; else if (v ~ /G$/) m = 1e9
+        if (v ~ /K$/) m = 1000; else if (v ~ /M$/) m = 1e6; else if (v ~ /G$/) m = 1e9
         sub(/[KMGB]+$/, "", v)
-        printf "%8.0f B/conn  %s\n", v * m / n, $0; next
+        printf "%7.0f B/conn  %s\n", v * m / n, $0; next
       }
-      on && /^  in / { print; next }
-      on && /^$/ { next }
-      on && /^[A-Z]/ && !/^PEAK/ { on = 0 }
-      /^peak heap memory consumption/ { print }
+      /^peak heap memory consumption/ { print; next }
+      on && !/^  *in \// { print }
     '
 fi

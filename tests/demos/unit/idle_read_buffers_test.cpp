@@ -2,11 +2,14 @@
 // holds no read buffer. On io_uring a read must name its buffer when it is issued, so the glues
 // read there from a provided-buffer group (the kernel picks a buffer when bytes arrive); a pooled
 // read would hold a chunk per idle connection (the 4 KiB per connection once measured).
-// DemoServer::readBuffersHeld() counts pooled chunks taken and group buffers not given back.
+// DemoServer::readBuffersHeld() counts pooled chunks taken and group buffers not given back. The
+// emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
+// per thread, not per connection, so the bound below is the server's thread count.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +31,10 @@ struct Case {
   std::string dispatch;  // call-through | pool
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.mode << " --engine " << c.engine << " --dispatch " << c.dispatch;
+}
+
 std::string nameOf(const ::testing::TestParamInfo<Case>& info) {
   std::string name = info.param.mode + "_" + info.param.engine + "_" + info.param.dispatch;
   for (char& c : name) {
@@ -43,13 +50,13 @@ std::string expectedReply(const std::string& request) {
   return testing::drain(local);
 }
 
-// Polls until held() is 0 (the last handler may still be returning when the reply arrived);
-// returns the last value seen. The deadline only bounds a failure.
+// Polls until held() is at most `bound` (the last handler may still be returning when the reply
+// arrived); returns the last value seen. The deadline only bounds a failure.
 template <class F>
-std::size_t settlesToZero(F held) {
+std::size_t settlesTo(std::size_t bound, F held) {
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   std::size_t n = held();
-  while (n != 0 && std::chrono::steady_clock::now() < deadline) {
+  while (n > bound && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
     n = held();
   }
@@ -85,7 +92,9 @@ TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
     ASSERT_TRUE(clients.back()->send(request));
     ASSERT_EQ(clients.back()->readExactly(expectedReply(request).size()), expectedReply(request));
   }
-  EXPECT_EQ(settlesToZero([&] { return server->readBuffersHeld(); }), 0u)
+  // io_uring: none at all (the kernel holds the group's buffers until bytes arrive).
+  const std::size_t bound = c.engine == "uring" ? 0 : config.threads;
+  EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound)
       << kConnections << " idle connections, each with a read waiting";
 
   // The waiting reads are real: every connection is served again, and gives its buffer back.
@@ -95,7 +104,7 @@ TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
     ASSERT_TRUE(clients[i]->send(request));
     ASSERT_EQ(clients[i]->readExactly(expectedReply(request).size()), expectedReply(request));
   }
-  EXPECT_EQ(settlesToZero([&] { return server->readBuffersHeld(); }), 0u);
+  EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound);
   clients.clear();
   server->stop();
 }

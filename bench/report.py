@@ -147,7 +147,9 @@ def targets(workloads, tables):
                 check(f"{w}: best proactor ({best_e['config']}) x epoll", best_e["vs_epoll"], ">=", 0.80)
         # Issue 14: coroutines cost no more than 5% against the callback proactor they run on.
         for (w2, c), r in row.items():
-            base = row.get((w, "proactor-" + c[len("coroutine-"):]))
+            rest = c[len("coroutine-"):]
+            # coroutine-uring-X runs on io_uring: its callback twin is uring-X.
+            base = row.get((w, rest if rest.startswith("uring-") else "proactor-" + rest))
             if (w2 == w and c.startswith("coroutine-") and w in ("64x1", "64x16") and r.get("rps")
                     and base and base.get("rps")):
                 check(f"{w}: {c} x {base['config']}", r["rps"] / base["rps"], ">=", 0.95)
@@ -157,9 +159,13 @@ def targets(workloads, tables):
                 check(f"{w}: {c} KiB per idle connection", r["rss_per_conn_kib"], "<=", 0.5)
             if w2 == w and c.startswith("proactor-"):
                 check(f"{w}: {c} KiB per idle connection", r["rss_per_conn_kib"], "<=", 1.5)
+            # Issue 12: the io_uring engine, callback and coroutine glue.
+            if w2 == w and (c.startswith("uring-") or c.startswith("coroutine-uring-")):
+                check(f"{w}: {c} KiB per idle connection (issue 12)", r["rss_per_conn_kib"], "<=",
+                      1.0)
     if not lines:
         return ""
-    return "\n".join(["### Issue 7 targets (this run)", "",
+    return "\n".join(["### Issue 7, 12 and 14 targets (this run)", "",
                       "| target | measured | wanted | |", "|---|---:|---|---|", *lines, ""])
 
 
@@ -247,7 +253,9 @@ def main():
     if have_chart:
         doc += [f"![median requests/s per configuration and workload]({os.path.basename(args.chart)})", ""]
     doc += ["## Results", "", body,
-            "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", ""]
+            "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", "",
+            "The io_uring engine's idle memory per connection (where the bytes go) and its system "
+            "calls under load (`strace -f -c`): [BENCHMARKS-uring.md](BENCHMARKS-uring.md).", ""]
     for extra in args.append:
         if os.path.exists(extra):
             doc += [open(extra).read().rstrip(), ""]

@@ -21,6 +21,8 @@ COROUTINE_CALL_THROUGH_THREADS="1"
 COROUTINE_POST_REACTIVE_THREADS="1"
 # The native io_uring engine (issue 12), call-through (handlers on the ring thread).
 URING_CALL_THROUGH_THREADS="1 2"
+# Coroutines on the io_uring engine (issues 12 and 14), compared with uring-call-through-1t.
+COROUTINE_URING_CALL_THROUGH_THREADS="1"
 ASIO_THREADS="1 2"
 EPOLL_THREADS="1 2"
 # Extra flags for hello_server (its default connection limit could refuse part of the idle
@@ -107,6 +109,9 @@ for t in $COROUTINE_CALL_THROUGH_THREADS; do
 done
 for t in $URING_CALL_THROUGH_THREADS; do
   add "uring-call-through-${t}t $t hello_server --mode proactor --engine uring --dispatch call-through --threads $t $NIOXX_EXTRA_ARGS"
+done
+for t in $COROUTINE_URING_CALL_THROUGH_THREADS; do
+  add "coroutine-uring-call-through-${t}t $t hello_server --mode coroutine --engine uring --dispatch call-through --threads $t $NIOXX_EXTRA_ARGS"
 done
 for t in $ASIO_THREADS; do add "asio-${t}t $t asio_hello_server --threads $t"; done
 add "asio-uring-1t 1 asio_uring_hello_server --threads 1"

@@ -28,6 +28,33 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
+// A connection's next operation as one initiation type (coro::socketOp): the replies the session
+// produced, else a read into the session (behind a partial frame) or into a buffer taken only
+// when data arrives. All of them go through one co_await, so the connection's frame, which lives
+// as long as the connection, holds one awaitable and one result instead of one per operation.
+struct ConnectionIo {
+  enum class Kind : std::uint8_t { write, read_into, read_pool, read_group };
+  Kind kind;
+  ByteBuffer buffer;  // write: the bytes; read_into: the session's room
+  BufferPool* pool = nullptr;
+  const BufferGroup* group = nullptr;
+
+  template <class H>
+  OperationId operator()(AsyncSocket& s, H&& h, nanoseconds timeout) {
+    switch (kind) {
+      case Kind::write:
+        return s.write(std::move(buffer), NoAct{}, std::forward<H>(h), timeout);
+      case Kind::read_into:
+        return s.read(std::move(buffer), NoAct{}, std::forward<H>(h), timeout);
+      case Kind::read_pool:
+        return s.read(*pool, NoAct{}, std::forward<H>(h), timeout);
+      case Kind::read_group:
+        break;
+    }
+    return s.read(*group, NoAct{}, std::forward<H>(h), timeout);
+  }
+};
+
 class CoroutineServer final : public DemoServer {
  public:
   CoroutineServer(const ServerConfig& config, ServiceFactory factory)
@@ -37,6 +64,10 @@ class CoroutineServer final : public DemoServer {
   InetSocketAddress start() override;
   void stop() override;
   ServerStats& stats() noexcept override { return stats_; }
+  std::string engine() const override { return proactor_ ? proactor_->engine() : ""; }
+  std::size_t readBuffersHeld() const override {
+    return readPool_.outstanding() + (readGroup_ ? readGroup_.outstanding() : 0);
+  }
 
  private:
   // A connection in the registry from its first to its last slice: counted, and closed hard if
@@ -68,6 +99,7 @@ class CoroutineServer final : public DemoServer {
   coro::Task<void> acceptLoop();
   coro::Task<void> serve(AsyncSocket socket, bool rejected);
   coro::Task<void> lingeringClose(AsyncSocket& socket);
+  ConnectionIo nextIo(FramedSession& session);
   nanoseconds idle() const {
     return config_.idleTimeout.count() > 0 ? nanoseconds(config_.idleTimeout) : nanoseconds(0);
   }
@@ -78,6 +110,7 @@ class CoroutineServer final : public DemoServer {
   // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
   std::unique_ptr<DemoProactor> proactor_;
+  BufferGroup readGroup_;               // io_uring: the kernel picks the buffer (makeReadGroup)
   std::unique_ptr<coro::Scope> scope_;  // every coroutine of the server; before proactor_ dies
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
@@ -91,8 +124,10 @@ class CoroutineServer final : public DemoServer {
 InetSocketAddress CoroutineServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ = makeDemoProactor(config_.threads, config_.dispatch,
-                               {config_.ioMode, config_.speculative, "emulated", config_.observer});
+  proactor_ =
+      makeDemoProactor(config_.threads, config_.dispatch,
+                       {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+  readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {
@@ -144,41 +179,34 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
       // end of stream, so nothing waits for a client that sends nothing.
       socket.shutdownInput();
     }
-    if (session.hasOutput()) {
-      const auto out = session.nextOutput();  // stable until consumeOutput()
-      IoResult w =
-          co_await coro::write(
-              socket, ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}))
-              .timeout(idle())
-              .stopToken({});
-      if (const std::size_t n = w.bytesTransferred(); n > 0) {
+    const bool writing = session.hasOutput();
+    if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
+    nanoseconds timeout = idle();
+    if (!writing && idle().count() > 0) {
+      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (Clock::now() - lastActive));
+    }
+    // Writes never take the token; reads after the stop must not be cancelled either.
+    const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
+    const bool fresh = !writing && session.inputEmpty();  // into a buffer of the read's own
+    const auto before = session.requests();
+    IoResult r = co_await coro::socketOp<IoResult>(socket, nextIo(session), "connection I/O")
+                     .timeout(timeout)
+                     .stopToken(token);
+    const std::size_t n = r.bytesTransferred();
+    if (writing) {
+      if (n > 0) {
         session.consumeOutput(n);
         lastActive = Clock::now();
       }
-      if (w.success()) continue;
-      if (w.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
+      if (r.success()) continue;
+      if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
       co_return;                                                 // reset by peer, closed hard, idle
     }
-    if (!session.wantsRead()) break;  // nothing to write and nothing more to read
-    nanoseconds timeout(0);
-    if (idle().count() > 0) {
-      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (Clock::now() - lastActive));
-    }
-    const std::stop_token readStop = shutRd ? std::stop_token() : stop;
-    const auto before = session.requests();
-    IoResult r;
-    if (session.inputEmpty()) {
-      // No partial frame held: the read takes a pooled buffer only when data arrives.
-      r = co_await coro::read(socket, readPool_).timeout(timeout).stopToken(readStop);
-      if (const std::size_t n = r.bytesTransferred(); n > 0) {
-        session.feed({r.buffer().array(), n});
-        r.buffer() = ByteBuffer();  // the chunk goes back to the pool now
-      }
-    } else {
-      r = co_await coro::read(socket, ByteBuffer::wrap(session.readSpace()))
-              .timeout(timeout)
-              .stopToken(readStop);
-      if (const std::size_t n = r.bytesTransferred(); n > 0) session.commitRead(n);
+    if (n > 0 && fresh) {
+      session.feed({r.buffer().array(), n});
+      r.buffer() = ByteBuffer();  // the buffer goes back to its pool or group now
+    } else if (n > 0) {
+      session.commitRead(n);
     }
     if (session.requests() != before) lastActive = Clock::now();
     if (r.success() || r.aborted()) continue;
@@ -193,6 +221,17 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
   co_await lingeringClose(socket);
 }
 
+ConnectionIo CoroutineServer::nextIo(FramedSession& session) {
+  using Kind = ConnectionIo::Kind;
+  if (session.hasOutput()) {
+    const auto out = session.nextOutput();  // stable until consumeOutput()
+    return {Kind::write, ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()})};
+  }
+  if (!session.inputEmpty()) return {Kind::read_into, ByteBuffer::wrap(session.readSpace())};
+  if (readGroup_) return {Kind::read_group, {}, nullptr, &readGroup_};
+  return {Kind::read_pool, {}, &readPool_};
+}
+
 // As in the other glues: FIN now, the descriptor after the peer's FIN (or the linger timeout), so
 // unread input cannot turn the close into an RST that would destroy the last replies.
 coro::Task<void> CoroutineServer::lingeringClose(AsyncSocket& socket) {
@@ -200,7 +239,12 @@ coro::Task<void> CoroutineServer::lingeringClose(AsyncSocket& socket) {
   const auto deadline = Clock::now() + config_.lingerTimeout;
   for (;;) {
     const auto left = std::max<nanoseconds>(milliseconds(1), deadline - Clock::now());
-    IoResult r = co_await coro::read(socket, readPool_).timeout(left).stopToken({});
+    IoResult r;
+    if (readGroup_) {
+      r = co_await coro::read(socket, readGroup_).timeout(left).stopToken({});
+    } else {
+      r = co_await coro::read(socket, readPool_).timeout(left).stopToken({});
+    }
     if (!r.success() || Clock::now() >= deadline) co_return;  // the peer's FIN, error, timeout
   }
 }

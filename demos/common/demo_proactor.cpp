@@ -111,4 +111,10 @@ std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_
   return makeDemoProactor(threads, dispatch, ProcessorTuning{});
 }
 
+BufferGroup makeReadGroup(DemoProactor& proactor) {
+  if (std::string_view(proactor.engine()) != "uring") return {};
+  return proactor.proactor().provideBuffers(
+      {.bufferSize = kReadBufferSize, .buffersPerThread = kReadBuffersPerThread});
+}
+
 }  // namespace nioxx::demo

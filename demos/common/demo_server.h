@@ -55,6 +55,10 @@ class DemoServer {
   virtual ServerStats& stats() noexcept = 0;
   // The proactor engine actually used (after start()); empty for the reactor.
   virtual std::string engine() const { return {}; }
+  // Read buffers held by connections now: pooled chunks taken by reads and provided buffers
+  // not yet given back. A connection waiting for input holds none (issue 12's idle memory), so
+  // with every connection idle this is 0. The reactive server reads into per-loop memory: 0.
+  virtual std::size_t readBuffersHeld() const { return 0; }
 };
 
 std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);

@@ -20,6 +20,7 @@
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/proactor.h"
 
 namespace nioxx::demo {
@@ -32,8 +33,8 @@ using std::chrono::nanoseconds;
 class ProactiveServer;
 
 // The ACT of a read: where its bytes land. While the session holds no partial frame the read
-// takes a pooled buffer only when data arrives (an idle connection owns no read buffer); else it
-// reads straight into the session, behind the partial frame.
+// takes a buffer only when data arrives (an idle connection owns no read buffer); else it reads
+// straight into the session, behind the partial frame.
 enum class ReadInto : std::uint8_t { pool, session };
 
 class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnection> {
@@ -93,6 +94,11 @@ class ProactiveServer final : public DemoServer {
   const ServerConfig& config() const noexcept { return config_; }
   ServiceFactory& factory() noexcept { return factory_; }
   BufferPool& readPool() noexcept { return readPool_; }
+  // Set when the engine hands reads their buffer in the kernel (io_uring): see start().
+  const BufferGroup& readGroup() const noexcept { return readGroup_; }
+  std::size_t readBuffersHeld() const override {
+    return readPool_.outstanding() + (readGroup_ ? readGroup_.outstanding() : 0);
+  }
   void connectionGone(ProactiveConnection* c) {
     std::lock_guard lock(registryMutex_);
     registry_.erase(c);
@@ -108,6 +114,7 @@ class ProactiveServer final : public DemoServer {
   // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
   std::unique_ptr<DemoProactor> proactor_;
+  BufferGroup readGroup_;
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
   std::mutex registryMutex_;
@@ -219,11 +226,15 @@ void ProactiveConnection::startRead() {
   readInFlight_ = true;
   auto handler = [self = shared_from_this()](IoResult& r, ReadInto into) { self->onRead(r, into); };
   const auto timeout = readTimeout(Clock::now());
-  const OperationId id =
-      session_.inputEmpty()
-          ? socket_.read(server_.readPool(), ReadInto::pool, std::move(handler), timeout)
-          : socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session,
-                         std::move(handler), timeout);
+  OperationId id;
+  if (!session_.inputEmpty()) {
+    id = socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session, std::move(handler),
+                      timeout);
+  } else if (server_.readGroup()) {
+    id = socket_.read(server_.readGroup(), ReadInto::pool, std::move(handler), timeout);
+  } else {
+    id = socket_.read(server_.readPool(), ReadInto::pool, std::move(handler), timeout);
+  }
   readId_.store(id, std::memory_order_release);
 }
 
@@ -241,11 +252,11 @@ void ProactiveConnection::flushOutput() {
 
 void ProactiveConnection::startDiscard() {
   readInFlight_ = true;
-  const auto left = lingerDeadline_ - Clock::now();
-  readId_.store(socket_.read(
-                    server_.readPool(), NoAct{},
-                    [self = shared_from_this()](IoResult& r) { self->onDiscard(r); },
-                    std::max<nanoseconds>(milliseconds(1), left)),
+  const auto left = std::max<nanoseconds>(milliseconds(1), lingerDeadline_ - Clock::now());
+  auto handler = [self = shared_from_this()](IoResult& r) { self->onDiscard(r); };
+  readId_.store(server_.readGroup()
+                    ? socket_.read(server_.readGroup(), NoAct{}, std::move(handler), left)
+                    : socket_.read(server_.readPool(), NoAct{}, std::move(handler), left),
                 std::memory_order_release);
 }
 
@@ -310,6 +321,7 @@ InetSocketAddress ProactiveServer::start() {
   proactor_ =
       makeDemoProactor(config_.threads, config_.dispatch,
                        {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+  readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {

@@ -8,6 +8,7 @@
 #include "e2e_support.h"
 #include "hello/hello_service.h"
 #include "hello_test_util.h"
+#include "nioxx/uring/uring_processor.h"
 
 namespace nioxx::demo::e2e {
 namespace {
@@ -36,6 +37,14 @@ std::vector<Mode> modes() {
       // One strategy is enough here (the coroutine tests cover every engine): pool, the one
       // where a connection's coroutine resumes on different threads.
       {"coroutine_pool", {"--mode", "coroutine", "--dispatch", "pool"}, {"--mode", "proactor"}},
+      // The io_uring engine (issue 12), forced (skipped where io_uring is unavailable): the
+      // callback glue on the ring thread, and coroutines resuming on pool threads.
+      {"proactor_uring_call_through",
+       {"--mode", "proactor", "--engine", "uring", "--dispatch", "call-through"},
+       {"--mode", "proactor"}},
+      {"coroutine_uring_pool",
+       {"--mode", "coroutine", "--engine", "uring", "--dispatch", "pool"},
+       {"--mode", "proactor"}},
   };
 }
 
@@ -58,8 +67,23 @@ std::string requests(std::size_t n, std::string_view name = "Alice", std::uint64
   return out;
 }
 
+// The value of `flag` in a mode's server flags ("" if absent).
+std::string flagValue(const Mode& mode, std::string_view flag) {
+  const auto& f = mode.serverFlags;
+  for (std::size_t i = 0; i + 1 < f.size(); ++i) {
+    if (f[i] == flag) return f[i + 1];
+  }
+  return {};
+}
+
 class HelloE2ETest : public ::testing::TestWithParam<Mode> {
  protected:
+  void SetUp() override {
+    if (flagValue(GetParam(), "--engine") == "uring" && !UringProcessor::probe().available) {
+      GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
+    }
+  }
+
   std::unique_ptr<ServerProcess> startServer(std::vector<std::string> extra = {}) {
     auto flags = GetParam().serverFlags;
     flags.insert(flags.end(), extra.begin(), extra.end());
@@ -116,6 +140,11 @@ TEST_P(HelloE2ETest, ListeningLineNamesModeAndThreads) {
   EXPECT_NE(server->listeningLine().find("listening on 127.0.0.1:"), std::string::npos);
   EXPECT_NE(server->listeningLine().find("mode=" + GetParam().serverFlags[1]), std::string::npos);
   EXPECT_NE(server->listeningLine().find("threads=2"), std::string::npos);
+  // The engine asked for is the one serving (a forced engine is never replaced silently).
+  if (const auto engine = flagValue(GetParam(), "--engine"); !engine.empty()) {
+    EXPECT_NE(server->listeningLine().find("engine=" + engine), std::string::npos)
+        << server->listeningLine();
+  }
 }
 
 // `hello_client --name Alice` prints "Hello, Alice!" and exits 0; SIGTERM exits 0 with a summary.

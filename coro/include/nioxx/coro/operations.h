@@ -331,6 +331,18 @@ inline auto writev(AsyncSocket& s, std::vector<ByteBuffer> srcs, bool whole = tr
       "writev");
 }
 
+// Any AsyncSocket operation given by its callback-form initiation, as one awaitable type:
+// start(AsyncSocket&, auto handler, Nanos timeout) -> OperationId initiates it (calling one of
+// the socket's operations with that handler and timeout) and Result is that operation's result.
+// For a coroutine that awaits different operations from one co_await expression: GCC gives each
+// co_await expression its own room in the coroutine frame (an awaitable holds the result), so a
+// connection loop that reads and writes through one expression keeps one awaitable in its frame
+// instead of one per operation it uses, and a frame lives as long as its connection.
+template <class Result, class Start>
+auto socketOp(AsyncSocket& s, Start start, const char* what = "socket operation") {
+  return detail::makeOp<Result, true>(&s, std::move(start), what);
+}
+
 // ---- AsyncServerSocket ----
 
 inline auto accept(AsyncServerSocket& s) {

@@ -1,0 +1,122 @@
+// Issue 12's idle-memory target, without measuring memory: a server connection waiting for input
+// holds no read buffer. On io_uring a read must name its buffer when it is issued, so the glues
+// read there from a provided-buffer group (the kernel picks a buffer when bytes arrive); a pooled
+// read would hold a chunk per idle connection (the 4 KiB per connection once measured).
+// DemoServer::readBuffersHeld() counts pooled chunks taken and group buffers not given back. The
+// emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
+// per thread, not per connection, so the bound below is the server's thread count.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/demo_server.h"
+#include "hello/hello_service.h"
+#include "hello_test_util.h"
+#include "nioxx/uring/uring_processor.h"
+#include "nioxx_test/blocking_client.h"
+
+namespace nioxx::demo {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Case {
+  std::string mode;      // proactor | coroutine
+  std::string engine;    // emulated | uring
+  std::string dispatch;  // call-through | pool
+};
+
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.mode << " --engine " << c.engine << " --dispatch " << c.dispatch;
+}
+
+std::string nameOf(const ::testing::TestParamInfo<Case>& info) {
+  std::string name = info.param.mode + "_" + info.param.engine + "_" + info.param.dispatch;
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  return name;
+}
+
+// The bytes the server must answer to `request`: the same FramedSession + HelloService.
+std::string expectedReply(const std::string& request) {
+  FramedSession local(HelloService::create(), {}, nullptr);
+  testing::feed(local, request);
+  return testing::drain(local);
+}
+
+// Polls until held() is at most `bound` (the last handler may still be returning when the reply
+// arrived); returns the last value seen. The deadline only bounds a failure.
+template <class F>
+std::size_t settlesTo(std::size_t bound, F held) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::size_t n = held();
+  while (n > bound && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+    n = held();
+  }
+  return n;
+}
+
+class IdleReadBuffersTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
+  const Case& c = GetParam();
+  if (c.engine == "uring" && !UringProcessor::probe().available) {
+    GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
+  }
+  ServerConfig config;
+  config.mode = c.mode;
+  config.port = 0;
+  config.threads = 1;
+  config.engine = c.engine;
+  config.dispatch = c.dispatch;
+  auto server = c.mode == "coroutine" ? makeCoroutineServer(config, HelloService::create)
+                                      : makeProactiveServer(config, HelloService::create);
+  const InetSocketAddress address = server->start();
+  EXPECT_EQ(server->engine(), c.engine);  // the engine asked for is the one serving
+
+  // More connections than a thread's pooled chunks would be noticed by, each after one round
+  // trip, so each has had a read complete and a new one issued that now waits.
+  constexpr int kConnections = 48;
+  std::vector<std::unique_ptr<test::BlockingClient>> clients;
+  for (int i = 0; i < kConnections; ++i) {
+    clients.push_back(std::make_unique<test::BlockingClient>(address));
+    std::string request;
+    HelloService::appendRequest("idle-" + std::to_string(i), 1, request);
+    ASSERT_TRUE(clients.back()->send(request));
+    ASSERT_EQ(clients.back()->readExactly(expectedReply(request).size()), expectedReply(request));
+  }
+  // io_uring: none at all (the kernel holds the group's buffers until bytes arrive).
+  const std::size_t bound = c.engine == "uring" ? 0 : config.threads;
+  EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound)
+      << kConnections << " idle connections, each with a read waiting";
+
+  // The waiting reads are real: every connection is served again, and gives its buffer back.
+  for (int i = 0; i < kConnections; ++i) {
+    std::string request;
+    HelloService::appendRequest("again-" + std::to_string(i), 2, request);
+    ASSERT_TRUE(clients[i]->send(request));
+    ASSERT_EQ(clients[i]->readExactly(expectedReply(request).size()), expectedReply(request));
+  }
+  EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound);
+  clients.clear();
+  server->stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Glues, IdleReadBuffersTest,
+                         ::testing::Values(Case{"proactor", "uring", "call-through"},
+                                           Case{"proactor", "uring", "pool"},
+                                           Case{"coroutine", "uring", "call-through"},
+                                           Case{"coroutine", "uring", "pool"},
+                                           Case{"proactor", "emulated", "call-through"},
+                                           Case{"coroutine", "emulated", "call-through"}),
+                         nameOf);
+
+}  // namespace
+}  // namespace nioxx::demo

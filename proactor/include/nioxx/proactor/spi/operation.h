@@ -46,6 +46,9 @@ enum class OpKind : std::uint8_t {
   write_at,  // file write at offset (performed on a worker thread)
   timer,     // fires after timeout (Proactor::scheduleTimer)
   post,      // completes at once (Proactor::post), never inside the posting call
+  // send `count` bytes of the file `fileFd` from `offset` on a socket (the paper's TransmitFile;
+  // a write: queued, ordered and limited with the socket's other writes; whole, as writeAll)
+  transmit_file,
 };
 
 // The one atomic state. pending -> performing -> pending is the "would block, wait again" loop;
@@ -145,8 +148,15 @@ class Operation : public detail::DispatchNode {
   // CompletionSink::completeMore(); the operation ends (its final completion) only on an error,
   // end of stream, cancel or close.
   bool multishot = false;
+  // transmit_file: the file, a duplicate the operation owns (closed with it), so closing the
+  // AsyncFile while the transmission waits is harmless. Fits in the padding after the flags.
+  int fileFd = -1;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
-  std::int64_t offset = 0;              // read_at/write_at
+  std::int64_t offset = 0;              // read_at/write_at/transmit_file
+  // transmit_file: bytes to send from offset (kToEndOfFile: up to the end of the file); the bytes
+  // sent so far are `transferred`.
+  std::uint64_t count = 0;
+  static constexpr std::uint64_t kToEndOfFile = UINT64_MAX;
   // connect target: on the heap, as only connects need it (sockaddr_storage would add 132 bytes
   // to every operation, and a read in flight is what an idle connection costs, issue 7)
   std::unique_ptr<InetSocketAddress> address;

@@ -247,7 +247,9 @@ def main():
     if have_chart:
         doc += [f"![median requests/s per configuration and workload]({os.path.basename(args.chart)})", ""]
     doc += ["## Results", "", body,
-            "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", ""]
+            "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", "",
+            "The HTTP server against nginx (`bench/http.sh`): [BENCHMARKS-http.md](BENCHMARKS-http.md).",
+            ""]
     for extra in args.append:
         if os.path.exists(extra):
             doc += [open(extra).read().rstrip(), ""]

@@ -37,7 +37,12 @@ AsyncFile patternFile(Proactor& proactor, std::size_t bytes) {
   const int fd = ::mkstemp(path);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
   const std::string content = pattern(0, bytes);
-  const bool written = writePeer(fd, content);
+  bool written = true;
+  for (std::size_t done = 0; written && done < content.size();) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    written = n > 0;
+    if (written) done += static_cast<std::size_t>(n);
+  }
   std::error_code ec;
   AsyncFile file = AsyncFile::open(proactor, path, O_RDONLY, ec);
   ::unlink(path);

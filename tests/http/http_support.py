@@ -130,7 +130,7 @@ class Reader:
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()  # appends stay cheap for multi-MiB bodies
 
     def _fill(self) -> bool:
         data = self.sock.recv(65536)

@@ -138,7 +138,13 @@ class Operation : public detail::DispatchNode {
 
   // ---- request (set at initiation; read by the processor) ----
   ByteBuffer buffer;           // read/write/read_at/write_at
-  BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
+  union {
+    BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
+    // transmit_file: bytes to send from offset (kToEndOfFile: up to the end of the file); the
+    // bytes sent so far are `transferred`. Shares its place with `pool` (a transmission is a
+    // write, pools are for reads: the two never meet), so no operation grows for it.
+    std::uint64_t count;
+  };
   // read: take a buffer of this group (the slab of the channel's placement) when data arrives
   // and hand it over with ProvidedBuffers::lend(); none free: wait for one to come back.
   ProvidedBuffers* group = nullptr;
@@ -153,9 +159,6 @@ class Operation : public detail::DispatchNode {
   int fileFd = -1;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
   std::int64_t offset = 0;              // read_at/write_at/transmit_file
-  // transmit_file: bytes to send from offset (kToEndOfFile: up to the end of the file); the bytes
-  // sent so far are `transferred`.
-  std::uint64_t count = 0;
   static constexpr std::uint64_t kToEndOfFile = UINT64_MAX;
   // connect target: on the heap, as only connects need it (sockaddr_storage would add 132 bytes
   // to every operation, and a read in flight is what an idle connection costs, issue 7)

@@ -10,10 +10,10 @@
 
 #include <algorithm>
 #include <array>
-#include <stdexcept>
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -137,7 +137,7 @@ class Operation : public detail::DispatchNode {
   bool tryAbort(OpState finalState) noexcept;
 
   // ---- request (set at initiation; read by the processor) ----
-  ByteBuffer buffer;           // read/write/read_at/write_at
+  ByteBuffer buffer;  // read/write/read_at/write_at
   union {
     BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
     // transmit_file: bytes to send from offset (kToEndOfFile: up to the end of the file); the

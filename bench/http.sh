@@ -3,8 +3,9 @@
 # access_log off) serving the same tree, measured with wrk in interleaved rounds (every server
 # once per round, so drift on a shared machine hits all alike): a 1 KiB and a 1 MiB file, 64 and
 # 1,000 connections. Single-threaded servers (--threads 1, nginx's one worker) are pinned to CPU 0
-# and wrk to CPU 1, as in bench/run.sh. Prints a table of medians (requests/s and MiB/s) and
-# writes every measurement to bench/results/http.tsv.
+# and wrk to CPU 1, as in bench/run.sh. Prints a table of medians (requests/s and MiB/s), writes
+# every measurement to bench/results/http.tsv, and from it docs/BENCHMARKS-http.md with its chart
+# docs/benchmarks-http.png (bench/http_report.py; run that alone to regenerate them).
 #
 # Usage: bench/http.sh [--rounds N] [--duration S] [--build-dir DIR] [--quick]
 # Needs: nginx (nginx-light), wrk (NIOXX_BENCH_DEPS=1 scripts/install-deps.sh), a built http_server.
@@ -134,3 +135,4 @@ for file in ("1k.bin", "1m.bin"):
         print(f"{file:8} {conns:>6} {m['nginx']:>10.0f}"
               + "".join(f" {m[s]:>10.0f} ({m[s] / base:.2f}x)" for s in modes))
 PY
+python3 "$ROOT/bench/http_report.py" --tsv "$OUT" --command "bench/http.sh --rounds $ROUNDS --duration $DURATION"

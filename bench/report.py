@@ -255,7 +255,9 @@ def main():
     doc += ["## Results", "", body,
             "Raw per-run data: `bench/results/runs.jsonl` (one JSON object per run).", "",
             "The io_uring engine's idle memory per connection (where the bytes go) and its system "
-            "calls under load (`strace -f -c`): [BENCHMARKS-uring.md](BENCHMARKS-uring.md).", ""]
+            "calls under load (`strace -f -c`): [BENCHMARKS-uring.md](BENCHMARKS-uring.md).", "",
+            "The HTTP server against nginx (`bench/http.sh`): [BENCHMARKS-http.md](BENCHMARKS-http.md).",
+            ""]
     for extra in args.append:
         if os.path.exists(extra):
             doc += [open(extra).read().rstrip(), ""]

@@ -1,5 +1,7 @@
 #include "detail/perform.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <new>
 #include <span>
 #include <utility>
@@ -200,6 +203,52 @@ Perform writeOp(int fd, Operation& op) noexcept {
   }
 }
 
+// sendfile(2) has no MSG_NOSIGNAL: on a connection the peer reset it raises SIGPIPE, which kills
+// a program that did not ignore it. So SIGPIPE is blocked for the call, and one it raised is taken
+// back before it is unblocked (it can only be ours: it was not blocked before). A thread that
+// already blocks SIGPIPE is left as it is.
+ssize_t sendfileQuietly(int fd, int fileFd, off_t* at, std::size_t n) noexcept {
+  sigset_t pipeSet;
+  sigset_t old;
+  sigemptyset(&pipeSet);
+  sigaddset(&pipeSet, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipeSet, &old) != 0) return sys::sendfile(fd, fileFd, at, n);
+  const ssize_t sent = sys::sendfile(fd, fileFd, at, n);
+  const int e = errno;
+  if (sigismember(&old, SIGPIPE) == 0) {
+    if (sent < 0 && e == EPIPE) {
+      const timespec zero{0, 0};
+      while (sigtimedwait(&pipeSet, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  errno = e;
+  return sent;
+}
+
+// transmit_file: sendfile(2) from op.offset + transferred until count bytes went out, the file
+// ended, or the socket would block (then it waits for writability and goes on from there).
+Perform transmitOp(int fd, Operation& op) noexcept {
+  constexpr std::size_t kMaxPerCall = 1U << 30;  // sendfile moves at most ~2 GiB per call
+  const bool toEnd = op.count == Operation::kToEndOfFile;
+  for (;;) {
+    const std::uint64_t left = toEnd ? kMaxPerCall : op.count - op.transferred;
+    if (left == 0) return Perform::done;
+    off_t at = static_cast<off_t>(op.offset + static_cast<std::int64_t>(op.transferred));
+    const ssize_t n = sendfileQuietly(
+        fd, op.fileFd, &at, static_cast<std::size_t>(std::min<std::uint64_t>(left, kMaxPerCall)));
+    if (n > 0) {
+      op.transferred += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0) return toEnd ? Perform::done : fail(op, Error::end_of_stream);  // end of file
+    if (errno == EINTR) continue;
+    if (wouldBlock(errno)) return Perform::again;
+    return fail(op, lastError());
+  }
+}
+
 // op.offset doubles as "connect in progress" for connect operations (offset is unused there).
 Perform connectOp(int fd, Operation& op) noexcept {
   if (!op.address) return fail(op, Error::invalid_argument);
@@ -266,6 +315,8 @@ Perform performSocketOp(int fd, Operation& op) noexcept {
     case OpKind::write:
     case OpKind::writev:
       return writeOp(fd, op);
+    case OpKind::transmit_file:
+      return transmitOp(fd, op);
     case OpKind::connect:
       return connectOp(fd, op);
     case OpKind::accept:

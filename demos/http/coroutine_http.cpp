@@ -1,16 +1,14 @@
 // Coroutine glue for the HTTP server: the proactive server written as one coroutine per
-// connection (coro/), on the same AsyncSocket/AsyncFile operations and HttpSession. Straight-line
-// code: read, let the session plan the responses, send each (head and file chunks: AsyncFile
-// readAt, then writeAll), until it wants to close; then the lingering close. One operation in
-// flight per connection at a time, so no lock: the coroutine is the connection's only actor.
+// connection (coro/), on the same AsyncSocket operations and HttpSession. Straight-line code:
+// read, let the session plan the responses, send each (the head with writeAll, the file range
+// with transmitFile), until it wants to close; then the lingering close. One operation in flight
+// per connection at a time, so no lock: the coroutine is the connection's only actor.
 //
 // Graceful stop: the Scope's stop token cancels each connection's pending read (and the accept);
 // the connection then shuts its input, reads what the socket still holds (with no token),
-// answers it and closes. Writes and file reads never take the token.
-#include <fcntl.h>
-
+// answers it and closes. Writes and transmissions never take the token.
+#include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -122,53 +120,33 @@ coro::Task<void> CoroutineHttpServer::acceptLoop() {
   }
 }
 
+// The head with a normal write, then the file range with transmitFile in chunks of at most
+// --file-chunk bytes, each with the idle timeout (a slow download is timed per chunk). The file is
+// the descriptor the resolver opened and checked; the operation duplicates it.
 coro::Task<bool> CoroutineHttpServer::send(AsyncSocket& socket, Response& r) {
-  if (!r.hasFile()) {
-    IoResult w =
-        co_await coro::writeAll(
-            socket, ByteBuffer::copyOf(
-                        {reinterpret_cast<const std::uint8_t*>(r.head.data()), r.head.size()}))
-            .timeout(idle())
-            .stopToken({});
-    co_return w.success();
-  }
-  std::error_code ec;
-  AsyncFile file = AsyncFile::open(proactor_->proactor(), r.file.path, O_RDONLY | O_NONBLOCK, ec);
-  if (ec) {
-    nioxx::log::get("http")->warn("cannot reopen {}: {}", r.file.path, ec.message());
-    co_return false;  // the head would promise bytes we cannot send
-  }
-  r.file.file = FileHandle();
-  bool headSent = false;
+  IoResult w =
+      co_await coro::writeAll(
+          socket,
+          ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(r.head.data()), r.head.size()}))
+          .timeout(idle())
+          .stopToken({});
+  if (!w.success() || !r.hasFile()) co_return w.success();
   while (r.length > 0) {
-    // The first chunk shares one buffer (and one write) with the head.
-    const std::size_t headBytes = headSent ? 0 : r.head.size();
-    const std::size_t want =
-        std::min<std::size_t>(config_.fileChunk, static_cast<std::size_t>(r.length));
-    ByteBuffer buffer = ByteBuffer::allocate(headBytes + want);
-    if (headBytes > 0) {
-      std::memcpy(buffer.array(), r.head.data(), headBytes);
-      buffer.position(headBytes);
+    const std::uint64_t asked =
+        std::min<std::uint64_t>(config_.fileChunk, static_cast<std::uint64_t>(r.length));
+    IoResult t = co_await coro::transmitFile(socket, r.file.file.fd(),
+                                             static_cast<std::uint64_t>(r.offset), asked)
+                     .timeout(idle())
+                     .stopToken({});
+    if (!t.success()) {
+      if (t.endOfStream()) {
+        nioxx::log::get("http")->warn("{} ended before its promised length", r.file.path);
+      }
+      co_return false;  // the file shrank, a reset, a client that stopped reading
     }
-    FileResult fr = co_await coro::readAt(file, std::move(buffer), r.offset).stopToken({});
-    const std::size_t n = fr.bytesTransferred();
-    if (!fr.success() || n == 0) {
-      nioxx::log::get("http")->warn("reading {} failed: {}", r.file.path, fr.error().message());
-      file.close();
-      co_return false;  // the file shrank or cannot be read: the response cannot be completed
-    }
-    r.offset += static_cast<off_t>(n);
-    r.length -= static_cast<off_t>(n);
-    headSent = true;
-    ByteBuffer chunk = std::move(fr.buffer());
-    chunk.flip();
-    IoResult w = co_await coro::writeAll(socket, std::move(chunk)).timeout(idle()).stopToken({});
-    if (!w.success()) {
-      file.close();
-      co_return false;
-    }
+    r.offset += static_cast<off_t>(asked);
+    r.length -= static_cast<off_t>(asked);
   }
-  file.close();
   co_return true;
 }
 

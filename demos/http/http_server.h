@@ -36,7 +36,8 @@ struct HttpServerConfig {
   std::chrono::milliseconds idleTimeout{60000};    // keep-alive idle / write stall; 0 = never
   std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
   std::chrono::milliseconds shutdownGrace{10000};
-  std::size_t fileChunk = 64 * 1024;  // proactor: file bytes read per AsyncFile read
+  // proactor/coroutine: file bytes per transmitFile, each with the idle timeout (progress)
+  std::size_t fileChunk = 1024 * 1024;
 };
 
 struct HttpStats {

@@ -1,17 +1,16 @@
 // Proactive glue for the HTTP server: completion handlers on AsyncSocket (any engine, through
 // demos/common's DemoProactor). One read in flight per connection feeds the HttpSession; the
-// front response is sent as: AsyncFile::readAt of up to --file-chunk bytes, then one writeAll of
-// the head plus that chunk, then further chunk reads and writes until the range is sent (a large
-// file is never held whole; one chunk per connection at most).
+// front response is sent as one writeAll of the head, then the file range with transmitFile (the
+// paper's TransmitFile: sendfile in the emulated engine, splice with io_uring), so file bytes
+// never pass through user space. The range goes in transmissions of at most --file-chunk bytes,
+// each with the idle timeout: a slow download is timed per chunk (progress), not as a whole.
 //
-// The proactor has no transmit-file operation yet (the paper's TransmitFile), so file bytes pass
-// through user space here; the reactor glue uses sendfile(2).
+// The file is the descriptor the path resolver opened and checked (transmitFile duplicates it),
+// not a second open by path: nothing can swap the file in between, and it costs no open(2).
 //
-// A file's completions run on the file's strand, not the socket's, so each connection serialises
-// its handlers with its own mutex (handlers never run inside an initiating call, so initiating
-// under the lock cannot deadlock).
-#include <fcntl.h>
-
+// Handlers of one connection are serialised by its own mutex (handlers never run inside an
+// initiating call, so initiating under the lock cannot deadlock).
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -23,7 +22,6 @@
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
-#include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 
@@ -50,21 +48,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void advance();
   void startRead();
   void sendFront();
-  void readChunk();
+  void transmitChunk();
   void writeChunk(ByteBuffer chunk, bool last);
   void finishFront();
   void closeSocket();
   void onRead(IoResult& r);
-  void onFileRead(FileResult& r);
+  void onTransmit(IoResult& r, std::uint64_t asked);
   void onWrite(IoResult& r, bool last);
+  nanoseconds writeTimeout() const;
   nanoseconds readTimeout(Clock::time_point now) const;
 
   ProactiveHttpServer& server_;
   std::mutex mutex_;
   AsyncSocket socket_;
   HttpSession session_;
-  AsyncFile file_;         // of the front response, while it is sent
-  bool headSent_ = false;  // of the front response
   bool sending_ = false;
   bool readInFlight_ = false;
   OperationId readId_ = 0;  // of the read in flight
@@ -128,7 +125,6 @@ Connection::Connection(ProactiveHttpServer& server, AsyncSocket socket)
 
 Connection::~Connection() {
   socket_.close();
-  file_.close();
   server_.connectionGone(this, session_.requests());
 }
 
@@ -164,7 +160,6 @@ void Connection::closeSocket() {
   if (closed_) return;
   closed_ = true;
   socket_.close();
-  file_.close();
 }
 
 nanoseconds Connection::readTimeout(Clock::time_point now) const {
@@ -242,86 +237,69 @@ void Connection::onRead(IoResult& r) {
 
 void Connection::sendFront() {
   sending_ = true;
-  headSent_ = false;
-  Response& r = session_.front();
-  if (!r.hasFile()) {
-    const bool last = true;
-    writeChunk(
-        ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(r.head.data()), r.head.size()}),
-        last);
-    return;
-  }
-  std::error_code ec;
-  file_ = AsyncFile::open(server_.proactor(), r.file.path, O_RDONLY | O_NONBLOCK, ec);
-  if (ec) {
-    // Gone since it was resolved: the head promised bytes we cannot send.
-    nioxx::log::get("http")->warn("cannot reopen {}: {}", r.file.path, ec.message());
-    return closeSocket();
-  }
-  r.file.file = FileHandle();  // the glue's own descriptor is the AsyncFile's
-  readChunk();
+  const Response& r = session_.front();
+  writeChunk(
+      ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(r.head.data()), r.head.size()}),
+      !r.hasFile());
 }
 
-void Connection::readChunk() {
-  Response& r = session_.front();
-  const std::size_t want =
-      std::min<std::size_t>(server_.config().fileChunk, static_cast<std::size_t>(r.length));
-  // The first chunk shares one buffer (and one write) with the head.
-  const std::size_t headBytes = headSent_ ? 0 : r.head.size();
-  ByteBuffer buffer = ByteBuffer::allocate(headBytes + want);
-  if (headBytes > 0) {
-    std::memcpy(buffer.array(), r.head.data(), headBytes);
-    buffer.position(headBytes);
-  }
-  file_.readAt(std::move(buffer), r.offset, NoAct{}, [self = shared_from_this()](FileResult& fr) {
-    std::lock_guard lock(self->mutex_);
-    self->onFileRead(fr);
-  });
+nanoseconds Connection::writeTimeout() const {
+  const auto idle = server_.config().idleTimeout;
+  return idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero();
 }
 
-void Connection::onFileRead(FileResult& r) {
+void Connection::transmitChunk() {
+  const Response& r = session_.front();
+  const std::uint64_t asked =
+      std::min<std::uint64_t>(server_.config().fileChunk, static_cast<std::uint64_t>(r.length));
+  socket_.transmitFile(
+      r.file.file.fd(), static_cast<std::uint64_t>(r.offset), asked, NoAct{},
+      [self = shared_from_this(), asked](IoResult& res) {
+        std::lock_guard lock(self->mutex_);
+        self->onTransmit(res, asked);
+      },
+      writeTimeout());
+}
+
+void Connection::onTransmit(IoResult& r, std::uint64_t asked) {
   if (closed_) return;
-  const std::size_t n = r.bytesTransferred();
-  if (!r.success() || n == 0) {
-    // End of file before the promised length (the file shrank) or a read error: the response
-    // cannot be completed, so the connection closes.
-    nioxx::log::get("http")->warn("reading {} failed: {}", session_.front().file.path,
-                                  r.error().message());
+  if (!r.success()) {
+    // end_of_stream: the file shrank since the head promised its length; otherwise a reset or
+    // a client that stopped reading. Either way the response cannot be completed.
+    if (r.endOfStream()) {
+      nioxx::log::get("http")->warn("{} ended before its promised length",
+                                    session_.front().file.path);
+    }
     return closeSocket();
   }
   Response& front = session_.front();
-  front.offset += static_cast<off_t>(n);
-  front.length -= static_cast<off_t>(n);
-  headSent_ = true;
-  ByteBuffer chunk = std::move(r.buffer());
-  chunk.flip();
-  writeChunk(std::move(chunk), front.length == 0);
+  front.offset += static_cast<off_t>(asked);
+  front.length -= static_cast<off_t>(asked);
+  lastActive_ = Clock::now();
+  if (front.length > 0) return transmitChunk();
+  finishFront();
 }
 
 void Connection::writeChunk(ByteBuffer chunk, bool last) {
-  const auto idle = server_.config().idleTimeout;
   socket_.writeAll(
       std::move(chunk), NoAct{},
       [self = shared_from_this(), last](IoResult& r) {
         std::lock_guard lock(self->mutex_);
         self->onWrite(r, last);
       },
-      idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
+      writeTimeout());
 }
 
 void Connection::onWrite(IoResult& r, bool last) {
   if (closed_) return;
   if (!r.success()) return closeSocket();  // reset, or a client that stopped reading
   lastActive_ = Clock::now();
-  if (!last) return readChunk();
+  if (!last) return transmitChunk();
   finishFront();
 }
 
 void Connection::finishFront() {
-  file_.close();
-  file_ = AsyncFile();
   sending_ = false;
-  headSent_ = false;
   if (session_.hasResponse()) session_.pop();
   advance();
 }

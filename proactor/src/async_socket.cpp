@@ -6,12 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <stdexcept>
 #include <system_error>
 
 #include "detail/proactor_core.h"
 #include "nioxx/core/error.h"
 #include "nioxx/core/sys.h"
+#include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/proactor.h"
 #include "nioxx/proactor/spi/provided_buffers.h"
 
@@ -157,6 +159,37 @@ std::future<ScatterResult> AsyncSocket::writev(std::vector<ByteBuffer> srcs, Use
   auto [op, future] = detail::makeFutureOperation<ScatterResult>(OpKind::writev, checked());
   op->buffers = std::move(srcs);
   op->whole = whole;
+  start(op, timeout);
+  return std::move(future);
+}
+
+int AsyncSocket::fdOf(const AsyncFile& file) {
+  if (file.channel() == nullptr) {
+    throw std::logic_error(
+        "nioxx: transmitFile of an empty AsyncFile; open it with AsyncFile::open() and check the "
+        "error_code");
+  }
+  return file.fd();
+}
+
+void AsyncSocket::prepareTransmit(Operation& op, int fileFd, std::uint64_t offset,
+                                  std::uint64_t count) noexcept {
+  op.count = count;
+  if (offset > static_cast<std::uint64_t>(INT64_MAX)) {
+    op.error = Error::invalid_argument;
+    return;
+  }
+  op.offset = static_cast<std::int64_t>(offset);
+  if (count == 0) return;  // nothing to send: no descriptor needed
+  op.fileFd = sys::fcntl(fileFd, F_DUPFD_CLOEXEC, 0);
+  if (op.fileFd < 0) op.error = lastError();
+}
+
+std::future<IoResult> AsyncSocket::transmitFile(const AsyncFile& file, std::uint64_t offset,
+                                                std::uint64_t count, UseFuture, Nanos timeout) {
+  const int fd = fdOf(file);
+  auto [op, future] = detail::makeFutureOperation<IoResult>(OpKind::transmit_file, checked());
+  prepareTransmit(*op, fd, offset, count);
   start(op, timeout);
   return std::move(future);
 }

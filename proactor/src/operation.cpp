@@ -108,6 +108,7 @@ Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn de
 Operation::~Operation() {
   detail::liveAdd(detail::LiveKind::operation, -1);
   if (acceptedFd >= 0) sys::close(acceptedFd);
+  if (fileFd >= 0) sys::close(fileFd);
   if (channel_ != nullptr) channel_->release();
 }
 
@@ -172,6 +173,8 @@ const char* toString(OpKind kind) noexcept {
       return "timer";
     case OpKind::post:
       return "post";
+    case OpKind::transmit_file:
+      return "transmit_file";
   }
   return "?";
 }

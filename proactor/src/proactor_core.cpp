@@ -35,10 +35,15 @@ bool isReadKind(OpKind k) noexcept {
   return k == OpKind::read || k == OpKind::readv || k == OpKind::accept;
 }
 bool isWriteKind(OpKind k) noexcept {
-  return k == OpKind::write || k == OpKind::writev;
+  return k == OpKind::write || k == OpKind::writev || k == OpKind::transmit_file;
 }
 
+// What a write holds in memory until it completes. A transmission's file bytes are not in
+// memory (the kernel moves them from the page cache): it takes a place in the write queue but
+// adds nothing to pendingWriteBytes, so a large file neither turns the socket unwritable nor
+// meets the write buffer limit.
 std::size_t bytesOf(const Operation& op) noexcept {
+  if (op.kind() == OpKind::transmit_file) return 0;
   if (op.kind() == OpKind::write) return op.buffer.remaining();
   std::size_t n = 0;
   for (const auto& b : op.buffers)

@@ -197,6 +197,28 @@ def pipelining_in_order(ctx):
             assert r.response()[2] == ctx.tree.files["small.txt"]
 
 
+@test
+def large_file_beyond_the_socket_buffers(ctx):
+    """8 MiB, far beyond the socket buffers, to a client that starts reading late: the server's
+    transmission (transmitFile in the proactive modes, sendfile in the reactor) fills the buffers,
+    waits for writability many times, and every byte arrives in order; then a range from the
+    middle and a small file pipelined behind it on the same connection."""
+    huge = ctx.tree.files["huge.bin"]
+    first, last = 3 * 1024 * 1024 + 5, 5 * 1024 * 1024 + 11
+    with connect(ctx.port) as s:
+        s.sendall(request("/huge.bin") + request("/huge.bin", extra=f"Range: bytes={first}-{last}\r\n")
+                  + request("/small.txt"))
+        time.sleep(0.3)  # the server meets full buffers before anything is read
+        r = Reader(s)
+        status, headers, body = r.response()
+        assert status == 200 and int(headers["content-length"]) == len(huge)
+        assert body == huge, "8 MiB body differs"
+        status, headers, body = r.response()
+        assert status == 206 and body == huge[first:last + 1], "range body differs"
+        assert headers["content-range"] == f"bytes {first}-{last}/{len(huge)}"
+        assert r.response()[2] == ctx.tree.files["small.txt"]
+
+
 # ---- raw sockets: every error ----
 
 @test

@@ -62,6 +62,7 @@ class Tree:
             "small.txt": b"0123456789abcdefghijklmnopqrstuvwxyz\n",
             "image.png": png(8, 8),
             "big.bin": os.urandom(3 * 1024 * 1024 + 123),
+            "huge.bin": os.urandom(8 * 1024 * 1024 + 7),  # far beyond any socket buffer
             "empty.txt": b"",
         }
         for name, data in self.files.items():
@@ -129,7 +130,7 @@ class Reader:
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
-        self.buf = b""
+        self.buf = bytearray()  # appends stay cheap for multi-MiB bodies
 
     def _fill(self) -> bool:
         data = self.sock.recv(65536)

@@ -2,11 +2,18 @@
 // every operation completes exactly once; writes complete in the order initiated; no handler runs
 // inside an API call, and no two handlers of one socket overlap; a read that times out does so no
 // earlier than its timeout (virtual clock); cancel/close races leave nothing outstanding after
-// shutdown(); streams arrive intact, and in full unless the schedule broke them on purpose.
+// shutdown(); streams arrive intact, and in full unless the schedule broke them on purpose. Some
+// writes are transmitFile of a real file holding the stream's bytes (the simulated socket takes
+// them through sys::Os::sendfile), in order with the others.
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,6 +41,31 @@ struct Link {
   bool inClient = false;  // a client handler is running
   bool inServer = false;
 };
+
+// A real file holding stream `id`'s bytes (at least kStreamFileBytes): made once per process
+// and kept open (the simulation runs seed after seed).
+constexpr std::uint64_t kStreamFileBytes = 30'000;
+constexpr std::size_t kStreamFiles = 6;
+int streamFile(std::uint64_t id) {
+  static std::array<int, kStreamFiles> fds = [] {
+    std::array<int, kStreamFiles> made{};
+    for (std::size_t id = 0; id < kStreamFiles; ++id) {
+      char path[] = "/tmp/nioxx-sim-stream-XXXXXX";
+      const int fd = ::mkstemp(path);
+      if (fd < 0) throw std::runtime_error("mkstemp failed");
+      ::unlink(path);
+      std::vector<std::uint8_t> bytes(kStreamFileBytes);
+      for (std::uint64_t i = 0; i < kStreamFileBytes; ++i)
+        bytes[i] = streamByte(id, i);
+      if (::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+        throw std::runtime_error("cannot write the stream file");
+      }
+      made[id] = fd;
+    }
+    return made;
+  }();
+  return fds.at(id);
+}
 
 struct Op {
   int completions = 0;
@@ -85,28 +117,32 @@ void proactorProperty(World& world, Check& check) {
   writeNext = [&](Link& c) {
     while (!c.broken && c.queued < c.length && c.writesOutstanding < 3) {
       const std::size_t n = std::min<std::uint64_t>(c.length - c.queued, 1 + rng.below(8000));
-      std::vector<std::uint8_t> bytes(n);
-      for (std::size_t i = 0; i < n; ++i)
-        bytes[i] = streamByte(c.id, c.queued + i);
       const std::uint64_t seq = c.nextWriteSeq++;
+      const std::uint64_t at = c.queued;
       c.queued += n;
       ++c.writesOutstanding;
-      initiated(api([&] {
-        return c.client.writeAll(ByteBuffer::copyOf(bytes), [&, seq](IoResult& r) {
-          completed(r);
-          check.that(!c.inClient, "two handlers of one socket overlapped");
-          c.inClient = true;
-          check.that(seq == c.doneWriteSeq++, "writes completed out of order");
-          --c.writesOutstanding;
-          if (r.success()) {
-            c.written += r.bytesTransferred();
-          } else {
-            c.broken = true;
-          }
-          writeNext(c);
-          c.inClient = false;
-        });
-      }));
+      auto done = [&, seq](IoResult& r) {
+        completed(r);
+        check.that(!c.inClient, "two handlers of one socket overlapped");
+        c.inClient = true;
+        check.that(seq == c.doneWriteSeq++, "writes completed out of order");
+        --c.writesOutstanding;
+        if (r.success()) {
+          c.written += r.bytesTransferred();
+        } else {
+          c.broken = true;
+        }
+        writeNext(c);
+        c.inClient = false;
+      };
+      if (rng.oneIn(3)) {
+        initiated(api([&] { return c.client.transmitFile(streamFile(c.id), at, n, done); }));
+        continue;
+      }
+      std::vector<std::uint8_t> bytes(n);
+      for (std::size_t i = 0; i < n; ++i)
+        bytes[i] = streamByte(c.id, at + i);
+      initiated(api([&] { return c.client.writeAll(ByteBuffer::copyOf(bytes), done); }));
     }
     if (!c.broken && c.queued == c.length && c.writesOutstanding == 0) {
       inApi = true;

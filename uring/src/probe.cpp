@@ -55,7 +55,7 @@ UringProcessor::Availability run() {
   }
   const int ops[] = {IORING_OP_ACCEPT,       IORING_OP_CONNECT,  IORING_OP_RECV, IORING_OP_SEND,
                      IORING_OP_SENDMSG,      IORING_OP_RECVMSG,  IORING_OP_READ, IORING_OP_WRITE,
-                     IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD, IORING_OP_NOP};
+                     IORING_OP_ASYNC_CANCEL, IORING_OP_POLL_ADD, IORING_OP_NOP,  IORING_OP_SPLICE};
   if (io_uring_probe* probe = io_uring_get_probe_ring(&ring); probe != nullptr) {
     for (int op : ops) {
       if (!io_uring_opcode_supported(probe, op)) {

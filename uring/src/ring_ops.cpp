@@ -12,6 +12,7 @@
 #include <new>
 
 #include "detail/engine.h"
+#include "detail/ring_transmit.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/error.h"
 #include "nioxx/core/fd_reserve.h"
@@ -255,6 +256,13 @@ bool Engine::issue(SocketState& s, int dir, Operation* op) noexcept {
       sink_->notify(*op, OpPhase::performing);
       return true;
     }
+    case OpKind::transmit_file:  // ring_transmit.cpp: splice file -> pipe -> socket
+      if (!prepTransmit(*op, fd, e)) {
+        io_uring_prep_nop(e);
+        io_uring_sqe_set_data64(e, 0);
+        return false;
+      }
+      break;
     case OpKind::connect:
       if (!op->address) {
         op->error = Error::invalid_argument;
@@ -452,6 +460,9 @@ void Engine::onResult(SocketState& s, int dir, int res, unsigned flags) noexcept
         op->error = sysError(-res);
       }
       break;
+    case OpKind::transmit_file:
+      if (onTransmitResult(*op, res)) next = Next::again;
+      break;
     case OpKind::connect:
       if (res == -EISCONN) {
         op->error = Error::already_connected;
@@ -534,6 +545,7 @@ void Engine::popAndFinish(SocketState& s, int dir) noexcept {
 }
 
 void Engine::finishOp(Operation* op) noexcept {
+  if (op->kind() == OpKind::transmit_file) releaseTransmit(*op);
   if (op->isFinal() || op->tryTransition(OpState::pending, OpState::completed)) sink_->complete(op);
 }
 

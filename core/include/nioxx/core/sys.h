@@ -13,6 +13,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -37,6 +38,10 @@ class Os {
   virtual ssize_t write(int fd, const void* buf, std::size_t n) noexcept = 0;
   virtual ssize_t send(int fd, const void* buf, std::size_t n, int flags) noexcept = 0;
   virtual ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept = 0;
+  // sendfile(2) from a real file (inFd) to outFd. Not pure: by default an Os that only knows
+  // sockets (the simulator) gets a bounded pread() of the file and its own send() of the bytes,
+  // so transmit operations run against it unchanged; *offset advances by what send() took.
+  virtual ssize_t sendfile(int outFd, int inFd, off_t* offset, std::size_t n) noexcept;
   virtual int connect(int fd, const sockaddr* addr, socklen_t len) noexcept = 0;
   virtual int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept = 0;
   virtual int bind(int fd, const sockaddr* addr, socklen_t len) noexcept = 0;
@@ -100,6 +105,9 @@ inline ssize_t send(int fd, const void* buf, std::size_t n, int flags) noexcept 
 }
 inline ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
   NIOXX_SYS_CALL(sendmsg, fd, msg, flags);
+}
+inline ssize_t sendfile(int outFd, int inFd, off_t* offset, std::size_t n) noexcept {
+  NIOXX_SYS_CALL(sendfile, outFd, inFd, offset, n);
 }
 inline int connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
   NIOXX_SYS_CALL(connect, fd, addr, len);

@@ -330,6 +330,27 @@ inline auto writev(AsyncSocket& s, std::vector<ByteBuffer> srcs, bool whole = tr
       },
       "writev");
 }
+// The paper's TransmitFile: count bytes of file from offset, the kernel moving them
+// (AsyncSocket::transmitFile: ordered with the socket's writes, whole, end_of_stream on a file
+// shorter than offset + count; AsyncSocket::kToEndOfFile sends up to its end).
+inline auto transmitFile(AsyncSocket& s, const AsyncFile& file, std::uint64_t offset,
+                         std::uint64_t count) {
+  return detail::makeOp<IoResult, true>(
+      &s,
+      [f = file, offset, count](AsyncSocket& t, auto h, Nanos timeout) {
+        return t.transmitFile(f, offset, count, NoAct{}, std::move(h), timeout);
+      },
+      "transmitFile");
+}
+// The same from a file descriptor (duplicated by the operation; the caller keeps it).
+inline auto transmitFile(AsyncSocket& s, int fileFd, std::uint64_t offset, std::uint64_t count) {
+  return detail::makeOp<IoResult, true>(
+      &s,
+      [fileFd, offset, count](AsyncSocket& t, auto h, Nanos timeout) {
+        return t.transmitFile(fileFd, offset, count, NoAct{}, std::move(h), timeout);
+      },
+      "transmitFile");
+}
 
 // Any AsyncSocket operation given by its callback-form initiation, as one awaitable type:
 // start(AsyncSocket&, auto handler, Nanos timeout) -> OperationId initiates it (calling one of

@@ -52,6 +52,7 @@
 namespace nioxx {
 
 class Proactor;
+class AsyncFile;
 
 namespace detail {
 struct AsyncSocketAccess;
@@ -293,6 +294,53 @@ class AsyncSocket {
   std::future<ScatterResult> writev(std::vector<ByteBuffer> srcs, UseFuture,
                                     Nanos timeout = Nanos::zero(), bool whole = true);
 
+  // ---- transmitFile: sends `count` bytes of a file from `offset` (the paper's TransmitFile) ----
+  // The kernel moves the bytes from the page cache to the socket (sendfile(2) in the emulated
+  // engine, splice through a pipe with io_uring): they are never copied into a user buffer. A
+  // write: it queues in FIFO order with write/writev/writeAll and completes, like writeAll, when
+  // all `count` bytes were sent, or with an error and bytesTransferred() = the bytes sent. The
+  // result is an IoResult with an empty buffer.
+  // - count == kToEndOfFile: up to the end of the file (success at end of file); otherwise a file
+  //   that ends before offset + count completes with Error::end_of_stream after sending what it
+  //   has (a file truncated meanwhile, a wrong size). count == 0 completes with 0 bytes.
+  // - Backpressure: it takes a place in the write queue (ProactorOptions::writeQueueLimit), but
+  //   its file bytes do not count in pendingWriteBytes() (they are not in memory), so it never
+  //   turns the socket unwritable and is never refused by the write buffer limit.
+  // - The file is duplicated (dup) at initiation: the caller may close its AsyncFile/descriptor
+  //   at once. A descriptor the process has no room to duplicate completes with that error.
+  // - Timeout, cancel(id), cancel() and close() as for writes (bytes already sent stay sent).
+  static constexpr std::uint64_t kToEndOfFile = Operation::kToEndOfFile;
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId transmitFile(const AsyncFile& file,
+                                                              std::uint64_t offset,
+                                                              std::uint64_t count, Act act, H&& h,
+                                                              Nanos timeout = Nanos::zero()) {
+    return transmitFile(fdOf(file), offset, count, std::move(act), std::forward<H>(h), timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId transmitFile(const AsyncFile& file,
+                                                            std::uint64_t offset,
+                                                            std::uint64_t count, H&& h) {
+    return transmitFile(fdOf(file), offset, count, NoAct{}, std::forward<H>(h));
+  }
+  std::future<IoResult> transmitFile(const AsyncFile& file, std::uint64_t offset,
+                                     std::uint64_t count, UseFuture, Nanos timeout = Nanos::zero());
+  // The same from any readable regular file descriptor (the caller keeps it).
+  template <class Act, class H>
+  requires detail::NotFutureTag<Act> OperationId transmitFile(int fileFd, std::uint64_t offset,
+                                                              std::uint64_t count, Act act, H&& h,
+                                                              Nanos timeout = Nanos::zero()) {
+    Operation* op = detail::makeOperation<IoResult>(OpKind::transmit_file, checked(),
+                                                    std::move(act), std::forward<H>(h));
+    prepareTransmit(*op, fileFd, offset, count);
+    return start(op, timeout);
+  }
+  template <class H>
+  requires detail::NotFutureTag<H> OperationId transmitFile(int fileFd, std::uint64_t offset,
+                                                            std::uint64_t count, H&& h) {
+    return transmitFile(fileFd, offset, count, NoAct{}, std::forward<H>(h));
+  }
+
   // Requests cancellation of every outstanding operation: each completes with operation_aborted
   // (or, where the engine had already finished it, with its real result); the socket stays
   // usable and the next operation is unaffected. Asynchronous: no handler runs inside this call.
@@ -341,6 +389,11 @@ class AsyncSocket {
     return start(op, timeout);
   }
   std::future<IoResult> ioFuture(OpKind kind, bool whole, ByteBuffer buf, Nanos timeout);
+  static int fdOf(const AsyncFile& file);  // throws std::logic_error on an empty AsyncFile
+  // Fills a transmit_file request; a file it cannot use (no room to duplicate it, an offset
+  // beyond off_t) sets op.error: the operation then completes with it, in order.
+  static void prepareTransmit(Operation& op, int fileFd, std::uint64_t offset,
+                              std::uint64_t count) noexcept;
 
   friend struct detail::AsyncSocketAccess;
   ChannelRef channel_;

@@ -31,7 +31,7 @@ class OperationMetrics final : public OperationObserver {
   // Adds the nioxx_proactor_* families (and the live operation/channel gauges).
   void collect(metrics::Exposition& out) const;
 
-  static constexpr std::size_t kKinds = static_cast<std::size_t>(OpKind::post) + 1;
+  static constexpr std::size_t kKinds = static_cast<std::size_t>(OpKind::transmit_file) + 1;
 
  private:
   std::string strategy_;

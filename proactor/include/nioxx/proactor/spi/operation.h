@@ -46,6 +46,9 @@ enum class OpKind : std::uint8_t {
   write_at,  // file write at offset (performed on a worker thread)
   timer,     // fires after timeout (Proactor::scheduleTimer)
   post,      // completes at once (Proactor::post), never inside the posting call
+  // send `count` bytes of the file `fileFd` from `offset` on a socket (the paper's TransmitFile;
+  // a write: queued, ordered and limited with the socket's other writes; whole, as writeAll)
+  transmit_file,
 };
 
 // The one atomic state. pending -> performing -> pending is the "would block, wait again" loop;
@@ -142,8 +145,14 @@ class Operation : public detail::DispatchNode {
   bool tryAbort(OpState finalState) noexcept;
 
   // ---- request (set at initiation; read by the processor) ----
-  ByteBuffer buffer;           // read/write/read_at/write_at
-  BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
+  ByteBuffer buffer;  // read/write/read_at/write_at
+  union {
+    BufferPool* pool = nullptr;  // read: take `buffer` from here when data arrives
+    // transmit_file: bytes to send from offset (kToEndOfFile: up to the end of the file); the
+    // bytes sent so far are `transferred`. Shares its place with `pool` (a transmission is a
+    // write, pools are for reads: the two never meet), so no operation grows for it.
+    std::uint64_t count;
+  };
   // read: take a buffer of this group (the slab of the channel's placement) when data arrives
   // and hand it over with ProvidedBuffers::lend(); none free: wait for one to come back.
   ProvidedBuffers* group = nullptr;
@@ -153,8 +162,12 @@ class Operation : public detail::DispatchNode {
   // CompletionSink::completeMore(); the operation ends (its final completion) only on an error,
   // end of stream, cancel or close.
   bool multishot = false;
+  // transmit_file: the file, a duplicate the operation owns (closed with it), so closing the
+  // AsyncFile while the transmission waits is harmless. Fits in the padding after the flags.
+  int fileFd = -1;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
-  std::int64_t offset = 0;              // read_at/write_at
+  std::int64_t offset = 0;              // read_at/write_at/transmit_file
+  static constexpr std::uint64_t kToEndOfFile = UINT64_MAX;
   // connect target: on the heap, as only connects need it (sockaddr_storage would add 132 bytes
   // to every operation, and a read in flight is what an idle connection costs, issue 7)
   std::unique_ptr<InetSocketAddress> address;

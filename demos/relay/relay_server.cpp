@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/demo_proactor.h"
+#include "nioxx/server/server_proactor.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bad --target or --host\n");
     return 2;
   }
-  auto proactor = demo::makeDemoProactor(threads, dispatch);
+  auto proactor = nioxx::server::makeServerProactor(threads, dispatch);
   Proactor& p = proactor->proactor();
   AsyncServerSocket server = AsyncServerSocket::open(p);
   if (auto ec = server.bind(*listen)) {

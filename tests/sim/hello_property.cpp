@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/framed_session.h"
+#include "nioxx/server/framed_session.h"
 #include "hello.pb.h"
 #include "hello/hello_service.h"
 #include "nioxx/bridge/emulated_processor.h"
@@ -25,7 +25,7 @@
 namespace nioxx::sim {
 namespace {
 
-using demo::FramedSession;
+using server::FramedSession;
 using demo::HelloService;
 using std::chrono::nanoseconds;
 
@@ -121,7 +121,7 @@ void helloProperty(World& world, Check& check) {
     AsyncServerSocket listener = AsyncServerSocket::open(proactor);
     listener.bind(InetSocketAddress::loopback(0), 16);
     const InetSocketAddress address = *listener.localAddress();
-    const demo::SessionLimits limits{kMaxFrame, 64 + rng.below(4096)};
+    const server::SessionLimits limits{kMaxFrame, 64 + rng.below(4096)};
 
     std::vector<std::shared_ptr<ServerConn>> served;
     std::function<void(const std::shared_ptr<ServerConn>&)> advance;

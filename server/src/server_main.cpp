@@ -1,4 +1,4 @@
-#include "common/server_main.h"
+#include "nioxx/server/server_main.h"
 
 #include <sys/resource.h>
 
@@ -7,12 +7,12 @@
 #include <cstdio>
 #include <exception>
 
-#include "common/demo_proactor.h"
-#include "common/demo_server.h"
-#include "common/server_observability.h"
+#include "nioxx/server/server_proactor.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/observability.h"
 #include "nioxx/core/log.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 // Lets the server hold as many connections as the hard limit allows (issue 6: 10,000 clients).
@@ -28,6 +28,7 @@ void raiseFileLimit() {
 
 int serverMain(int argc, char** argv, const ServerProgram& program) {
   ServerConfig config;
+  config.framing = program.framing;
   std::string logLevel = "info";
   double idleSeconds = static_cast<double>(config.idleTimeout.count()) / 1000.0;
   double graceSeconds = static_cast<double>(config.shutdownGrace.count()) / 1000.0;
@@ -72,7 +73,8 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_option("--max-frame", config.limits.maxFrame,
-                 "Largest request frame in bytes; larger ones get an error reply, then close")
+                 "Largest request frame in bytes (line protocols: longest line); larger ones get an "
+                 "error reply, then close")
       ->check(CLI::Range(std::size_t{16}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_option("--max-connections", config.maxConnections,
@@ -132,7 +134,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   config.shutdownGrace = std::chrono::milliseconds(static_cast<long long>(graceSeconds * 1000));
 
   nioxx::log::init(logLevel);
-  auto logger = nioxx::log::get("hello");
+  auto logger = nioxx::log::get("server");
   if (program.init) program.init();
   raiseFileLimit();
 
@@ -153,7 +155,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
     return 2;
   }
   config.observer = observability->observer();
-  std::unique_ptr<DemoServer> server;
+  std::unique_ptr<Server> server;
   InetSocketAddress bound;
   std::string observeLine;
   try {
@@ -209,4 +211,4 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   return 0;
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -1,30 +1,16 @@
 #include "nioxx/server/server_main.h"
 
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "nioxx/server/server_proactor.h"
 #include "nioxx/server/server.h"
 #include "nioxx/server/observability.h"
+#include "nioxx/server/process.h"
 #include "nioxx/core/log.h"
 
 namespace nioxx::server {
-namespace {
-
-// Lets the server hold as many connections as the hard limit allows (issue 6: 10,000 clients).
-void raiseFileLimit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
-}  // namespace
 
 int serverMain(int argc, char** argv, const ServerProgram& program) {
   ServerConfig config;
@@ -138,14 +124,8 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   if (program.init) program.init();
   raiseFileLimit();
 
-  // SIGINT/SIGTERM are blocked in every thread (the server's threads inherit the mask) and taken
-  // synchronously below with sigwait: no async-signal-safety puzzles.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // Before the server's threads start: they inherit the blocked SIGINT/SIGTERM.
+  StopSignals stopSignals;
 
   std::unique_ptr<ServerObservability> observability;  // outlives the server (its observer)
   try {
@@ -188,10 +168,9 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   }
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&stopSignals, &signal);
+  const int signal = stopSignals.wait();
   logger->info("{} received: stopping (no new connections; answering what was received)",
-               signal == SIGINT ? "SIGINT" : "SIGTERM");
+               StopSignals::name(signal));
   server->stop();
   std::string traceLine;
   try {

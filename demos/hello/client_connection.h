@@ -19,9 +19,9 @@
 #include <system_error>
 
 #include "common/latency_histogram.h"
-#include "nioxx/server/output_buffer.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/core/inet_socket_address.h"
+#include "nioxx/server/output_buffer.h"
 
 namespace nioxx::demo {
 

@@ -3,9 +3,9 @@
 #include <mutex>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
 #include "hello/client_driver.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::demo {
 namespace {

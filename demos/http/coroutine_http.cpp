@@ -15,11 +15,11 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "nioxx/server/server_proactor.h"
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/coro/coro.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::http {
 namespace {
@@ -93,7 +93,7 @@ InetSocketAddress CoroutineHttpServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
   proactor_ = server::makeServerProactor(config_.threads, config_.dispatch,
-                                     server::ProcessorTuning{"inline", true, config_.engine});
+                                         server::ProcessorTuning{"inline", true, config_.engine});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());

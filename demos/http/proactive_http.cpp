@@ -19,13 +19,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_file.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::http {
 namespace {
@@ -332,7 +332,7 @@ InetSocketAddress ProactiveHttpServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
   proactor_ = server::makeServerProactor(config_.threads, config_.dispatch,
-                                     server::ProcessorTuning{"inline", true, config_.engine});
+                                         server::ProcessorTuning{"inline", true, config_.engine});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/server/server_proactor.h"
 #include "relay/relay.h"
 
 namespace {

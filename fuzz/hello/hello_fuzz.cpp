@@ -24,14 +24,14 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "nioxx/server/framed_session.h"
 #include "hello.pb.h"
 #include "hello/hello_service.h"
+#include "nioxx/server/framed_session.h"
 
 namespace {
 
-using nioxx::server::FramedSession;
 using nioxx::demo::HelloService;
+using nioxx::server::FramedSession;
 using nioxx::server::SessionLimits;
 
 [[noreturn]] void fail(const char* what) {

@@ -15,11 +15,11 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "nioxx/server/server_proactor.h"
-#include "nioxx/server/server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/coro/coro.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::server {
 namespace {
@@ -91,8 +91,9 @@ class CoroutineServer final : public Server {
 InetSocketAddress CoroutineServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ = makeServerProactor(config_.threads, config_.dispatch,
-                               {config_.ioMode, config_.speculative, "emulated", config_.observer});
+  proactor_ =
+      makeServerProactor(config_.threads, config_.dispatch,
+                         {config_.ioMode, config_.speculative, "emulated", config_.observer});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {
@@ -214,7 +215,7 @@ void CoroutineServer::stop() {
   if (!scope_->joinFor(config_.shutdownGrace)) {
     std::lock_guard lock(registryMutex_);
     nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections",
-                                   registry_.size());
+                                    registry_.size());
     for (auto& [registered, socket] : registry_)
       socket.close();  // their operations complete with operation_aborted
   }
@@ -229,8 +230,7 @@ void CoroutineServer::stop() {
 
 }  // namespace
 
-std::unique_ptr<Server> makeCoroutineServer(const ServerConfig& config,
-                                                ServiceFactory factory) {
+std::unique_ptr<Server> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory) {
   return std::make_unique<CoroutineServer>(config, std::move(factory));
 }
 

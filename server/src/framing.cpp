@@ -43,9 +43,8 @@ std::size_t Framing::writePrefix(std::size_t size, std::uint8_t* at) const {
     case Kind::length_prefixed: {
       const std::size_t max = prefixBytes_ == 2 ? 0xFFFF : 0xFFFFFFFF;
       if (size > max) {
-        throw std::length_error("a reply of " + std::to_string(size) +
-                                 " bytes does not fit a " + std::to_string(prefixBytes_) +
-                                 "-byte length prefix");
+        throw std::length_error("a reply of " + std::to_string(size) + " bytes does not fit a " +
+                                std::to_string(prefixBytes_) + "-byte length prefix");
       }
       for (std::size_t i = 0; i < prefixBytes_; ++i)
         at[i] = static_cast<std::uint8_t>(size >> (8 * (prefixBytes_ - 1 - i)));
@@ -75,8 +74,7 @@ std::string Framing::describe(const FramingScan& scan, std::size_t maxFrame) con
     return "malformed frame: the length prefix is not a valid varint32 (longer than 5 bytes)";
   }
   if (kind_ == Kind::line) {
-    return "line too long: more than " + std::to_string(maxFrame) +
-           " bytes without an end of line";
+    return "line too long: more than " + std::to_string(maxFrame) + " bytes without an end of line";
   }
   return "frame too large: declared length " + std::to_string(scan.declared) +
          " exceeds the limit of " + std::to_string(maxFrame) + " bytes";

@@ -14,13 +14,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
-#include "nioxx/server/server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::server {
 namespace {
@@ -121,7 +121,8 @@ class ProactiveServer final : public Server {
 ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket socket)
     : server_(server),
       socket_(std::move(socket)),
-      session_(server.factory()(), server.config().limits, &server.stats(), server.config().framing) {
+      session_(server.factory()(), server.config().limits, &server.stats(),
+               server.config().framing) {
   server_.stats().connectionOpened();
   // Replies queued on the socket count against the output cap, as the session's own do.
   session_.setOutputBacklog(
@@ -309,7 +310,7 @@ InetSocketAddress ProactiveServer::start() {
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
   proactor_ =
       makeServerProactor(config_.threads, config_.dispatch,
-                       {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+                         {config_.ioMode, config_.speculative, config_.engine, config_.observer});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {
@@ -394,8 +395,7 @@ void ProactiveServer::stop() {
 
 }  // namespace
 
-std::unique_ptr<Server> makeProactiveServer(const ServerConfig& config,
-                                                ServiceFactory factory) {
+std::unique_ptr<Server> makeProactiveServer(const ServerConfig& config, ServiceFactory factory) {
   return std::make_unique<ProactiveServer>(config, std::move(factory));
 }
 

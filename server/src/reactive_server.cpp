@@ -15,10 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "nioxx/server/server.h"
 #include "nioxx/core/log.h"
 #include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor_group.h"
+#include "nioxx/server/server.h"
 
 namespace nioxx::server {
 namespace {
@@ -168,7 +168,8 @@ class ReactiveServer final : public Server {
 ReactiveConnection::ReactiveConnection(ReactiveServer& server, Loop& loop, SocketChannel channel)
     : loop_(loop),
       channel_(std::move(channel)),
-      session_(server.factory()(), server.config().limits, &server.stats(), server.config().framing) {
+      session_(server.factory()(), server.config().limits, &server.stats(),
+               server.config().framing) {
   server.live().fetch_add(1, std::memory_order_relaxed);
   server.stats().connectionOpened();
 }

@@ -4,11 +4,11 @@
 #include <cstdio>
 #include <exception>
 
-#include "nioxx/server/server_proactor.h"
-#include "nioxx/server/server.h"
+#include "nioxx/core/log.h"
 #include "nioxx/server/observability.h"
 #include "nioxx/server/process.h"
-#include "nioxx/core/log.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::server {
 
@@ -58,9 +58,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
                  "waiting for readiness (as Asio does); off = always wait for readiness first")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  app.add_option("--max-frame", config.limits.maxFrame,
-                 "Largest request frame in bytes (line protocols: longest line); larger ones get an "
-                 "error reply, then close")
+  app.add_option(
+         "--max-frame", config.limits.maxFrame,
+         "Largest request frame in bytes (line protocols: longest line); larger ones get an "
+         "error reply, then close")
       ->check(CLI::Range(std::size_t{16}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_option("--max-connections", config.maxConnections,

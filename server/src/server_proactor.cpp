@@ -44,7 +44,7 @@ EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strateg
 class EngineServerProactor final : public ServerProactor {
  public:
   EngineServerProactor(Proactor proactor, std::size_t threads, DispatchStrategy strategy,
-                     const char* engine)
+                       const char* engine)
       : proactor_(std::move(proactor)), engine_(engine) {
     // post_reactive: handlers run only inside Proactor::run(), so somebody has to call it.
     if (strategy == DispatchStrategy::post_reactive) {
@@ -85,7 +85,7 @@ void validate(const ProcessorTuning& tuning) {
 }
 
 std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch,
-                                               const ProcessorTuning& tuning) {
+                                                   const ProcessorTuning& tuning) {
   validate(tuning);
   const DispatchStrategy strategy = parseDispatch(dispatch);
   if (tuning.engine != "emulated") {
@@ -96,7 +96,8 @@ std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::str
       o.proactor.strategy = strategy;
       o.proactor.poolThreads = threads;
       o.proactor.observer = tuning.observer;
-      return std::make_unique<EngineServerProactor>(makeUringProactor(o), threads, strategy, "uring");
+      return std::make_unique<EngineServerProactor>(makeUringProactor(o), threads, strategy,
+                                                    "uring");
     }
     if (tuning.engine == "uring") {
       throw std::runtime_error("--engine uring: io_uring is unavailable here: " + here.reason);

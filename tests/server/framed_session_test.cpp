@@ -168,14 +168,15 @@ TEST_P(FramedSessionFramingTest, RepliesHandedToTheGluesQueueStayPendingUntilWri
   EXPECT_EQ(ServerStats::get(stats.bytesOut), out.size());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllFramings, FramedSessionFramingTest,
-    ::testing::Combine(::testing::ValuesIn(testing::framings()),
-                       ::testing::Values(InputPath::session_buffer, InputPath::fed)),
-    [](const auto& info) {
-      return std::get<0>(info.param).name +
-             (std::get<1>(info.param) == InputPath::fed ? "_fed" : "_session_buffer");
-    });
+INSTANTIATE_TEST_SUITE_P(AllFramings, FramedSessionFramingTest,
+                         ::testing::Combine(::testing::ValuesIn(testing::framings()),
+                                            ::testing::Values(InputPath::session_buffer,
+                                                              InputPath::fed)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name +
+                                  (std::get<1>(info.param) == InputPath::fed ? "_fed"
+                                                                             : "_session_buffer");
+                         });
 
 TEST(FramedSession, DefaultsToVarintFraming) {
   FramedSession s(std::make_unique<EchoService>(), {}, nullptr);

@@ -47,8 +47,8 @@ class FramingTest : public ::testing::TestWithParam<NamedFraming> {
 
 TEST_P(FramingTest, FindsEveryFrameAtEverySplitPoint) {
   // Empty, short, exactly the limit, and (lines aside) bytes that look like delimiters.
-  std::vector<std::string> payloads = {"", "a", "hello, nioxx", std::string(kMax, 'x'),
-                                       std::string(kMax - 1, 'y'), "tail"};
+  std::vector<std::string> payloads = {
+      "", "a", "hello, nioxx", std::string(kMax, 'x'), std::string(kMax - 1, 'y'), "tail"};
   if (framing().kind() != Framing::Kind::line) payloads.push_back(std::string("a\nb\r\n\0c", 7));
   std::string wire;
   for (const auto& p : payloads)
@@ -78,7 +78,8 @@ TEST_P(FramingTest, AnOversizedFrameIsRefusedBeforeItsPayloadArrives) {
   // has passed without an end of line.
   const std::size_t knowable = framing().kind() == Framing::Kind::line
                                    ? kMax + (framing().stripsCr() ? 2 : 1)
-                                   : framing().overhead() == 5 ? 1 : framing().prefixBytes();
+                               : framing().overhead() == 5 ? 1
+                                                           : framing().prefixBytes();
   const auto scan = framing().scan(bytesOf(wire).first(knowable), kMax,
                                    [](std::span<const std::uint8_t>) { FAIL() << "no frame"; });
   EXPECT_EQ(scan.error, Error::frame_too_large);
@@ -101,8 +102,8 @@ TEST_P(FramingTest, ACallbackReturningFalseStopsAfterThatFrame) {
   for (const char* p : {"one", "two", "three"})
     framing().append(p, wire);
   int seen = 0;
-  const auto scan =
-      framing().scan(bytesOf(wire), kMax, [&](std::span<const std::uint8_t>) { return ++seen < 2; });
+  const auto scan = framing().scan(bytesOf(wire), kMax,
+                                   [&](std::span<const std::uint8_t>) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
   std::string firstTwo;
   framing().append("one", firstTwo);
@@ -114,7 +115,8 @@ TEST_P(FramingTest, InPlaceRepliesEqualCopiedOnes) {
   std::string copied;
   framing().append("in place", copied);
   std::string filled;
-  framing().append(8, [](std::uint8_t* at) { std::memcpy(at, "in place", 8); }, filled);
+  framing().append(
+      8, [](std::uint8_t* at) { std::memcpy(at, "in place", 8); }, filled);
   EXPECT_EQ(filled, copied);
 }
 

@@ -14,19 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "nioxx/server/framed_session.h"
 #include "hello.pb.h"
 #include "hello/hello_service.h"
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/proactor/all.h"
+#include "nioxx/server/framed_session.h"
 #include "property.h"
 
 namespace nioxx::sim {
 namespace {
 
-using server::FramedSession;
 using demo::HelloService;
+using server::FramedSession;
 using std::chrono::nanoseconds;
 
 constexpr std::uint64_t kIdleNs = 5'000'000'000ull;   // the server's idle timeout

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "nioxx/server/server.h"
-#include "nioxx/server/metrics_endpoint.h"
 #include "nioxx/core/metrics.h"
 #include "nioxx/proactor/operation_metrics.h"
 #include "nioxx/proactor/trace_recorder.h"
+#include "nioxx/server/metrics_endpoint.h"
+#include "nioxx/server/server.h"
 
 namespace nioxx::server {
 

@@ -51,7 +51,7 @@ void validate(const ProcessorTuning& tuning);
 // Throws std::runtime_error (with the kernel's reason) for engine "uring" where io_uring is
 // unavailable.
 std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch,
-                                               const ProcessorTuning& tuning);
+                                                   const ProcessorTuning& tuning);
 // Same, with the default tuning (inline I/O, speculative).
 std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch);
 

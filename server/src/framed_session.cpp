@@ -125,6 +125,7 @@ void FramedSession::feed(std::span<const std::uint8_t> bytes) {
     return;
   }
   blocked_ = false;
+  searched_ = 0;  // no input held, so no partial frame: these bytes start a new one
   const std::size_t used = answer(bytes);
   if (closing_) return;
   const auto rest = bytes.subspan(used);
@@ -158,8 +159,9 @@ std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
   std::uint64_t answered = 0;
   std::string& out = out_.back();  // stays the same string for the whole scan
   const std::size_t before = out.size();
-  const FramingScan scan =
-      framing_.scan(src, limits_.maxFrame, [&](std::span<const std::uint8_t> frame) -> bool {
+  const FramingScan scan = framing_.scan(
+      src, limits_.maxFrame,
+      [&](std::span<const std::uint8_t> frame) -> bool {
         Replies replies(framing_, out);
         if (!service_->onFrame(frame, replies)) {
           bad = true;
@@ -176,7 +178,9 @@ std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
           return false;
         }
         return true;
-      });
+      },
+      searched_);
+  searched_ = 0;
   produced(before);
   requests_ += answered;
   if (stats_) ServerStats::add(stats_->requests, answered);
@@ -197,6 +201,7 @@ std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
   }
   // What is left is one incomplete frame (or nothing).
   needed_ = scan.needed;
+  searched_ = scan.searched;
   return scan.consumed;
 }
 

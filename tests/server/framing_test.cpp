@@ -187,6 +187,24 @@ TEST(LineFraming, TheLimitCountsTheLineWithoutItsEnd) {
             "line too long: more than 64 bytes without an end of line");
 }
 
+TEST(LineFraming, AnIncompleteLineIsSearchedOnlyOnce) {
+  const Framing lines = Framing::lines();
+  const auto first = lines.scan(bytesOf("GET ke"), kMax, [](auto) { FAIL() << "no line yet"; });
+  EXPECT_EQ(first.searched, 6u);
+  // The hint says where to go on: the bytes already searched are not searched again (a '\n'
+  // planted there is not seen: the hint is trusted), the new ones are.
+  std::vector<std::string> got;
+  const auto second = lines.scan(
+      bytesOf("GET\nkey\nnext"), kMax,
+      [&](std::span<const std::uint8_t> f) {
+        got.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
+      },
+      first.searched);
+  EXPECT_EQ(got, std::vector<std::string>{"GET\nkey"});
+  EXPECT_EQ(second.consumed, 9u);
+  EXPECT_EQ(second.searched, 4u);  // "next", for the scan after this one
+}
+
 TEST(LineFraming, RepliesEndInANewline) {
   std::string out;
   Framing::lines().append("OK", out);

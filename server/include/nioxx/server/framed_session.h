@@ -134,7 +134,8 @@ class FramedSession {
   std::vector<std::uint8_t> in_;  // unread-by-the-decoder bytes are [inStart_, inEnd_)
   std::size_t inStart_ = 0;
   std::size_t inEnd_ = 0;
-  std::size_t needed_ = 0;  // total size of the frame at inStart_, when its prefix is known
+  std::size_t needed_ = 0;    // total size of the frame at inStart_, when its prefix is known
+  std::size_t searched_ = 0;  // bytes of the frame at inStart_ already scanned (FramingScan)
   OutputBuffer out_;
   bool eof_ = false;
   bool truncatedIsError_ = true;

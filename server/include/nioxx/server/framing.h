@@ -43,6 +43,10 @@ struct FramingScan {
   std::size_t needed = 0;
   std::error_code error;       // Error::frame_too_large or Error::malformed_frame
   std::uint64_t declared = 0;  // frame_too_large: the declared length (lines: bytes seen)
+  // Lines: bytes of the incomplete line already searched for its end. Passed back to the next
+  // scan of the same line (with more bytes behind it), so a line that trickles in byte by byte
+  // is searched once, not once per read (quadratic work for a slowloris client otherwise).
+  std::size_t searched = 0;
 };
 
 class Framing {
@@ -65,10 +69,11 @@ class Framing {
 
   // Delivers each complete frame at the front of bytes to onFrame(std::span<const std::uint8_t>
   // payload), a view into bytes; onFrame returns void, or bool (false stops the scan after that
-  // frame: backpressure). The caller keeps the bytes after `consumed`.
+  // frame: backpressure). The caller keeps the bytes after `consumed`. searched: the previous
+  // scan's FramingScan::searched when bytes start with the same incomplete frame, else 0.
   template <class OnFrame>
-  FramingScan scan(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
-                   OnFrame&& onFrame) const;
+  FramingScan scan(std::span<const std::uint8_t> bytes, std::size_t maxFrame, OnFrame&& onFrame,
+                   std::size_t searched = 0) const;
 
   // Appends payload as one framed reply. Throws std::length_error if the prefix cannot describe
   // its length (over 65,535 bytes with a 2-byte prefix). A line reply must not contain '\n'
@@ -101,8 +106,8 @@ class Framing {
   FramingScan scanPrefixed(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
                            OnFrame& onFrame) const;
   template <class OnFrame>
-  FramingScan scanLines(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
-                        OnFrame& onFrame) const;
+  FramingScan scanLines(std::span<const std::uint8_t> bytes, std::size_t maxFrame, OnFrame& onFrame,
+                        std::size_t searched) const;
 
   Kind kind_ = Kind::varint;
   std::uint8_t prefixBytes_ = 0;
@@ -158,12 +163,12 @@ bool Framing::deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame) {
 
 template <class OnFrame>
 FramingScan Framing::scan(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
-                          OnFrame&& onFrame) const {
+                          OnFrame&& onFrame, std::size_t searched) const {
   switch (kind_) {
     case Kind::length_prefixed:
       return scanPrefixed(bytes, maxFrame, onFrame);
     case Kind::line:
-      return scanLines(bytes, maxFrame, onFrame);
+      return scanLines(bytes, maxFrame, onFrame, searched);
     case Kind::varint:
       break;
   }
@@ -215,7 +220,7 @@ FramingScan Framing::scanPrefixed(std::span<const std::uint8_t> bytes, std::size
 
 template <class OnFrame>
 FramingScan Framing::scanLines(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
-                               OnFrame& onFrame) const {
+                               OnFrame& onFrame, std::size_t searched) const {
   FramingScan result;
   const std::size_t cr = stripCr_ ? 1 : 0;
   while (result.consumed < bytes.size()) {
@@ -223,11 +228,16 @@ FramingScan Framing::scanLines(std::span<const std::uint8_t> bytes, std::size_t 
     const std::size_t left = bytes.size() - result.consumed;
     // The end of an acceptable line lies within maxFrame (+ '\r') bytes: look no further.
     const std::size_t window = std::min(left, maxFrame + cr + 1);
-    const auto* newline = static_cast<const std::uint8_t*>(std::memchr(start, '\n', window));
+    const std::size_t skip = std::min(searched, window);  // known to hold no '\n'
+    searched = 0;                                         // only the first line was searched
+    const auto* newline =
+        static_cast<const std::uint8_t*>(std::memchr(start + skip, '\n', window - skip));
     if (newline == nullptr) {
       if (left > maxFrame + cr) {
         result.error = make_error_code(Error::frame_too_large);
         result.declared = left;
+      } else {
+        result.searched = left;
       }
       return result;  // an incomplete line: the caller keeps it
     }

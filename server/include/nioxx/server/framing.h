@@ -181,7 +181,9 @@ FramingScan Framing::scanVarint(std::span<const std::uint8_t> bytes, std::size_t
   // FrameDecoder::scan is the reference implementation (and its one-byte-prefix fast path).
   const FrameScan scan = FrameDecoder(maxFrame).scan(
       bytes, [&](std::span<const std::uint8_t> frame) { return deliver(onFrame, frame); });
-  FramingScan result{scan.consumed, 0, scan.error, 0};
+  FramingScan result;
+  result.consumed = scan.consumed;
+  result.error = scan.error;
   // Only for what is left: the frame the next read continues, or the error's declared length.
   if (scan.consumed < bytes.size()) {
     const VarintResult prefix = decodeVarint32(bytes.subspan(scan.consumed));

@@ -36,10 +36,11 @@ if [[ $targets == *" hello "* ]]; then
   obj="$out/hello-obj"
   mkdir -p "$gen" "$obj" "$out/corpus-hello" "$out/artifacts/hello"
   protoc --cpp_out="$gen" -I"$root/demos/hello" "$root/demos/hello/hello.proto"
-  # Instrument our code (core, demo session, service); protobuf, spdlog and fmt are system libraries.
+  # Instrument our code (core, the server layer's session, service); protobuf, spdlog and fmt
+  # are system libraries.
   srcs=("$gen/hello.pb.cc" "$root/demos/hello/hello_service.cpp" "$root/fuzz/hello/hello_fuzz.cpp")
-  for f in framed_session server_stats; do
-    [[ -f "$root/demos/common/$f.cpp" ]] && srcs+=("$root/demos/common/$f.cpp")
+  for f in framed_session framing server_stats; do
+    srcs+=("$root/server/src/$f.cpp")
   done
   while IFS= read -r f; do srcs+=("$f"); done < <(find "$root/core/src" -name '*.cpp' | sort)
   objs=()
@@ -48,7 +49,7 @@ if [[ $targets == *" hello "* ]]; then
     objs+=("$o")
     if [[ ! -f "$o" || "$src" -nt "$o" || "$0" -nt "$o" ]]; then
       "$cxx" "${flags[@]/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,}" -c "$src" -o "$o" \
-        -I"$root/core/include" -I"$root/core/src" -I"$root/demos" -I"$gen" -DSPDLOG_FMT_EXTERNAL \
+        -I"$root/core/include" -I"$root/core/src" -I"$root/server/include" -I"$root/demos" -I"$gen" -DSPDLOG_FMT_EXTERNAL \
         -DSPDLOG_COMPILED_LIB &
       while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
     fi

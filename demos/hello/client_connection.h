@@ -19,9 +19,9 @@
 #include <system_error>
 
 #include "common/latency_histogram.h"
-#include "common/output_buffer.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/core/inet_socket_address.h"
+#include "nioxx/server/output_buffer.h"
 
 namespace nioxx::demo {
 
@@ -66,7 +66,7 @@ class ClientConnection {
   // stopSending was set: finish once the outstanding replies are in.
   void checkStop();
 
-  OutputBuffer& output() noexcept { return out_; }
+  server::OutputBuffer& output() noexcept { return out_; }
   const ClientPlan& plan() const noexcept { return shared_.plan; }
   bool finished() const noexcept { return finished_.load(std::memory_order_acquire); }
   std::size_t index() const noexcept { return index_; }
@@ -92,7 +92,7 @@ class ClientConnection {
   std::size_t index_;
   std::string expectedGreeting_;
   FrameDecoder decoder_;
-  OutputBuffer out_;
+  server::OutputBuffer out_;
   std::deque<ClientClock::time_point> inFlight_;  // send times, oldest first
   std::uint64_t nextSeq_ = 1;
   std::uint64_t expectedSeq_ = 1;

@@ -1,5 +1,5 @@
 // ClientDriver: the I/O glue of hello_client, reactive (SocketChannel + EventHandler on a
-// ReactorGroup) or proactive (AsyncSocket + completion handlers on a DemoProactor). The protocol
+// ReactorGroup) or proactive (AsyncSocket + completion handlers on a ServerProactor). The protocol
 // side is ClientConnection.
 //
 // Thread rule: start()/nudge()/stop() from the controlling thread only.

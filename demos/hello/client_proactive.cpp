@@ -3,9 +3,9 @@
 #include <mutex>
 #include <vector>
 
-#include "common/demo_proactor.h"
 #include "hello/client_driver.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::demo {
 namespace {
@@ -103,7 +103,7 @@ class ProactiveClient : public std::enable_shared_from_this<ProactiveClient> {
 class ProactiveClientDriver final : public ClientDriver {
  public:
   ProactiveClientDriver(std::size_t threads, const std::string& dispatch)
-      : proactor_(makeDemoProactor(threads, dispatch)) {}
+      : proactor_(server::makeServerProactor(threads, dispatch)) {}
   ~ProactiveClientDriver() override { stop(); }
 
   void start(std::vector<std::unique_ptr<ClientConnection>>& connections) override {
@@ -129,7 +129,7 @@ class ProactiveClientDriver final : public ClientDriver {
   }
 
  private:
-  std::unique_ptr<DemoProactor> proactor_;
+  std::unique_ptr<server::ServerProactor> proactor_;
   std::vector<std::shared_ptr<ProactiveClient>> clients_;
   bool stopped_ = false;
 };

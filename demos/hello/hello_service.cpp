@@ -11,6 +11,13 @@ namespace nioxx::demo {
 
 namespace {
 
+// As one reply of the connection: serialised in place, behind the connection's frame prefix.
+template <class Message>
+void appendFramed(const Message& msg, server::Replies& out) {
+  const std::size_t size = msg.ByteSizeLong();
+  out.append(size, [&msg](std::uint8_t* at) { msg.SerializeWithCachedSizesToArray(at); });
+}
+
 // Serialises msg after its varint32 length, straight into out (no temporary string).
 template <class Message>
 void appendFramed(const Message& msg, std::string& out) {
@@ -37,7 +44,7 @@ std::string HelloService::greeting(std::string_view name) {
   return g;
 }
 
-bool HelloService::onFrame(std::span<const std::uint8_t> payload, std::string& out) {
+bool HelloService::onFrame(std::span<const std::uint8_t> payload, server::Replies& out) {
   if (!tRequest.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     // proto3 rejects a string field holding invalid UTF-8; tell that apart from broken wire
     // format by parsing again without field types (only on this error path).
@@ -65,7 +72,7 @@ bool HelloService::onFrame(std::span<const std::uint8_t> payload, std::string& o
   return true;
 }
 
-void HelloService::appendError(std::string_view reason, std::string& out) {
+void HelloService::appendError(std::string_view reason, server::Replies& out) {
   hello::HelloReply reply;
   reply.set_error(std::string(reason));
   appendFramed(reply, out);

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/frame_service.h"
+#include "nioxx/server/frame_service.h"
 
 namespace hello {
 class HelloReply;
@@ -22,12 +22,14 @@ class HelloReply;
 
 namespace nioxx::demo {
 
-class HelloService final : public FrameService {
+// Replies are framed by the connection's Framing: with Framing::varint() (hello_server) that is
+// protobuf's length-delimited form, the protocol's wire format.
+class HelloService final : public server::FrameService {
  public:
-  bool onFrame(std::span<const std::uint8_t> payload, std::string& out) override;
-  void appendError(std::string_view reason, std::string& out) override;
+  bool onFrame(std::span<const std::uint8_t> payload, server::Replies& out) override;
+  void appendError(std::string_view reason, server::Replies& out) override;
 
-  static std::unique_ptr<FrameService> create() { return std::make_unique<HelloService>(); }
+  static std::unique_ptr<server::FrameService> create() { return std::make_unique<HelloService>(); }
 
   // "Hello, " + name + "!"
   static std::string greeting(std::string_view name);

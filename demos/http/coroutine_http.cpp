@@ -13,11 +13,11 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "common/demo_proactor.h"
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/coro/coro.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::http {
 namespace {
@@ -74,7 +74,7 @@ class CoroutineHttpServer final : public HttpServer {
   HttpServerConfig config_;
   DocumentRoot root_;
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
-  std::unique_ptr<demo::DemoProactor> proactor_;
+  std::unique_ptr<server::ServerProactor> proactor_;
   std::unique_ptr<coro::Scope> scope_;  // every coroutine of the server; before proactor_ dies
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
@@ -90,8 +90,8 @@ class CoroutineHttpServer final : public HttpServer {
 InetSocketAddress CoroutineHttpServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ = demo::makeDemoProactor(config_.threads, config_.dispatch,
-                                     demo::ProcessorTuning{"inline", true, config_.engine});
+  proactor_ = server::makeServerProactor(config_.threads, config_.dispatch,
+                                         server::ProcessorTuning{"inline", true, config_.engine});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());

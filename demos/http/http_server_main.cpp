@@ -1,25 +1,15 @@
 // http_server: a static file server (HTTP/1.1, GET and HEAD) in reactor, proactor or coroutine
 // mode, with the demo servers' operational habits: limits on by default, --help, the listening
 // line, SIGTERM drains (answers what was received, then stops), spdlog.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "http/http_server.h"
 #include "nioxx/core/log.h"
+#include "nioxx/server/process.h"
 
 namespace {
-
-void raiseFileLimit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<long long>(s * 1000));
@@ -116,16 +106,10 @@ int main(int argc, char** argv) {
 
   nioxx::log::init(logLevel);
   auto logger = nioxx::log::get("http");
-  raiseFileLimit();
-
-  // SIGINT/SIGTERM blocked in every thread and taken synchronously with sigwait (see
-  // demos/common/server_main.cpp).
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  nioxx::server::raiseFileLimit();
+  // Before the server's threads start: they inherit the blocked SIGINT/SIGTERM (the server
+  // layer's signal handling, as serverMain() does it).
+  nioxx::server::StopSignals stopSignals;
 
   std::unique_ptr<HttpServer> server;
   nioxx::InetSocketAddress bound;
@@ -147,10 +131,9 @@ int main(int argc, char** argv) {
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&stopSignals, &signal);
+  const int signal = stopSignals.wait();
   logger->info("{} received: stopping (no new connections; answering what was received)",
-               signal == SIGINT ? "SIGINT" : "SIGTERM");
+               nioxx::server::StopSignals::name(signal));
   server->stop();
   const HttpStats s = server->stats();
   std::printf("stopped: connections=%llu requests=%llu\n",

@@ -1,5 +1,5 @@
 // Proactive glue for the HTTP server: completion handlers on AsyncSocket (any engine, through
-// demos/common's DemoProactor). One read in flight per connection feeds the HttpSession; the
+// the server layer's ServerProactor). One read in flight per connection feeds the HttpSession; the
 // front response is sent as one writeAll of the head, then the file range with transmitFile (the
 // paper's TransmitFile: sendfile in the emulated engine, splice with io_uring), so file bytes
 // never pass through user space. The range goes in transmissions of at most --file-chunk bytes,
@@ -18,7 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/demo_proactor.h"
+#include "nioxx/server/server_proactor.h"
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
@@ -105,7 +105,7 @@ class ProactiveHttpServer final : public HttpServer {
   HttpServerConfig config_;
   DocumentRoot root_;
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
-  std::unique_ptr<demo::DemoProactor> proactor_;
+  std::unique_ptr<server::ServerProactor> proactor_;
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
   std::mutex registryMutex_;
@@ -309,8 +309,8 @@ void Connection::finishFront() {
 InetSocketAddress ProactiveHttpServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ = demo::makeDemoProactor(config_.threads, config_.dispatch,
-                                     demo::ProcessorTuning{"inline", true, config_.engine});
+  proactor_ = server::makeServerProactor(config_.threads, config_.dispatch,
+                                         server::ProcessorTuning{"inline", true, config_.engine});
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (auto ec = server_.bind(*address)) {
     throw std::system_error(ec, "cannot listen on " + address->toString());

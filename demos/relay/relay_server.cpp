@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "common/demo_proactor.h"
-#include "common/demo_server.h"
-#include "common/metrics_endpoint.h"
+#include "nioxx/server/server_proactor.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/metrics_endpoint.h"
 #include "nioxx/core/log.h"
 #include "nioxx/core/metrics.h"
 #include "nioxx/proactor/async_server_socket.h"
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   std::string dispatch = "call-through";
   std::size_t threads = 2;
   demo::Relay::Options ro;
-  demo::ProcessorTuning tuning;
+  nioxx::server::ProcessorTuning tuning;
   std::string metricsAt;
   std::string traceFile;
   bool reusePort = false;
@@ -92,17 +92,17 @@ int main(int argc, char** argv) {
   std::unique_ptr<OperationMetrics> operations;
   if (!metricsAt.empty()) operations = std::make_unique<OperationMetrics>(dispatch, tracer.get());
   tuning.observer = operations ? static_cast<OperationObserver*>(operations.get()) : tracer.get();
-  std::unique_ptr<demo::DemoProactor> proactor;
+  std::unique_ptr<nioxx::server::ServerProactor> proactor;
   try {
-    demo::validate(tuning);
-    proactor = demo::makeDemoProactor(threads, dispatch, tuning);
+    nioxx::server::validate(tuning);
+    proactor = nioxx::server::makeServerProactor(threads, dispatch, tuning);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay_server: %s\n", e.what());
     return 2;
   }
   Proactor& p = proactor->proactor();
   AsyncServerSocket server = AsyncServerSocket::open(p);
-  if (reusePort) demo::enableReusePort(server.fd());
+  if (reusePort) nioxx::server::enableReusePort(server.fd());
   if (auto ec = server.bind(*listen)) {
     std::fprintf(stderr, "cannot listen: %s\n", ec.message().c_str());
     return 1;
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   };
   server.accept(onAccept);
   std::vector<metrics::MetricsRegistry::Handle> collectors;
-  std::unique_ptr<demo::MetricsEndpoint> endpoint;
+  std::unique_ptr<nioxx::server::MetricsEndpoint> endpoint;
   if (!metricsAt.empty()) {
     auto& registry = metrics::MetricsRegistry::global();
     collectors.push_back(registry.add([&](metrics::Exposition& out) {
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
     collectors.push_back(
         registry.add([ops = operations.get()](metrics::Exposition& out) { ops->collect(out); }));
     try {
-      endpoint = std::make_unique<demo::MetricsEndpoint>(demo::MetricsEndpoint::parse(metricsAt),
+      endpoint = std::make_unique<nioxx::server::MetricsEndpoint>(nioxx::server::MetricsEndpoint::parse(metricsAt),
                                                          [&registry] { return registry.scrape(); });
     } catch (const std::exception& e) {
       std::fprintf(stderr, "relay_server: --metrics %s: %s\n", metricsAt.c_str(), e.what());

@@ -24,15 +24,15 @@
 
 #include <google/protobuf/stubs/logging.h>
 
-#include "common/framed_session.h"
 #include "hello.pb.h"
 #include "hello/hello_service.h"
+#include "nioxx/server/framed_session.h"
 
 namespace {
 
-using nioxx::demo::FramedSession;
 using nioxx::demo::HelloService;
-using nioxx::demo::SessionLimits;
+using nioxx::server::FramedSession;
+using nioxx::server::SessionLimits;
 
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "hello_fuzz oracle: %s\n", what);

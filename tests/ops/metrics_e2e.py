@@ -1,14 +1,60 @@
 """--metrics end to end: a loaded hello_server's /metrics passes `promtool check metrics`
 (Debian's prometheus package), parses with python3-prometheus-client, and its counters agree with
-the load; the endpoint answers bad requests with HTTP errors; a bad --metrics value exits 2."""
+the load; the output-pending gauge sees the replies held for a client that does not read, and
+drops to zero once it is gone; the endpoint answers bad requests with HTTP errors; a bad
+--metrics value exits 2."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
+import sys
+import time
 
 import ops_support as s
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+import hello_wire  # noqa: E402  (tests/reliability: the hello protocol's wire format)
+
+
+def gauge(url: str, name: str, parse) -> float:
+    _, _, text = s.http_get(url)
+    return next((x.value for f in parse(text) for x in f.samples if x.name == name), -1.0)
+
+
+def check_output_pending(c: s.Checks, server: s.Server, parse) -> None:
+    """A client that sends requests and never reads: once the kernel's buffers are full, the
+    server holds replies (up to --output-cap) and the gauge shows them; when the client goes,
+    the gauge goes back to zero."""
+    name = "nioxx_server_output_pending_bytes"
+    block = b"".join(hello_wire.request("x" * 1000, i + 1) for i in range(1000))  # ~1 MB
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.setblocking(False)
+    held = -1.0
+    sent = 0
+    rest = memoryview(block)  # a partial send continues where it stopped: frames stay whole
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and held <= 0:
+        try:
+            while sent < 256 << 20:  # the server stops reading long before this
+                n = sock.send(rest)
+                sent += n
+                rest = rest[n:] if n < len(rest) else memoryview(block)
+        except BlockingIOError:
+            pass
+        held = gauge(server.metrics_url, name, parse)
+        if held <= 0:
+            time.sleep(0.2)
+    c.check(held > 0, f"{name} > 0 while a client does not read ({held:.0f} bytes; "
+                      f"{sent >> 20} MiB of requests sent)")
+    sock.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and held != 0:
+        time.sleep(0.2)
+        held = gauge(server.metrics_url, name, parse)
+    c.check(held == 0, f"{name} back to 0 once that client is gone ({held:.0f})")
 
 
 def main() -> None:
@@ -58,6 +104,7 @@ def main() -> None:
         for name, kind in [("nioxx_server_frames", "counter"),
                            ("nioxx_server_connections_accepted", "counter"),
                            ("nioxx_server_connections_open", "gauge"),
+                           ("nioxx_server_output_pending_bytes", "gauge"),
                            ("nioxx_loop_iterations", "counter"),
                            ("nioxx_loop_lag_seconds", "gauge")]:
             fam = families.get(name)
@@ -78,6 +125,7 @@ def main() -> None:
         frames2 = next(x.value for f in text_string_to_metric_families(text2) for x in f.samples
                        if x.name == "nioxx_server_frames_total")
         c.check(frames2 > frames, f"frames counter grows with more load ({frames} -> {frames2})")
+        check_output_pending(c, server, text_string_to_metric_families)
 
         base = server.metrics_url.rsplit("/", 1)[0]
         c.check(s.http_get(base + "/")[0] == 404, "GET / -> 404")

@@ -14,19 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "common/framed_session.h"
 #include "hello.pb.h"
 #include "hello/hello_service.h"
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/proactor/all.h"
+#include "nioxx/server/framed_session.h"
 #include "property.h"
 
 namespace nioxx::sim {
 namespace {
 
-using demo::FramedSession;
 using demo::HelloService;
+using server::FramedSession;
 using std::chrono::nanoseconds;
 
 constexpr std::uint64_t kIdleNs = 5'000'000'000ull;   // the server's idle timeout
@@ -121,7 +121,7 @@ void helloProperty(World& world, Check& check) {
     AsyncServerSocket listener = AsyncServerSocket::open(proactor);
     listener.bind(InetSocketAddress::loopback(0), 16);
     const InetSocketAddress address = *listener.localAddress();
-    const demo::SessionLimits limits{kMaxFrame, 64 + rng.below(4096)};
+    const server::SessionLimits limits{kMaxFrame, 64 + rng.below(4096)};
 
     std::vector<std::shared_ptr<ServerConn>> served;
     std::function<void(const std::shared_ptr<ServerConn>&)> advance;

@@ -1,5 +1,5 @@
 // FramedSession + HelloService: the protocol core shared by both server modes.
-#include "common/framed_session.h"
+#include "nioxx/server/framed_session.h"
 
 #include <gtest/gtest.h>
 

@@ -9,9 +9,16 @@
 #include <string_view>
 #include <vector>
 
-#include "common/framed_session.h"
 #include "hello.pb.h"
 #include "nioxx/core/frame_codec.h"
+#include "nioxx/server/framed_session.h"
+
+namespace nioxx::demo {
+// The session is the server layer's; the demo tests drive it with the hello protocol.
+using server::FramedSession;
+using server::ServerStats;
+using server::SessionLimits;
+}  // namespace nioxx::demo
 
 namespace nioxx::demo::testing {
 

@@ -2,7 +2,7 @@
 // holds no read buffer. On io_uring a read must name its buffer when it is issued, so the glues
 // read there from a provided-buffer group (the kernel picks a buffer when bytes arrive); a pooled
 // read would hold a chunk per idle connection (the 4 KiB per connection once measured).
-// DemoServer::readBuffersHeld() counts pooled chunks taken and group buffers not given back. The
+// server::Server::readBuffersHeld() counts pooled chunks taken and group buffers not given back. The
 // emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
 // per thread, not per connection, so the bound below is the server's thread count.
 #include <gtest/gtest.h>
@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/demo_server.h"
 #include "hello/hello_service.h"
 #include "hello_test_util.h"
+#include "nioxx/server/server.h"
 #include "nioxx/uring/uring_processor.h"
 #include "nioxx_test/blocking_client.h"
 
@@ -24,6 +24,9 @@ namespace nioxx::demo {
 namespace {
 
 using namespace std::chrono_literals;
+using server::makeCoroutineServer;
+using server::makeProactiveServer;
+using server::ServerConfig;
 
 struct Case {
   std::string mode;      // proactor | coroutine

@@ -1,10 +1,12 @@
-// FramedSession: everything a connection of a framed demo server does except I/O. The glue
+// FramedSession: everything a connection of a framed server does except I/O. The glue
 // (reactive or proactive) reads bytes into readSpace(), commits them, writes what nextOutput()
 // returns, and closes the socket when shouldClose() says so. The session splits the input into
-// frames, hands them to the FrameService, queues the replies, and applies the limits:
+// frames (its Framing: varint, length-prefixed or lines), hands them to the FrameService, queues
+// the replies, and applies the limits:
 //
-// - max frame: a prefix declaring more, or a varint longer than 5 bytes, gets one error reply after
-//   the replies to every earlier request; then the connection closes (after the flush).
+// - max frame: a prefix declaring more, a varint longer than 5 bytes, or a line longer than the
+//   limit gets one error reply after the replies to every earlier request; then the connection
+//   closes (after the flush).
 // - output cap: while more than outputCap reply bytes wait to be written, no further request is
 //   decoded and wantsRead() is false, so the glue stops reading: a client that does not read its
 //   replies is held back by TCP flow control instead of growing the server's memory. The bytes
@@ -13,7 +15,7 @@
 //   (proactive glue: AsyncSocket water marks outputCap / 2 and outputCap; its writability
 //   notification calls resume()).
 //
-// Memory per connection is bounded by maxFrame + kMaxVarint32Bytes + kReadChunk of input and
+// Memory per connection is bounded by maxFrame + Framing::overhead() + kReadChunk of input and
 // outputCap + one reply of output. Input comes in two ways:
 // - readSpace()/commitRead(): the glue reads into the session's own buffer;
 // - feed(): the glue reads into a buffer of its own (one per thread, or from a pool) and the
@@ -31,16 +33,17 @@
 #include <string>
 #include <vector>
 
-#include "common/frame_service.h"
-#include "common/output_buffer.h"
-#include "common/server_stats.h"
 #include "nioxx/core/frame_codec.h"
+#include "nioxx/server/frame_service.h"
+#include "nioxx/server/framing.h"
+#include "nioxx/server/output_buffer.h"
+#include "nioxx/server/server_stats.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 struct SessionLimits {
-  std::size_t maxFrame = kDefaultMaxFrameSize;
-  std::size_t outputCap = 256 * 1024;
+  std::size_t maxFrame = kDefaultMaxFrameSize;  // largest request payload (lines: line length)
+  std::size_t outputCap = 256 * 1024;           // queued reply bytes before reading stops
 };
 
 class FramedSession {
@@ -48,7 +51,11 @@ class FramedSession {
   static constexpr std::size_t kReadChunk = 4096;  // initial and minimum free space offered
 
   // stats may be null (unit tests).
-  FramedSession(std::unique_ptr<FrameService> service, SessionLimits limits, ServerStats* stats);
+  FramedSession(std::unique_ptr<FrameService> service, SessionLimits limits, ServerStats* stats,
+                Framing framing = Framing::varint());
+  ~FramedSession();
+  FramedSession(const FramedSession&) = delete;
+  FramedSession& operator=(const FramedSession&) = delete;
 
   // --- input ---
   // True while the glue should read: the connection is open, no EOF was seen, and the output
@@ -87,6 +94,9 @@ class FramedSession {
   }
   // Moves every reply waiting in the session out (for a write the glue hands to its queue).
   std::string takeOutput();
+  // n bytes of what takeOutput() returned were written by the glue's queue (statistics: bytes
+  // sent, output bytes pending).
+  void outputWritten(std::size_t n) noexcept;
   // The glue's queue drained (to its low water mark): decodes the input held back by the cap.
   void resume();
   // Decoding is paused by the output cap.
@@ -114,14 +124,18 @@ class FramedSession {
   void finishIfEof();
   void fail(std::string reason);
   std::size_t buffered() const noexcept { return inEnd_ - inStart_; }
+  // Counts the reply bytes appended since out_.back() held `before` bytes as pending output.
+  void produced(std::size_t before) noexcept;
 
   std::unique_ptr<FrameService> service_;
+  Framing framing_;
   SessionLimits limits_;
   ServerStats* stats_;
   std::vector<std::uint8_t> in_;  // unread-by-the-decoder bytes are [inStart_, inEnd_)
   std::size_t inStart_ = 0;
   std::size_t inEnd_ = 0;
-  std::size_t needed_ = 0;  // total size of the frame at inStart_, when its prefix is known
+  std::size_t needed_ = 0;    // total size of the frame at inStart_, when its prefix is known
+  std::size_t searched_ = 0;  // bytes of the frame at inStart_ already scanned (FramingScan)
   OutputBuffer out_;
   bool eof_ = false;
   bool truncatedIsError_ = true;
@@ -130,8 +144,9 @@ class FramedSession {
   bool failed_ = false;
   bool fed_ = false;  // the glue uses feed(): in_ only ever holds leftovers, so free it when empty
   std::uint64_t requests_ = 0;
+  std::uint64_t unsent_ = 0;  // reply bytes produced and not yet written (the stats gauge's share)
   std::size_t (*backlog_)(const void*) = nullptr;
   const void* backlogContext_ = nullptr;
 };
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

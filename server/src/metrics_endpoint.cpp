@@ -1,4 +1,4 @@
-#include "common/metrics_endpoint.h"
+#include "nioxx/server/metrics_endpoint.h"
 
 #include <map>
 #include <stdexcept>
@@ -9,7 +9,7 @@
 #include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 std::string response(std::string_view status, std::string_view contentType,
@@ -179,4 +179,4 @@ std::string MetricsEndpoint::respond(const std::string& head,
   }
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "common/demo_server.h"
-#include "common/metrics_endpoint.h"
 #include "nioxx/core/metrics.h"
 #include "nioxx/proactor/operation_metrics.h"
 #include "nioxx/proactor/trace_recorder.h"
+#include "nioxx/server/metrics_endpoint.h"
+#include "nioxx/server/server.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 struct ObservabilityOptions {
   std::string metrics;  // "HOST:PORT" or empty (off)
@@ -34,7 +34,7 @@ class ServerObservability {
   // After server.start(): registers the collectors and opens the endpoint (throws
   // std::system_error if it cannot bind). Returns a line for the log ("metrics on http://...")
   // or an empty string.
-  std::string attach(DemoServer& server, const std::string& program);
+  std::string attach(Server& server, const std::string& program);
   // After server.stop(), before the server is destroyed: closes the endpoint, drops the
   // collectors and writes the trace file (returns a line for the log, or an empty string; throws
   // std::system_error if the file cannot be written). Idempotent.
@@ -51,4 +51,4 @@ class ServerObservability {
   bool traced_ = false;
 };
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

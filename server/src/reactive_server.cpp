@@ -15,12 +15,12 @@
 #include <thread>
 #include <vector>
 
-#include "common/demo_server.h"
 #include "nioxx/core/log.h"
 #include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor_group.h"
+#include "nioxx/server/server.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -125,12 +125,12 @@ ReactiveConnection* Loop::nextOf(ReactiveConnection* c) noexcept {
   return c->next_;
 }
 
-class ReactiveServer final : public DemoServer {
+class ReactiveServer final : public Server {
  public:
   ReactiveServer(const ServerConfig& config, ServiceFactory factory)
       : config_(config),
         factory_(std::move(factory)),
-        group_(config.threads, "hello-reactor"),
+        group_(config.threads, "server-loop"),
         loops_(group_.size()) {
     for (std::size_t i = 0; i < loops_.size(); ++i) {
       loops_[i].reactor = &group_.at(i);
@@ -168,7 +168,8 @@ class ReactiveServer final : public DemoServer {
 ReactiveConnection::ReactiveConnection(ReactiveServer& server, Loop& loop, SocketChannel channel)
     : loop_(loop),
       channel_(std::move(channel)),
-      session_(server.factory()(), server.config().limits, &server.stats()) {
+      session_(server.factory()(), server.config().limits, &server.stats(),
+               server.config().framing) {
   server.live().fetch_add(1, std::memory_order_relaxed);
   server.stats().connectionOpened();
 }
@@ -315,7 +316,7 @@ bool ReactiveConnection::sweep(Clock::time_point now) {
     const auto idle = server().config().idleTimeout;
     if (idle.count() <= 0 || now - lastActive_ < idle) return false;
     ServerStats::add(server().stats().idleClosed, 1);
-    nioxx::log::get("hello")->debug("closing idle connection fd={}", channel_.fd());
+    nioxx::log::get("server")->debug("closing idle connection fd={}", channel_.fd());
   }
   destroy();
   return true;
@@ -390,7 +391,7 @@ void ReactiveServer::stop() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (const std::size_t left = live_.load(); left > 0) {
-    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections", left);
+    nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections", left);
   }
   for (auto& loop : loops_)
     runOn(*loop.reactor, [&loop] { loop.destroyAll(); });
@@ -410,8 +411,8 @@ void enableReusePort(int fd) {
   }
 }
 
-std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory) {
+std::unique_ptr<Server> makeReactiveServer(const ServerConfig& config, ServiceFactory factory) {
   return std::make_unique<ReactiveServer>(config, std::move(factory));
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

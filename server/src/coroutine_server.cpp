@@ -15,13 +15,13 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "common/demo_proactor.h"
-#include "common/demo_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/coro/coro.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -55,7 +55,7 @@ struct ConnectionIo {
   }
 };
 
-class CoroutineServer final : public DemoServer {
+class CoroutineServer final : public Server {
  public:
   CoroutineServer(const ServerConfig& config, ServiceFactory factory)
       : config_(config), factory_(std::move(factory)) {}
@@ -109,7 +109,7 @@ class CoroutineServer final : public DemoServer {
   ServerStats stats_;
   // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
-  std::unique_ptr<DemoProactor> proactor_;
+  std::unique_ptr<ServerProactor> proactor_;
   BufferGroup readGroup_;               // io_uring: the kernel picks the buffer (makeReadGroup)
   std::unique_ptr<coro::Scope> scope_;  // every coroutine of the server; before proactor_ dies
   AsyncServerSocket server_;
@@ -125,8 +125,8 @@ InetSocketAddress CoroutineServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
   proactor_ =
-      makeDemoProactor(config_.threads, config_.dispatch,
-                       {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+      makeServerProactor(config_.threads, config_.dispatch,
+                         {config_.ioMode, config_.speculative, config_.engine, config_.observer});
   readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
@@ -150,7 +150,7 @@ coro::Task<void> CoroutineServer::acceptLoop() {
       if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
         ServerStats::add(stats_.shed, 1);
       } else {
-        nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
+        nioxx::log::get("server")->warn("accept failed: {}", ec.message());
       }
       co_await coro::sleep(proactor_->proactor(), milliseconds(10));  // rather than spin
       continue;
@@ -165,7 +165,7 @@ coro::Task<void> CoroutineServer::acceptLoop() {
 
 coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
   Registered registered(*this, socket);  // closes the socket when the coroutine ends
-  FramedSession session(factory_(), config_.limits, &stats_);
+  FramedSession session(factory_(), config_.limits, &stats_, config_.framing);
   const std::stop_token stop = co_await coro::currentStopToken();
   socket.setNoDelay(true);
   if (rejected) session.reject(tooManyConnectionsReason(config_.maxConnections));
@@ -257,15 +257,15 @@ void CoroutineServer::stop() {
   scope_->requestStop();
   if (!scope_->joinFor(config_.shutdownGrace)) {
     std::lock_guard lock(registryMutex_);
-    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections",
-                                   registry_.size());
+    nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections",
+                                    registry_.size());
     for (auto& [registered, socket] : registry_)
       socket.close();  // their operations complete with operation_aborted
   }
   try {
     scope_->join();
   } catch (const std::exception& e) {
-    nioxx::log::get("hello")->error("a connection ended with an exception: {}", e.what());
+    nioxx::log::get("server")->error("a connection ended with an exception: {}", e.what());
   }
   scope_.reset();
   proactor_->shutdown();
@@ -273,9 +273,8 @@ void CoroutineServer::stop() {
 
 }  // namespace
 
-std::unique_ptr<DemoServer> makeCoroutineServer(const ServerConfig& config,
-                                                ServiceFactory factory) {
+std::unique_ptr<Server> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory) {
   return std::make_unique<CoroutineServer>(config, std::move(factory));
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

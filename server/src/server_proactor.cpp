@@ -1,4 +1,4 @@
-#include "common/demo_proactor.h"
+#include "nioxx/server/server_proactor.h"
 
 #include <stdexcept>
 #include <string>
@@ -9,7 +9,7 @@
 #include "nioxx/core/log.h"
 #include "nioxx/uring/uring_processor.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 DispatchStrategy parseDispatch(std::string_view dispatch) {
@@ -41,10 +41,10 @@ EmulatedProactorOptions optionsFor(std::size_t threads, DispatchStrategy strateg
 }
 
 // Either engine: the Proactor plus, for post_reactive, the threads that run its handlers.
-class EngineDemoProactor final : public DemoProactor {
+class EngineServerProactor final : public ServerProactor {
  public:
-  EngineDemoProactor(Proactor proactor, std::size_t threads, DispatchStrategy strategy,
-                     const char* engine)
+  EngineServerProactor(Proactor proactor, std::size_t threads, DispatchStrategy strategy,
+                       const char* engine)
       : proactor_(std::move(proactor)), engine_(engine) {
     // post_reactive: handlers run only inside Proactor::run(), so somebody has to call it.
     if (strategy == DispatchStrategy::post_reactive) {
@@ -52,7 +52,7 @@ class EngineDemoProactor final : public DemoProactor {
         runners_.emplace_back([this] { proactor_.run(); });
     }
   }
-  ~EngineDemoProactor() override { shutdown(); }
+  ~EngineServerProactor() override { shutdown(); }
 
   Proactor& proactor() noexcept override { return proactor_; }
   const char* engine() const noexcept override { return engine_; }
@@ -84,8 +84,8 @@ void validate(const ProcessorTuning& tuning) {
   }
 }
 
-std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
-                                               const ProcessorTuning& tuning) {
+std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch,
+                                                   const ProcessorTuning& tuning) {
   validate(tuning);
   const DispatchStrategy strategy = parseDispatch(dispatch);
   if (tuning.engine != "emulated") {
@@ -96,25 +96,26 @@ std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_
       o.proactor.strategy = strategy;
       o.proactor.poolThreads = threads;
       o.proactor.observer = tuning.observer;
-      return std::make_unique<EngineDemoProactor>(makeUringProactor(o), threads, strategy, "uring");
+      return std::make_unique<EngineServerProactor>(makeUringProactor(o), threads, strategy,
+                                                    "uring");
     }
     if (tuning.engine == "uring") {
       throw std::runtime_error("--engine uring: io_uring is unavailable here: " + here.reason);
     }
     log::get("proactor")->warn("io_uring unavailable ({}): using the emulated engine", here.reason);
   }
-  return std::make_unique<EngineDemoProactor>(
+  return std::make_unique<EngineServerProactor>(
       makeEmulatedProactor(optionsFor(threads, strategy, tuning)), threads, strategy, "emulated");
 }
 
-std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch) {
-  return makeDemoProactor(threads, dispatch, ProcessorTuning{});
+std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch) {
+  return makeServerProactor(threads, dispatch, ProcessorTuning{});
 }
 
-BufferGroup makeReadGroup(DemoProactor& proactor) {
+BufferGroup makeReadGroup(ServerProactor& proactor) {
   if (std::string_view(proactor.engine()) != "uring") return {};
   return proactor.proactor().provideBuffers(
       {.bufferSize = kReadBufferSize, .buffersPerThread = kReadBuffersPerThread});
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

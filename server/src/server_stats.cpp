@@ -1,9 +1,11 @@
-#include "common/server_stats.h"
+#include "nioxx/server/server_stats.h"
 
 #include <fmt/format.h>
 #include <malloc.h>
 
-namespace nioxx::demo {
+#include <algorithm>
+
+namespace nioxx::server {
 
 void ServerStats::connectionOpened() noexcept {
   const std::uint64_t now = active.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -48,6 +50,12 @@ void ServerStats::collectMetrics(metrics::Exposition& out, const std::string& se
   counter("nioxx_server_sent_bytes_total", "Bytes written to clients.", bytesOut);
   out.family("nioxx_server_connections_open", "Connections open now.", Type::gauge)
       .sample(labels, static_cast<double>(get(active)));
+  // Cells of different threads are read one after the other: a sum caught between a write on one
+  // thread and its accounting on another can be off by a moment, never below zero for long.
+  out.family("nioxx_server_output_pending_bytes",
+             "Reply bytes queued and not yet written to clients, summed over connections.",
+             Type::gauge)
+      .sample(labels, static_cast<double>(std::max<std::int64_t>(0, outputPending.value())));
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

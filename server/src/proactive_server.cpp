@@ -14,16 +14,16 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/demo_proactor.h"
-#include "common/demo_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 #include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -80,7 +80,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   bool closed_ = false;
 };
 
-class ProactiveServer final : public DemoServer {
+class ProactiveServer final : public Server {
  public:
   ProactiveServer(const ServerConfig& config, ServiceFactory factory)
       : config_(config), factory_(std::move(factory)) {}
@@ -113,7 +113,7 @@ class ProactiveServer final : public DemoServer {
   ServerStats stats_;
   // Declared before the proactor: outlives every read (chunks in flight are returned at shutdown).
   BufferPool readPool_{{.chunkSize = 16 * 1024, .maxCached = 64}};
-  std::unique_ptr<DemoProactor> proactor_;
+  std::unique_ptr<ServerProactor> proactor_;
   BufferGroup readGroup_;
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
@@ -128,7 +128,8 @@ class ProactiveServer final : public DemoServer {
 ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket socket)
     : server_(server),
       socket_(std::move(socket)),
-      session_(server.factory()(), server.config().limits, &server.stats()) {
+      session_(server.factory()(), server.config().limits, &server.stats(),
+               server.config().framing) {
   server_.stats().connectionOpened();
   // Replies queued on the socket count against the output cap, as the session's own do.
   session_.setOutputBacklog(
@@ -295,7 +296,7 @@ void ProactiveConnection::onWrite(IoResult& r) {
   --writesInFlight_;
   if (closed_) return;
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
-    ServerStats::add(server_.stats().bytesOut, n);
+    session_.outputWritten(n);
     lastActive_ = Clock::now();
   }
   if (r.success() || r.aborted()) return advance();
@@ -319,8 +320,8 @@ InetSocketAddress ProactiveServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
   proactor_ =
-      makeDemoProactor(config_.threads, config_.dispatch,
-                       {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+      makeServerProactor(config_.threads, config_.dispatch,
+                         {config_.ioMode, config_.speculative, config_.engine, config_.observer});
   readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
@@ -345,7 +346,7 @@ void ProactiveServer::onAccept(AcceptResult& r) {
     if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
       ServerStats::add(stats_.shed, 1);
     } else {
-      nioxx::log::get("hello")->warn("accept failed: {}", ec.message());
+      nioxx::log::get("server")->warn("accept failed: {}", ec.message());
     }
     // Whatever went wrong, try again a little later rather than spin.
     proactor_->proactor().scheduleTimer(milliseconds(10), [this](TimerResult&) {
@@ -392,7 +393,7 @@ void ProactiveServer::stop() {
     std::this_thread::sleep_for(milliseconds(5));
   }
   if (const std::size_t left = remaining(); left > 0) {
-    nioxx::log::get("hello")->warn("graceful stop timed out: closing {} connections", left);
+    nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections", left);
     std::lock_guard lock(registryMutex_);
     for (auto& [raw, weak] : registry_) {
       if (auto c = weak.lock()) all.push_back(std::move(c));
@@ -406,9 +407,8 @@ void ProactiveServer::stop() {
 
 }  // namespace
 
-std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config,
-                                                ServiceFactory factory) {
+std::unique_ptr<Server> makeProactiveServer(const ServerConfig& config, ServiceFactory factory) {
   return std::make_unique<ProactiveServer>(config, std::move(factory));
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -1,33 +1,20 @@
-#include "common/server_main.h"
-
-#include <sys/resource.h>
+#include "nioxx/server/server_main.h"
 
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
 #include <exception>
 
-#include "common/demo_proactor.h"
-#include "common/demo_server.h"
-#include "common/server_observability.h"
 #include "nioxx/core/log.h"
+#include "nioxx/server/observability.h"
+#include "nioxx/server/process.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 
-namespace nioxx::demo {
-namespace {
-
-// Lets the server hold as many connections as the hard limit allows (issue 6: 10,000 clients).
-void raiseFileLimit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
-}  // namespace
+namespace nioxx::server {
 
 int serverMain(int argc, char** argv, const ServerProgram& program) {
   ServerConfig config;
+  config.framing = program.framing;
   std::string logLevel = "info";
   double idleSeconds = static_cast<double>(config.idleTimeout.count()) / 1000.0;
   double graceSeconds = static_cast<double>(config.shutdownGrace.count()) / 1000.0;
@@ -71,8 +58,10 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
                  "waiting for readiness (as Asio does); off = always wait for readiness first")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  app.add_option("--max-frame", config.limits.maxFrame,
-                 "Largest request frame in bytes; larger ones get an error reply, then close")
+  app.add_option(
+         "--max-frame", config.limits.maxFrame,
+         "Largest request frame in bytes (line protocols: longest line); larger ones get an "
+         "error reply, then close")
       ->check(CLI::Range(std::size_t{16}, std::size_t{64} << 20))
       ->capture_default_str();
   app.add_option("--max-connections", config.maxConnections,
@@ -132,18 +121,12 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   config.shutdownGrace = std::chrono::milliseconds(static_cast<long long>(graceSeconds * 1000));
 
   nioxx::log::init(logLevel);
-  auto logger = nioxx::log::get("hello");
+  auto logger = nioxx::log::get("server");
   if (program.init) program.init();
   raiseFileLimit();
 
-  // SIGINT/SIGTERM are blocked in every thread (the server's threads inherit the mask) and taken
-  // synchronously below with sigwait: no async-signal-safety puzzles.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  // Before the server's threads start: they inherit the blocked SIGINT/SIGTERM.
+  StopSignals stopSignals;
 
   std::unique_ptr<ServerObservability> observability;  // outlives the server (its observer)
   try {
@@ -153,7 +136,7 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
     return 2;
   }
   config.observer = observability->observer();
-  std::unique_ptr<DemoServer> server;
+  std::unique_ptr<Server> server;
   InetSocketAddress bound;
   std::string observeLine;
   try {
@@ -186,10 +169,9 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   }
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&stopSignals, &signal);
+  const int signal = stopSignals.wait();
   logger->info("{} received: stopping (no new connections; answering what was received)",
-               signal == SIGINT ? "SIGINT" : "SIGTERM");
+               StopSignals::name(signal));
   server->stop();
   std::string traceLine;
   try {
@@ -209,4 +191,4 @@ int serverMain(int argc, char** argv, const ServerProgram& program) {
   return 0;
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -1,12 +1,18 @@
-// DemoServer: a framed request/reply server over nioxx, in one of two I/O styles sharing the
+// Server: a framed request/reply server over nioxx, in one of three I/O styles sharing the
 // protocol logic (FrameService + FramedSession):
 //   - reactive: an EventHandler per connection on a ReactorGroup (reactor/), Acceptor on loop 0;
 //   - proactive: completion handlers on AsyncSocket/AsyncServerSocket (proactor/) over the
 //     bridge's EmulatedProcessor, with the chosen DispatchStrategy;
 //   - coroutine: the proactive style written as one coroutine per connection (coro/).
 //
-// Both apply the same limits (ServerConfig) and the same graceful stop: stop accepting, read what
-// the sockets already hold, answer every complete request, flush, close.
+// All apply the same framing and limits (ServerConfig) and the same graceful stop: stop
+// accepting, read what the sockets already hold, answer every complete request, flush, close.
+// A connection closes with a lingering close: our FIN once the last reply is queued, the
+// descriptor once the peer's FIN arrives (or lingerTimeout), so that unread input cannot turn
+// the close into a reset that destroys the last replies (an error reply above all).
+//
+// Most programs do not make a Server themselves: serverMain() (server_main.h) adds the command
+// line, the signals and the operator's options (metrics, trace).
 //
 // Thread rule: start()/stop() from one controlling thread outside the server's threads.
 #pragma once
@@ -17,13 +23,14 @@
 #include <memory>
 #include <string>
 
-#include "common/frame_service.h"
-#include "common/framed_session.h"
-#include "common/server_stats.h"
 #include "nioxx/core/inet_socket_address.h"
 #include "nioxx/proactor/observer.h"
+#include "nioxx/server/frame_service.h"
+#include "nioxx/server/framed_session.h"
+#include "nioxx/server/framing.h"
+#include "nioxx/server/server_stats.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 struct ServerConfig {
   std::string mode = "reactor";  // reactor | proactor | coroutine
@@ -34,6 +41,7 @@ struct ServerConfig {
   std::string ioMode = "inline";                   // proactor: inline | worker-pool
   bool speculative = true;                         // proactor: try I/O at initiation
   std::string engine = "emulated";                 // proactor: emulated | uring | auto
+  Framing framing{};                               // how requests and replies are framed
   SessionLimits limits{};                          // max frame, output cap
   std::size_t maxConnections = 10000;              // beyond: one error reply, then close
   std::chrono::milliseconds idleTimeout{60000};    // 0 = never; no request and no write progress
@@ -43,9 +51,9 @@ struct ServerConfig {
   bool reusePort = false;  // SO_REUSEPORT: several processes share the port (the kernel spreads)
 };
 
-class DemoServer {
+class Server {
  public:
-  virtual ~DemoServer() = default;
+  virtual ~Server() = default;
   // Binds and starts the threads; returns the bound address (the real port if 0 was asked).
   // Throws std::system_error if the address cannot be bound.
   virtual InetSocketAddress start() = 0;
@@ -61,10 +69,10 @@ class DemoServer {
   virtual std::size_t readBuffersHeld() const { return 0; }
 };
 
-std::unique_ptr<DemoServer> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);
-std::unique_ptr<DemoServer> makeProactiveServer(const ServerConfig& config, ServiceFactory factory);
+std::unique_ptr<Server> makeReactiveServer(const ServerConfig& config, ServiceFactory factory);
+std::unique_ptr<Server> makeProactiveServer(const ServerConfig& config, ServiceFactory factory);
 // The proactive server written with coroutines (coro/): same operations, same dispatch options.
-std::unique_ptr<DemoServer> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory);
+std::unique_ptr<Server> makeCoroutineServer(const ServerConfig& config, ServiceFactory factory);
 
 // SO_REUSEPORT on a listening socket before bind (--reuseport); throws std::system_error.
 void enableReusePort(int fd);
@@ -72,4 +80,4 @@ void enableReusePort(int fd);
 // Connection-limit error text shared by both styles.
 std::string tooManyConnectionsReason(std::size_t limit);
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -1,11 +1,11 @@
-#include "common/framed_session.h"
+#include "nioxx/server/framed_session.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 #include <utility>
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 namespace {
 // An idle connection keeps at most this much input buffer after a large frame went through.
@@ -13,8 +13,28 @@ constexpr std::size_t kKeepInputCapacity = 64 * 1024;
 }  // namespace
 
 FramedSession::FramedSession(std::unique_ptr<FrameService> service, SessionLimits limits,
-                             ServerStats* stats)
-    : service_(std::move(service)), limits_(limits), stats_(stats) {}
+                             ServerStats* stats, Framing framing)
+    : service_(std::move(service)), framing_(framing), limits_(limits), stats_(stats) {}
+
+FramedSession::~FramedSession() {
+  // Replies never written (the connection ended first) are no longer pending.
+  if (stats_ && unsent_ > 0) stats_->outputPending.add(-static_cast<std::int64_t>(unsent_));
+}
+
+void FramedSession::produced(std::size_t before) noexcept {
+  const std::size_t n = out_.back().size() - before;
+  unsent_ += n;
+  if (stats_ && n > 0) stats_->outputPending.add(static_cast<std::int64_t>(n));
+}
+
+void FramedSession::outputWritten(std::size_t n) noexcept {
+  n = std::min<std::size_t>(n, unsent_);
+  unsent_ -= n;
+  if (stats_) {
+    ServerStats::add(stats_->bytesOut, n);
+    stats_->outputPending.add(-static_cast<std::int64_t>(n));
+  }
+}
 
 bool FramedSession::wantsRead() const noexcept {
   return !closing_ && !eof_ && !blocked_;
@@ -49,7 +69,7 @@ void FramedSession::endOfInput(bool truncatedIsError) {
 
 void FramedSession::consumeOutput(std::size_t n) {
   out_.consume(n);
-  if (stats_) ServerStats::add(stats_->bytesOut, n);
+  outputWritten(n);
   // Hysteresis: resume only well under the cap, so a slow reader does not toggle per reply.
   if (blocked_ && out_.pending() <= limits_.outputCap / 2) process();
 }
@@ -72,13 +92,19 @@ void FramedSession::releaseIdleMemory() noexcept {
 
 void FramedSession::reject(std::string_view reason) {
   if (closing_) return;
-  service_->appendError(reason, out_.back());
+  const std::size_t before = out_.back().size();
+  Replies replies(framing_, out_.back());
+  service_->appendError(reason, replies);
+  produced(before);
   closing_ = true;
   inStart_ = inEnd_ = 0;
 }
 
 void FramedSession::fail(std::string reason) {
-  service_->appendError(reason, out_.back());
+  const std::size_t before = out_.back().size();
+  Replies replies(framing_, out_.back());
+  service_->appendError(reason, replies);
+  produced(before);
   failed_ = true;
   closing_ = true;
   inStart_ = inEnd_ = 0;  // nothing after a bad frame is looked at
@@ -99,6 +125,7 @@ void FramedSession::feed(std::span<const std::uint8_t> bytes) {
     return;
   }
   blocked_ = false;
+  searched_ = 0;  // no input held, so no partial frame: these bytes start a new one
   const std::size_t used = answer(bytes);
   if (closing_) return;
   const auto rest = bytes.subspan(used);
@@ -128,47 +155,53 @@ void FramedSession::process() {
 std::size_t FramedSession::answer(std::span<const std::uint8_t> src) {
   bool bad = false;
   bool paused = false;
+  bool quit = false;
   std::uint64_t answered = 0;
-  // scan() is stateless: a decoder per call costs nothing and keeps it out of every connection.
-  const FrameScan scan =
-      FrameDecoder(limits_.maxFrame).scan(src, [&](std::span<const std::uint8_t> frame) -> bool {
-        if (!service_->onFrame(frame, out_.back())) {
+  std::string& out = out_.back();  // stays the same string for the whole scan
+  const std::size_t before = out.size();
+  const FramingScan scan = framing_.scan(
+      src, limits_.maxFrame,
+      [&](std::span<const std::uint8_t> frame) -> bool {
+        Replies replies(framing_, out);
+        if (!service_->onFrame(frame, replies)) {
           bad = true;
           return false;
         }
         ++answered;
+        if (replies.closeRequested()) {
+          quit = true;
+          return false;
+        }
         const std::size_t elsewhere = backlog_ != nullptr ? backlog_(backlogContext_) : 0;
         if (out_.pending() + elsewhere > limits_.outputCap) {
           paused = true;
           return false;
         }
         return true;
-      });
+      },
+      searched_);
+  searched_ = 0;
+  produced(before);
   requests_ += answered;
   if (stats_) ServerStats::add(stats_->requests, answered);
-  if (bad) {  // the service appended its own error reply
-    failed_ = true;
+  if (bad || quit) {  // bad: the service appended its own error reply
+    failed_ = bad;
     closing_ = true;
-    inStart_ = inEnd_ = 0;
-    if (stats_) ServerStats::add(stats_->errors, 1);
+    inStart_ = inEnd_ = 0;  // nothing after it is looked at
+    if (stats_ && bad) ServerStats::add(stats_->errors, 1);
     return src.size();
   }
   if (paused) {
     blocked_ = true;
     return scan.consumed;
   }
-  const VarintResult prefix = decodeVarint32(src.subspan(scan.consumed));
-  if (scan.error == Error::frame_too_large) {
-    fail("frame too large: declared length " + std::to_string(prefix.value) +
-         " exceeds the limit of " + std::to_string(limits_.maxFrame) + " bytes");
-    return src.size();
-  }
   if (scan.error) {
-    fail("malformed frame: the length prefix is not a valid varint32 (longer than 5 bytes)");
+    fail(framing_.describe(scan, limits_.maxFrame));
     return src.size();
   }
   // What is left is one incomplete frame (or nothing).
-  needed_ = prefix.status == VarintStatus::ok ? prefix.length + prefix.value : 0;
+  needed_ = scan.needed;
+  searched_ = scan.searched;
   return scan.consumed;
 }
 
@@ -183,4 +216,4 @@ void FramedSession::finishIfEof() {
   inStart_ = inEnd_ = 0;
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

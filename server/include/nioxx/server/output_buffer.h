@@ -10,7 +10,7 @@
 #include <span>
 #include <string>
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 class OutputBuffer {
  public:
@@ -71,4 +71,4 @@ class OutputBuffer {
   std::string back_;  // appended since next() last swapped
 };
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

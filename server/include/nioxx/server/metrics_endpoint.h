@@ -18,7 +18,7 @@
 
 #include "nioxx/core/inet_socket_address.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 class MetricsEndpoint {
  public:
@@ -50,4 +50,4 @@ class MetricsEndpoint {
   std::thread thread_;
 };
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

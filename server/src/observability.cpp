@@ -1,4 +1,4 @@
-#include "common/server_observability.h"
+#include "nioxx/server/observability.h"
 
 #include <cerrno>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include "nioxx/core/log.h"
 #include "nioxx/reactor/loop_stats.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 ServerObservability::ServerObservability(ObservabilityOptions options, const ServerConfig& config)
     : options_(std::move(options)), config_(config) {
@@ -33,7 +33,7 @@ ServerObservability::~ServerObservability() {
   try {
     detach();
   } catch (const std::exception& e) {
-    log::get("hello")->error("{}", e.what());
+    log::get("server")->error("{}", e.what());
   }
 }
 
@@ -42,7 +42,7 @@ OperationObserver* ServerObservability::observer() noexcept {
   return tracer_.get();
 }
 
-std::string ServerObservability::attach(DemoServer& server, const std::string& program) {
+std::string ServerObservability::attach(Server& server, const std::string& program) {
   if (options_.metrics.empty()) return {};
   auto& registry = metrics::MetricsRegistry::global();
   const std::string engine = config_.mode == "reactor" ? "reactor" : server.engine();
@@ -79,4 +79,4 @@ std::string ServerObservability::detach() {
          std::to_string(s.dropped) + " events dropped from full rings)";
 }
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

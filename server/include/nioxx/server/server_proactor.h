@@ -1,6 +1,8 @@
-// DemoProactor: a Proactor over the bridge's EmulatedProcessor, with the threads a demo needs for
-// its dispatch strategy ("post-reactive" also starts `threads` Proactor::run() threads, since
-// that is where its handlers run). Shared by the proactive server and the proactive client.
+// ServerProactor: a Proactor on the chosen engine (the bridge's EmulatedProcessor, or io_uring),
+// with the threads a program needs for its dispatch strategy ("post-reactive" also starts
+// `threads` Proactor::run() threads, since that is where its handlers run). Used by the
+// proactive and coroutine servers, and by programs that want the same engine choice (the demos'
+// proactive client, relay and HTTP servers).
 //
 // Thread rule: construct and shutdown() from one controlling thread, never from a handler.
 #pragma once
@@ -13,11 +15,11 @@
 #include "nioxx/proactor/buffer_group.h"
 #include "nioxx/proactor/proactor.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
-class DemoProactor {
+class ServerProactor {
  public:
-  virtual ~DemoProactor() = default;
+  virtual ~ServerProactor() = default;
   virtual Proactor& proactor() noexcept = 0;
   // The engine actually used: "emulated" or "uring".
   virtual const char* engine() const noexcept = 0;
@@ -36,7 +38,7 @@ struct ProcessorTuning {
   // kernel performs the I/O; a clear error where io_uring is unavailable) or "auto" (uring where
   // it works, else emulated with one log line).
   std::string engine = "emulated";
-  // ProactorOptions::observer (metrics, tracing); must outlive the DemoProactor. Optional.
+  // ProactorOptions::observer (metrics, tracing); must outlive the ServerProactor. Optional.
   OperationObserver* observer = nullptr;
 };
 
@@ -49,10 +51,10 @@ void validate(const ProcessorTuning& tuning);
 // (worker-pool I/O) I/O workers.
 // Throws std::runtime_error (with the kernel's reason) for engine "uring" where io_uring is
 // unavailable.
-std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch,
-                                               const ProcessorTuning& tuning);
+std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch,
+                                                   const ProcessorTuning& tuning);
 // Same, with the default tuning (inline I/O, speculative).
-std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_view dispatch);
+std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch);
 
 // The servers' read buffers on an engine where the kernel performs the reads (io_uring): there a
 // pooled read would take its chunk when issued, so every idle connection would hold one. A
@@ -66,6 +68,6 @@ std::unique_ptr<DemoProactor> makeDemoProactor(std::size_t threads, std::string_
 // take their chunk only at readiness (and whose pool grows instead of making reads wait).
 inline constexpr std::size_t kReadBufferSize = 1024;
 inline constexpr std::size_t kReadBuffersPerThread = 512;
-BufferGroup makeReadGroup(DemoProactor& proactor);
+BufferGroup makeReadGroup(ServerProactor& proactor);
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

@@ -1,4 +1,4 @@
-// ServerStats: process-wide counters of a demo server, updated by every connection, printed in
+// ServerStats: process-wide counters of a server, updated by every connection, printed in
 // the shutdown summary and exported by --metrics (collectMetrics()).
 //
 // Thread rule: every member is safe from any thread. The per-request counters are
@@ -13,7 +13,7 @@
 
 #include "nioxx/core/metrics.h"
 
-namespace nioxx::demo {
+namespace nioxx::server {
 
 struct ServerStats {
   metrics::ThreadCounter connections;    // accepted and served
@@ -25,6 +25,9 @@ struct ServerStats {
   metrics::ThreadCounter shed;           // accepted and closed at once on EMFILE/ENFILE
   metrics::ThreadCounter bytesIn;
   metrics::ThreadCounter bytesOut;
+  // Reply bytes produced and not yet written to a socket, summed over connections (a gauge: the
+  // sessions add what they produce and subtract what is written or dropped with the connection).
+  metrics::ThreadCounter outputPending;
   std::atomic<std::uint64_t> peakSinceTrim{0};  // most connections open at once since the last trim
 
   static void add(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
@@ -55,4 +58,4 @@ struct ServerStats {
   void collectMetrics(metrics::Exposition& out, const std::string& server) const;
 };
 
-}  // namespace nioxx::demo
+}  // namespace nioxx::server

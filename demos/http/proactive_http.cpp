@@ -18,12 +18,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
 #include "http/http_server.h"
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
+#include "nioxx/server/server_proactor.h"
 
 namespace nioxx::http {
 namespace {

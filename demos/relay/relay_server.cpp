@@ -19,15 +19,15 @@
 #include <string>
 #include <vector>
 
-#include "nioxx/server/server_proactor.h"
-#include "nioxx/server/server.h"
-#include "nioxx/server/metrics_endpoint.h"
 #include "nioxx/core/log.h"
 #include "nioxx/core/metrics.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 #include "nioxx/proactor/operation_metrics.h"
 #include "nioxx/proactor/trace_recorder.h"
+#include "nioxx/server/metrics_endpoint.h"
+#include "nioxx/server/server.h"
+#include "nioxx/server/server_proactor.h"
 #include "relay/relay.h"
 
 namespace {
@@ -170,8 +170,9 @@ int main(int argc, char** argv) {
     collectors.push_back(
         registry.add([ops = operations.get()](metrics::Exposition& out) { ops->collect(out); }));
     try {
-      endpoint = std::make_unique<nioxx::server::MetricsEndpoint>(nioxx::server::MetricsEndpoint::parse(metricsAt),
-                                                         [&registry] { return registry.scrape(); });
+      endpoint = std::make_unique<nioxx::server::MetricsEndpoint>(
+          nioxx::server::MetricsEndpoint::parse(metricsAt),
+          [&registry] { return registry.scrape(); });
     } catch (const std::exception& e) {
       std::fprintf(stderr, "relay_server: --metrics %s: %s\n", metricsAt.c_str(), e.what());
       server.close();

@@ -2,8 +2,8 @@
 // holds no read buffer. On io_uring a read must name its buffer when it is issued, so the glues
 // read there from a provided-buffer group (the kernel picks a buffer when bytes arrive); a pooled
 // read would hold a chunk per idle connection (the 4 KiB per connection once measured).
-// server::Server::readBuffersHeld() counts pooled chunks taken and group buffers not given back. The
-// emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
+// server::Server::readBuffersHeld() counts pooled chunks taken and group buffers not given back.
+// The emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
 // per thread, not per connection, so the bound below is the server's thread count.
 #include <gtest/gtest.h>
 

@@ -41,6 +41,8 @@ class Relay : public std::enable_shared_from_this<Relay> {
                                       std::function<void(const Relay&)> onDone = {});
 
   const Stats& stats() const noexcept { return stats_; }
+  // True from just before onDone runs: the stats are final.
+  bool done() const noexcept { return done_.load(std::memory_order_acquire); }
   // Closes both sockets (any thread); onDone follows.
   void close();
 

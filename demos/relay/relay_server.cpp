@@ -112,11 +112,17 @@ int main(int argc, char** argv) {
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::size_t> maxPending{0};
   std::atomic<std::uint64_t> pauses{0};
+  // A finished relay's counts move from `relays` into the totals under the mutex the scrape holds,
+  // so /metrics never counts a relay twice or not at all (its counters only grow).
   auto onDone = [&](const demo::Relay& r) {
     const auto& s = r.stats();
+    std::lock_guard lock(mutex);
     forwarded += s.bytes[0] + s.bytes[1];
     pauses += s.pauses[0] + s.pauses[1];
-    std::lock_guard lock(mutex);
+    std::erase_if(relays, [&r](auto& w) {
+      auto live = w.lock();
+      return !live || live.get() == &r;
+    });
     maxPending = std::max({maxPending.load(), s.maxPending[0].load(), s.maxPending[1].load()});
   };
   std::function<void(AcceptResult&)> onAccept = [&](AcceptResult& a) {
@@ -135,7 +141,7 @@ int main(int argc, char** argv) {
       auto relay = demo::Relay::start(client, c.socket(), ro, onDone);
       std::lock_guard lock(mutex);
       std::erase_if(relays, [](auto& w) { return w.expired(); });
-      relays.push_back(relay);
+      if (!relay->done()) relays.push_back(relay);  // else onDone has counted it already
     });
   };
   server.accept(onAccept);
@@ -144,7 +150,7 @@ int main(int argc, char** argv) {
   if (!metricsAt.empty()) {
     auto& registry = metrics::MetricsRegistry::global();
     collectors.push_back(registry.add([&](metrics::Exposition& out) {
-      // Finished relays are summed in onDone; live ones are read here.
+      // Finished relays are summed in onDone; the ones still in `relays` are read here.
       std::uint64_t bytes = forwarded.load();
       std::uint64_t held = pauses.load();
       std::size_t open = 0;

@@ -98,8 +98,6 @@ class FrameDecoder {
   void reset() noexcept;
 
  private:
-  template <class OnFrame>
-  static bool deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame);
   // Checks one prefix: ok with the frame's total size, incomplete, or an error.
   struct Prefix {
     VarintStatus status;

@@ -7,8 +7,10 @@
 
 namespace nioxx {
 
+// Hands one frame to a callback that returns void (take every frame) or bool (false: stop after
+// this one, backpressure). Shared by every framing (nioxx::server's too).
 template <class OnFrame>
-bool FrameDecoder::deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame) {
+bool deliverFrame(OnFrame& onFrame, std::span<const std::uint8_t> frame) {
   using Result = std::invoke_result_t<OnFrame&, std::span<const std::uint8_t>>;
   static_assert(std::is_void_v<Result> || std::is_same_v<Result, bool>,
                 "onFrame must return void, or bool (false stops delivery: backpressure)");
@@ -41,7 +43,7 @@ FrameScan FrameDecoder::scan(std::span<const std::uint8_t> bytes, OnFrame&& onFr
     }
     if (rest.size() - header < payload) return result;  // incomplete frame: the caller keeps rest
     result.consumed += header + payload;
-    if (!deliver(onFrame, rest.subspan(header, payload))) return result;
+    if (!deliverFrame(onFrame, rest.subspan(header, payload))) return result;
   }
   return result;
 }
@@ -57,7 +59,7 @@ std::error_code FrameDecoder::feed(std::span<const std::uint8_t> bytes, OnFrame&
     bytes = bytes.subspan(fillPartial(bytes, complete, frame));
     if (error_) return error_;
     if (!complete) return {};  // every input byte is buffered; waiting for more
-    const bool more = deliver(onFrame, frame);
+    const bool more = deliverFrame(onFrame, frame);
     if (partialHead_ == partial_.size()) keep({});  // releases the buffer, frame is delivered
     if (!more) {
       keep(bytes);

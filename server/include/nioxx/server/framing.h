@@ -98,8 +98,6 @@ class Framing {
   std::size_t writePrefix(std::size_t size, std::uint8_t* at) const;
 
   template <class OnFrame>
-  static bool deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame);
-  template <class OnFrame>
   FramingScan scanVarint(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
                          OnFrame& onFrame) const;
   template <class OnFrame>
@@ -149,19 +147,6 @@ class Replies {
 // ---- templates ----
 
 template <class OnFrame>
-bool Framing::deliver(OnFrame& onFrame, std::span<const std::uint8_t> frame) {
-  using Result = std::invoke_result_t<OnFrame&, std::span<const std::uint8_t>>;
-  static_assert(std::is_void_v<Result> || std::is_same_v<Result, bool>,
-                "onFrame must return void, or bool (false stops delivery: backpressure)");
-  if constexpr (std::is_same_v<Result, bool>) {
-    return onFrame(frame);
-  } else {
-    onFrame(frame);
-    return true;
-  }
-}
-
-template <class OnFrame>
 FramingScan Framing::scan(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
                           OnFrame&& onFrame, std::size_t searched) const {
   switch (kind_) {
@@ -179,8 +164,7 @@ template <class OnFrame>
 FramingScan Framing::scanVarint(std::span<const std::uint8_t> bytes, std::size_t maxFrame,
                                 OnFrame& onFrame) const {
   // FrameDecoder::scan is the reference implementation (and its one-byte-prefix fast path).
-  const FrameScan scan = FrameDecoder(maxFrame).scan(
-      bytes, [&](std::span<const std::uint8_t> frame) { return deliver(onFrame, frame); });
+  const FrameScan scan = FrameDecoder(maxFrame).scan(bytes, onFrame);
   FramingScan result;
   result.consumed = scan.consumed;
   result.error = scan.error;
@@ -215,7 +199,7 @@ FramingScan Framing::scanPrefixed(std::span<const std::uint8_t> bytes, std::size
       return result;
     }
     result.consumed += header + length;
-    if (!deliver(onFrame, {at + header, length})) return result;
+    if (!deliverFrame(onFrame, {at + header, length})) return result;
   }
   return result;
 }
@@ -251,7 +235,7 @@ FramingScan Framing::scanLines(std::span<const std::uint8_t> bytes, std::size_t 
       return result;
     }
     result.consumed += length + 1;
-    if (!deliver(onFrame, {start, payload})) return result;
+    if (!deliverFrame(onFrame, {start, payload})) return result;
   }
   return result;
 }

@@ -276,7 +276,9 @@ struct PhaseCounter final : OperationObserver {
   unsigned wanted() const noexcept override { return want; }
 };
 
-int readsAfterWaiting(OperationObserver& observer) {
+// waitingSeen (optional): how many waiting phases the observer saw; the data is sent only once the
+// read has reported waiting, so the read cannot find it already there.
+int readsAfterWaiting(OperationObserver& observer, const std::atomic<int>* waitingSeen = nullptr) {
   EmulatedProactorOptions o;
   o.proactor.strategy = DispatchStrategy::post_reactive;
   o.proactor.observer = &observer;
@@ -288,6 +290,9 @@ int readsAfterWaiting(OperationObserver& observer) {
   constexpr int kReads = 5;
   for (int i = 0; i < kReads; ++i) {
     auto got = socket.read(ByteBuffer::allocate(1), use_future);  // waits: nothing sent yet
+    if (waitingSeen != nullptr) {
+      EXPECT_TRUE(eventually([&] { return waitingSeen->load() > i; }));
+    }
     EXPECT_EQ(::write(sv[1], "x", 1), 1);
     EXPECT_EQ(got.get().bytesTransferred(), 1u);
   }
@@ -308,7 +313,7 @@ TEST(ContractEdgeObserver, OnlyWantedPhasesAreReported) {
   EXPECT_EQ(onlyDispatched.handlerEnds.load(), 0);
 
   PhaseCounter everything(OperationObserver::kEverything);
-  readsAfterWaiting(everything);
+  readsAfterWaiting(everything, &everything.phases[static_cast<int>(OpPhase::waiting)]);
   for (OpPhase p : {OpPhase::initiated, OpPhase::completed, OpPhase::dispatched})
     EXPECT_EQ(everything.phases[static_cast<int>(p)].load(), reads) << toString(p);
   EXPECT_GE(everything.phases[static_cast<int>(OpPhase::waiting)].load(), 1);

@@ -242,13 +242,30 @@ FramingScan Framing::scanLines(std::span<const std::uint8_t> bytes, std::size_t 
 
 template <class Fill>
 void Framing::append(std::size_t size, Fill&& fill, std::string& out) const {
-  std::uint8_t prefix[kMaxVarint32Bytes];
-  const std::size_t prefixLength = writePrefix(size, prefix);
+  // Small replies (the common case) are framed on the stack and appended in one copy: growing the
+  // string first would zero-fill the bytes that fill() then overwrites (no resize_and_overwrite
+  // before C++23). A one-byte varint prefix needs no call (issue 17: instructions per request).
+  constexpr std::size_t kStackReply = 256;
+  std::uint8_t small[kStackReply];
+  if (kind_ == Kind::varint && size < 0x80) [[likely]] {
+    small[0] = static_cast<std::uint8_t>(size);
+    fill(small + 1);
+    out.append(reinterpret_cast<const char*>(small), size + 1);
+    return;
+  }
+  const std::size_t prefixLength = writePrefix(size, small);
   const std::size_t trailer = kind_ == Kind::line ? 1 : 0;
+  const std::size_t total = prefixLength + size + trailer;
+  if (total <= kStackReply) {
+    fill(small + prefixLength);
+    if (trailer != 0) small[prefixLength + size] = '\n';
+    out.append(reinterpret_cast<const char*>(small), total);
+    return;
+  }
   const std::size_t at = out.size();
-  out.resize(at + prefixLength + size + trailer);
+  out.resize(at + total);
   auto* dst = reinterpret_cast<std::uint8_t*>(out.data()) + at;
-  std::memcpy(dst, prefix, prefixLength);
+  std::memcpy(dst, small, prefixLength);
   fill(dst + prefixLength);
   if (trailer != 0) dst[prefixLength + size] = '\n';
 }

@@ -26,10 +26,7 @@ struct FnHandler : EventHandler {
   void handleEvent(SelectionKey& key) override { fn(key); }
 };
 
-void writeByte(Pipe& pipe) {
-  char c = 'x';
-  ASSERT_EQ(pipe.sink().writeSome(&c, 1), 1);
-}
+using test::writeByte;
 
 TEST(ReactorTest, DispatchesReadyKeyToItsHandler) {
   Reactor reactor;

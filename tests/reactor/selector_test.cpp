@@ -18,11 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::bufferOf;
 
-void writeByte(Pipe& pipe) {
-  ByteBuffer b = bufferOf("x");
-  std::error_code ec;
-  ASSERT_EQ(pipe.sink().write(b, ec), 1);
-}
+using test::writeByte;
 
 TEST(SelectorTest, WakeupBeforeSelectReturnsImmediately) {
   Selector selector;

@@ -18,7 +18,7 @@ using testing::bytesOf;
 using testing::framings;
 using testing::NamedFraming;
 
-constexpr std::size_t kMax = 64;
+constexpr std::size_t kMaxFrame = 64;
 
 // Scans a stream handed over in two parts, as a session does: what a scan leaves is kept and the
 // next part is appended behind it.
@@ -31,7 +31,7 @@ Split scanInTwo(const Framing& framing, std::string_view wire, std::size_t at) {
   std::string held;
   for (std::string_view part : {wire.substr(0, at), wire.substr(at)}) {
     held.append(part);
-    out.last = framing.scan(bytesOf(held), kMax, [&](std::span<const std::uint8_t> frame) {
+    out.last = framing.scan(bytesOf(held), kMaxFrame, [&](std::span<const std::uint8_t> frame) {
       out.frames.emplace_back(reinterpret_cast<const char*>(frame.data()), frame.size());
     });
     if (out.last.error) return out;
@@ -48,7 +48,8 @@ class FramingTest : public ::testing::TestWithParam<NamedFraming> {
 TEST_P(FramingTest, FindsEveryFrameAtEverySplitPoint) {
   // Empty, short, exactly the limit, and (lines aside) bytes that look like delimiters.
   std::vector<std::string> payloads = {
-      "", "a", "hello, nioxx", std::string(kMax, 'x'), std::string(kMax - 1, 'y'), "tail"};
+      "",    "a", "hello, nioxx", std::string(kMaxFrame, 'x'), std::string(kMaxFrame - 1, 'y'),
+      "tail"};
   if (framing().kind() != Framing::Kind::line) payloads.push_back(std::string("a\nb\r\n\0c", 7));
   std::string wire;
   for (const auto& p : payloads)
@@ -63,7 +64,7 @@ TEST_P(FramingTest, FindsEveryFrameAtEverySplitPoint) {
 TEST_P(FramingTest, AFrameOverTheLimitIsAnErrorWhereverTheStreamIsSplit) {
   std::string wire;
   framing().append("first", wire);
-  framing().append(std::string(kMax + 1, 'z'), wire);
+  framing().append(std::string(kMaxFrame + 1, 'z'), wire);
   for (std::size_t at = 0; at <= wire.size(); ++at) {
     const Split got = scanInTwo(framing(), wire, at);
     ASSERT_EQ(got.last.error, Error::frame_too_large) << "split at " << at;
@@ -73,23 +74,23 @@ TEST_P(FramingTest, AFrameOverTheLimitIsAnErrorWhereverTheStreamIsSplit) {
 
 TEST_P(FramingTest, AnOversizedFrameIsRefusedBeforeItsPayloadArrives) {
   std::string wire;
-  framing().append(std::string(kMax + 1, 'z'), wire);
+  framing().append(std::string(kMaxFrame + 1, 'z'), wire);
   // A prefix declares the length up front; a line is known too long once the limit (and a '\r')
   // has passed without an end of line.
   const std::size_t knowable = framing().kind() == Framing::Kind::line
-                                   ? kMax + (framing().stripsCr() ? 2 : 1)
+                                   ? kMaxFrame + (framing().stripsCr() ? 2 : 1)
                                : framing().overhead() == 5 ? 1
                                                            : framing().prefixBytes();
-  const auto scan = framing().scan(bytesOf(wire).first(knowable), kMax,
+  const auto scan = framing().scan(bytesOf(wire).first(knowable), kMaxFrame,
                                    [](std::span<const std::uint8_t>) { FAIL() << "no frame"; });
   EXPECT_EQ(scan.error, Error::frame_too_large);
-  EXPECT_NE(framing().describe(scan, kMax).find(std::to_string(kMax)), std::string::npos);
+  EXPECT_NE(framing().describe(scan, kMaxFrame).find(std::to_string(kMaxFrame)), std::string::npos);
 }
 
 TEST_P(FramingTest, ReportsTheSizeOfTheIncompleteFrameOnceItsHeaderIsIn) {
   std::string wire;
   framing().append(std::string(40, 'q'), wire);
-  const auto scan = framing().scan(bytesOf(wire).first(wire.size() - 1), kMax,
+  const auto scan = framing().scan(bytesOf(wire).first(wire.size() - 1), kMaxFrame,
                                    [](std::span<const std::uint8_t>) { FAIL() << "no frame"; });
   EXPECT_FALSE(scan.error);
   EXPECT_EQ(scan.consumed, 0u);
@@ -102,7 +103,7 @@ TEST_P(FramingTest, ACallbackReturningFalseStopsAfterThatFrame) {
   for (const char* p : {"one", "two", "three"})
     framing().append(p, wire);
   int seen = 0;
-  const auto scan = framing().scan(bytesOf(wire), kMax,
+  const auto scan = framing().scan(bytesOf(wire), kMaxFrame,
                                    [&](std::span<const std::uint8_t>) { return ++seen < 2; });
   EXPECT_EQ(seen, 2);
   std::string firstTwo;
@@ -134,9 +135,9 @@ TEST(VarintFraming, IsProtobufsLengthDelimitedForm) {
 
 TEST(VarintFraming, ASixByteVarintIsMalformed) {
   const std::string wire = "\x80\x80\x80\x80\x80\x01";
-  const auto scan = Framing::varint().scan(bytesOf(wire), kMax, [](auto) {});
+  const auto scan = Framing::varint().scan(bytesOf(wire), kMaxFrame, [](auto) {});
   EXPECT_EQ(scan.error, Error::malformed_frame);
-  EXPECT_EQ(Framing::varint().describe(scan, kMax),
+  EXPECT_EQ(Framing::varint().describe(scan, kMaxFrame),
             "malformed frame: the length prefix is not a valid varint32 (longer than 5 bytes)");
 }
 
@@ -164,10 +165,10 @@ TEST(LineFraming, StripsCarriageReturnsOnlyWhenAsked) {
   const std::string wire = "a\r\nb\n\r\n";
   std::vector<std::string> stripped;
   std::vector<std::string> kept;
-  Framing::lines(true).scan(bytesOf(wire), kMax, [&](std::span<const std::uint8_t> f) {
+  Framing::lines(true).scan(bytesOf(wire), kMaxFrame, [&](std::span<const std::uint8_t> f) {
     stripped.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
   });
-  Framing::lines(false).scan(bytesOf(wire), kMax, [&](std::span<const std::uint8_t> f) {
+  Framing::lines(false).scan(bytesOf(wire), kMaxFrame, [&](std::span<const std::uint8_t> f) {
     kept.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
   });
   EXPECT_EQ(stripped, (std::vector<std::string>{"a", "b", ""}));
@@ -175,27 +176,28 @@ TEST(LineFraming, StripsCarriageReturnsOnlyWhenAsked) {
 }
 
 TEST(LineFraming, TheLimitCountsTheLineWithoutItsEnd) {
-  const std::string atLimit = std::string(kMax, 'x') + "\r\n";
+  const std::string atLimit = std::string(kMaxFrame, 'x') + "\r\n";
   int lines = 0;
-  const auto ok = Framing::lines(true).scan(bytesOf(atLimit), kMax, [&](auto) { ++lines; });
+  const auto ok = Framing::lines(true).scan(bytesOf(atLimit), kMaxFrame, [&](auto) { ++lines; });
   EXPECT_FALSE(ok.error);
   EXPECT_EQ(lines, 1);
   // Without stripping, the '\r' is part of the line: one byte over.
-  const auto over = Framing::lines(false).scan(bytesOf(atLimit), kMax, [&](auto) { ++lines; });
+  const auto over = Framing::lines(false).scan(bytesOf(atLimit), kMaxFrame, [&](auto) { ++lines; });
   EXPECT_EQ(over.error, Error::frame_too_large);
-  EXPECT_EQ(Framing::lines(false).describe(over, kMax),
+  EXPECT_EQ(Framing::lines(false).describe(over, kMaxFrame),
             "line too long: more than 64 bytes without an end of line");
 }
 
 TEST(LineFraming, AnIncompleteLineIsSearchedOnlyOnce) {
   const Framing lines = Framing::lines();
-  const auto first = lines.scan(bytesOf("GET ke"), kMax, [](auto) { FAIL() << "no line yet"; });
+  const auto first =
+      lines.scan(bytesOf("GET ke"), kMaxFrame, [](auto) { FAIL() << "no line yet"; });
   EXPECT_EQ(first.searched, 6u);
   // The hint says where to go on: the bytes already searched are not searched again (a '\n'
   // planted there is not seen: the hint is trusted), the new ones are.
   std::vector<std::string> got;
   const auto second = lines.scan(
-      bytesOf("GET\nkey\nnext"), kMax,
+      bytesOf("GET\nkey\nnext"), kMaxFrame,
       [&](std::span<const std::uint8_t> f) {
         got.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
       },

@@ -12,6 +12,7 @@
 
 #include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/inet_socket_address.h"
+#include "nioxx/reactor/pipe.h"
 #include "nioxx/reactor/server_socket_channel.h"
 #include "nioxx/reactor/socket_channel.h"
 
@@ -28,6 +29,12 @@ bool waitUntil(Pred&& pred, std::chrono::milliseconds timeout = kEventually) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+// Makes the pipe's source readable: one byte written to its sink.
+inline void writeByte(Pipe& pipe) {
+  char c = 'x';
+  ASSERT_EQ(pipe.sink().writeSome(&c, 1), 1);
 }
 
 inline ServerSocketChannel listenLoopback(bool ipv6 = false) {

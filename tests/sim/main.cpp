@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   bool log = false;
   bool expectFailure = false;
   bool spread = false;
+  std::string expectMessage;
   std::size_t maxFailures = 5;
   app.add_option("--seed", seed, "replay one seed");
   app.add_option("--first", first, "first seed of the run");
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   app.add_flag("--log", log, "print the event log of each seed (use with --seed)");
   app.add_flag("--expect-failure", expectFailure,
                "succeed only if some seed fails (proves the properties catch --fault)");
+  app.add_option("--expect-message", expectMessage,
+                 "with --expect-failure: succeed only if a failure's message contains this text");
   app.add_option("--max-failures", maxFailures, "stop after this many failing seeds");
   CLI11_PARSE(app, argc, argv);
   if (seed) {
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   const nioxx::sim::Fault fault = nioxx::sim::parseFault(faultName);
 
   std::size_t failures = 0;
+  bool expectedSeen = expectMessage.empty();
   std::size_t runs = 0;
   std::uint64_t combined = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -115,8 +119,10 @@ int main(int argc, char** argv) {
       }
       if (check.failed()) {
         ++failures;
-        for (const std::string& f : check.failures())
+        for (const std::string& f : check.failures()) {
           std::printf("  %s\n", f.c_str());
+          if (f.find(expectMessage) != std::string::npos) expectedSeen = true;
+        }
         std::printf("  replay: scripts/simulate.sh --seed %llu --property %s%s [--log]\n",
                     static_cast<unsigned long long>(s), p.name,
                     fault == nioxx::sim::Fault::none ? "" : (" --fault " + faultName).c_str());
@@ -138,6 +144,6 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1),
       runs, failures, faultName.c_str(), secs > 0 ? runs / secs : 0.0,
       static_cast<unsigned long long>(combined));
-  if (expectFailure) return failures > 0 ? 0 : 1;
+  if (expectFailure) return failures > 0 && expectedSeen ? 0 : 1;
   return failures > 0 ? 1 : 0;
 }

@@ -7,7 +7,8 @@
 #   4. fuzzing: every libFuzzer target for SOAK_FUZZ_SECONDS (default 600) each
 #   5. stress: the proactor conformance stress test with SOAK_STRESS_SEEDS seeds per engine
 #      (default 100,000; CI runs 1,000); each failing seed prints the command that reruns it alone
-#   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000; CI runs 10,000)
+#   6. sim: the deterministic simulation, SOAK_SIM_SEEDS seeds (default 1,000,000) of every
+#      property, the proactor in each dispatch strategy (CI runs 24,000 seeds spread over them)
 #   7. coroutines: the randomized coroutine test with SOAK_CORO_SEEDS seeds per engine (default
 #      10,000; CI runs 3) and the immediate-completion loops at 10,000,000 iterations
 #   8. backpressure: the randomized backpressure test with SOAK_BP_SEEDS seeds per engine
@@ -64,7 +65,8 @@ step stress env NIOXX_STRESS_SEEDS="${SOAK_STRESS_SEEDS:-100000}" \
   NIOXX_STRESS_FIRST_SEED="${SOAK_STRESS_FIRST_SEED:-1}" \
   NIOXX_STRESS_MAX_FAILURES="${SOAK_STRESS_MAX_FAILURES:-20}" \
   "$conformance" --gtest_filter='*StressTest*'
-# Deterministic simulation (issue 13): SOAK_SIM_SEEDS seeds (default 1,000,000) of every property.
+# Deterministic simulation (issue 13): SOAK_SIM_SEEDS seeds (default 1,000,000) of every property
+# (six: about 3 hours at the rates of docs/RELIABILITY.md; SOAK_SIM_SEEDS=200000 for a shorter run).
 cmake --build "$build" -j"$(nproc)" --target nioxx_simulate >/dev/null || failed+=("sim.build")
 step sim "$build/bin/nioxx_simulate" --first "${SOAK_SIM_FIRST_SEED:-1}" \
   --seeds "${SOAK_SIM_SEEDS:-1000000}" --max-failures "${SOAK_STRESS_MAX_FAILURES:-20}"

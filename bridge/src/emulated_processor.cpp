@@ -55,6 +55,9 @@ bool EmulatedProcessor::drive(std::chrono::nanoseconds timeout) noexcept {
 void EmulatedProcessor::wakeup() noexcept {
   impl_->wakeup();
 }
+bool EmulatedProcessor::step(std::size_t loop, std::chrono::nanoseconds timeout) noexcept {
+  return impl_->step(loop, timeout);
+}
 std::size_t EmulatedProcessor::threads() const noexcept {
   return impl_->threads();
 }

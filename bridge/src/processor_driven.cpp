@@ -28,6 +28,22 @@ void ProcessorImpl::wakeup() noexcept {
   if (driven_) loops_.front()->reactor.wakeup();
 }
 
+// Stepped mode: one turn of loop `index`'s thread (loopMain's body), then the loop is idle again.
+// Its deferred completions run before the step ends: the calling thread may step another loop
+// next, and a loop's deferred handlers must not run on another loop's turn.
+bool ProcessorImpl::step(std::size_t index, std::chrono::nanoseconds timeout) noexcept {
+  if (!stepped_ || shuttingDown_.load(std::memory_order_acquire)) return false;
+  Loop& l = *loops_[index % loops_.size()];
+  l.reactor.bindLoopThread();
+  sink_->enterProcessorThread();
+  l.reactor.runOnce(timeout.count() <= 0 ? std::chrono::milliseconds(0)
+                                         : std::chrono::ceil<std::chrono::milliseconds>(timeout));
+  sink_->leaveProcessorThread();
+  if (!l.graveyard.empty()) freeGraveyard(l);
+  l.reactor.unbindLoopThread();
+  return true;
+}
+
 bool ProcessorImpl::tryBeginTurn(Loop& l) noexcept {
   if (!driven_ || !l.owner.try_lock()) return false;
   if (shuttingDown_.load(std::memory_order_acquire)) {

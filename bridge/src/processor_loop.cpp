@@ -40,6 +40,9 @@ void ProcessorImpl::start(CompletionSink& sink, const ProcessorConfig& config) {
     loops_.resize(1);
     return;
   }
+  // Stepped: the loops exist, their threads do not; step() runs their iterations.
+  stepped_ = options_.stepped && options_.ioMode == IoMode::inline_io;
+  if (stepped_) return;
   if (options_.ioMode == IoMode::worker_pool) {
     ioPool_ =
         std::make_unique<ThreadPool>(ThreadPool::Options{options_.ioWorkers, 1 << 20, "nioxx-io"});
@@ -211,6 +214,19 @@ void ProcessorImpl::shutdown() noexcept {
       l.reactor.bindLoopThread();
       abortLoop(l);
       freeGraveyard(l);
+    }
+    filePool_->stop();
+    return;
+  }
+  if (stepped_) {
+    // No loop thread to stop: each loop aborts what is in flight here, as its thread would at
+    // its end (and stays bound to this thread, like the driven loop above).
+    for (auto& l : loops_) {
+      l->reactor.bindLoopThread();
+      sink_->enterProcessorThread();
+      abortLoop(*l);
+      sink_->leaveProcessorThread();
+      freeGraveyard(*l);
     }
     filePool_->stop();
     return;

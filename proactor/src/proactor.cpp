@@ -43,6 +43,9 @@ bool Proactor::stopped() const noexcept {
 void Proactor::shutdown() {
   core_->shutdown();
 }
+bool Proactor::stepPool() {
+  return core_->stepPool();
+}
 
 std::uint64_t Proactor::startTimer(Operation* op, std::chrono::nanoseconds delay) {
   op->timeout = delay < std::chrono::nanoseconds::zero() ? std::chrono::nanoseconds::zero() : delay;

@@ -82,8 +82,9 @@ ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
                            ProactorOptions options)
     : processor_(std::move(processor)),
       options_(options),
-      inlineAffinity_(options.strategy == DispatchStrategy::call_through &&
-                      processor_->channelAffinity()) {
+      inlineAffinity_(
+          (options.strategy == DispatchStrategy::call_through && processor_->channelAffinity()) ||
+          options.faultSkipStrands) {
   setObserver(options_.observer);
   if (options_.callThroughDepth == 0) options_.callThroughDepth = 1;
   if (options_.writeBufferLowWatermark > options_.writeBufferHighWatermark) {
@@ -95,7 +96,7 @@ ProactorCore::~ProactorCore() = default;
 
 void ProactorCore::start() {
   processor_->start(*this, ProcessorConfig{options_.strategy});
-  if (options_.strategy == DispatchStrategy::pool) {
+  if (options_.strategy == DispatchStrategy::pool && !options_.steppedPool) {
     const std::size_t n = options_.poolThreads == 0 ? 1 : options_.poolThreads;
     for (std::size_t i = 0; i < n; ++i)
       pool_.emplace_back([this] { poolLoop(); });
@@ -525,6 +526,21 @@ void ProactorCore::poolLoop() {
     lock.lock();
   }
   tls.handlerCore = nullptr;
+}
+
+// One iteration of poolLoop() on the calling thread, without waiting. Nested calls (from a
+// handler) are other logical pool workers: the strand keeps them off a busy channel as it keeps
+// real pool threads off it.
+bool ProactorCore::stepPool() {
+  ProactorCore* const previous = tls.handlerCore;
+  tls.handlerCore = this;
+  std::unique_lock lock(mutex_);
+  DispatchNode* node =
+      head_ != nullptr && !shuttingDown_ ? popShared(lock, {}, /*poolThread=*/true) : nullptr;
+  lock.unlock();
+  if (node != nullptr) runNode(node);
+  tls.handlerCore = previous;
+  return node != nullptr;
 }
 
 void ProactorCore::stop() {

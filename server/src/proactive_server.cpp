@@ -4,7 +4,8 @@
 // while the socket is writable. The output cap is the framework's backpressure: the socket's
 // water marks (--output-cap / 2, --output-cap) and its writability notification, which resumes
 // reading. Timeouts are the operations' own: a read or write that sees no progress for
-// --idle-timeout completes timed_out.
+// --idle-timeout completes timed_out. Time is read through sys::now() (the steady clock, or the
+// simulation's virtual clock), once per completion that moved bytes.
 #include <sys/socket.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
 #include "nioxx/proactor/buffer_group.h"
@@ -63,7 +65,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   ProactiveServer& server_;
   AsyncSocket socket_;
   FramedSession session_;
-  Clock::time_point lastActive_ = Clock::now();
+  Clock::time_point lastActive_ = sys::now();
   Clock::time_point lingerDeadline_{};
   bool readInFlight_ = false;
   // The read in flight, for beginShutdown() on the stopping thread (0: none). Stored right after
@@ -213,7 +215,7 @@ void ProactiveConnection::advance() {
     // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
     socket_.shutdownOutput();
     lingering_ = true;
-    lingerDeadline_ = Clock::now() + server_.config().lingerTimeout;
+    lingerDeadline_ = sys::now() + server_.config().lingerTimeout;
   }
   if (lingering_) {
     if (!readInFlight_) startDiscard();
@@ -226,7 +228,7 @@ void ProactiveConnection::advance() {
 void ProactiveConnection::startRead() {
   readInFlight_ = true;
   auto handler = [self = shared_from_this()](IoResult& r, ReadInto into) { self->onRead(r, into); };
-  const auto timeout = readTimeout(Clock::now());
+  const auto timeout = readTimeout(sys::now());
   OperationId id;
   if (!session_.inputEmpty()) {
     id = socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session, std::move(handler),
@@ -253,7 +255,7 @@ void ProactiveConnection::flushOutput() {
 
 void ProactiveConnection::startDiscard() {
   readInFlight_ = true;
-  const auto left = std::max<nanoseconds>(milliseconds(1), lingerDeadline_ - Clock::now());
+  const auto left = std::max<nanoseconds>(milliseconds(1), lingerDeadline_ - sys::now());
   auto handler = [self = shared_from_this()](IoResult& r) { self->onDiscard(r); };
   readId_.store(server_.readGroup()
                     ? socket_.read(server_.readGroup(), NoAct{}, std::move(handler), left)
@@ -276,7 +278,7 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
     } else {
       session_.commitRead(n);
     }
-    if (session_.requests() != before) lastActive_ = Clock::now();
+    if (session_.requests() != before) lastActive_ = sys::now();
   }
   if (r.success() || r.aborted()) return advance();
   if (r.endOfStream()) {
@@ -285,7 +287,7 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
   }
   if (r.timedOut()) {
     const auto idle = server_.config().idleTimeout;
-    if (Clock::now() - lastActive_ < idle) return advance();  // writes kept it alive
+    if (sys::now() - lastActive_ < idle) return advance();  // writes kept it alive
     ServerStats::add(server_.stats().idleClosed, 1);
     return closeFromHandler();
   }
@@ -297,7 +299,7 @@ void ProactiveConnection::onWrite(IoResult& r) {
   if (closed_) return;
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
     session_.outputWritten(n);
-    lastActive_ = Clock::now();
+    lastActive_ = sys::now();
   }
   if (r.success() || r.aborted()) return advance();
   if (r.timedOut()) {  // the client stopped reading for a whole idle timeout
@@ -310,7 +312,7 @@ void ProactiveConnection::onDiscard(IoResult& r) {
   readInFlight_ = false;
   readId_.store(0, std::memory_order_release);
   if (closed_) return;
-  if (r.success() && Clock::now() < lingerDeadline_) return advance();
+  if (r.success() && sys::now() < lingerDeadline_) return advance();
   closeFromHandler();  // the peer's FIN, an error, or the linger timeout
 }
 
@@ -319,9 +321,10 @@ void ProactiveConnection::onDiscard(IoResult& r) {
 InetSocketAddress ProactiveServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ =
-      makeServerProactor(config_.threads, config_.dispatch,
-                         {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+  proactor_ = config_.proactor != nullptr ? borrowServerProactor(*config_.proactor)
+                                          : makeServerProactor(config_.threads, config_.dispatch,
+                                                               {config_.ioMode, config_.speculative,
+                                                                config_.engine, config_.observer});
   readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
@@ -384,16 +387,19 @@ void ProactiveServer::stop() {
   for (auto& c : all)
     c->beginShutdown();
   all.clear();  // our references must not keep finished connections alive
-  const auto deadline = Clock::now() + config_.shutdownGrace;
+  const auto deadline = sys::now() + config_.shutdownGrace;
   auto remaining = [this] {
     std::lock_guard lock(registryMutex_);
     return registry_.size();
   };
-  while (remaining() > 0 && Clock::now() < deadline) {
+  // A borrowed Proactor progresses only when its owner runs it: waiting here could be for ever.
+  while (config_.proactor == nullptr && remaining() > 0 && sys::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   if (const std::size_t left = remaining(); left > 0) {
-    nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections", left);
+    if (config_.proactor == nullptr) {
+      nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections", left);
+    }
     std::lock_guard lock(registryMutex_);
     for (auto& [raw, weak] : registry_) {
       if (auto c = weak.lock()) all.push_back(std::move(c));

@@ -74,7 +74,23 @@ class EngineServerProactor final : public ServerProactor {
   bool shutDown_ = false;
 };
 
+// ServerConfig::proactor: the owner runs and shuts down the Proactor.
+class BorrowedServerProactor final : public ServerProactor {
+ public:
+  explicit BorrowedServerProactor(Proactor& proactor) noexcept : proactor_(proactor) {}
+  Proactor& proactor() noexcept override { return proactor_; }
+  const char* engine() const noexcept override { return "emulated"; }
+  void shutdown() override {}
+
+ private:
+  Proactor& proactor_;
+};
+
 }  // namespace
+
+std::unique_ptr<ServerProactor> borrowServerProactor(Proactor& proactor) {
+  return std::make_unique<BorrowedServerProactor>(proactor);
+}
 
 void validate(const ProcessorTuning& tuning) {
   parseIoMode(tuning.ioMode);

@@ -102,8 +102,9 @@ Fault parseFault(const std::string& name) {
   if (name == "none") return Fault::none;
   if (name == "reorder-writes") return Fault::reorder_writes;
   if (name == "drop-readiness") return Fault::drop_readiness;
+  if (name == "overlap-handlers") return Fault::overlap_handlers;
   throw std::invalid_argument("unknown fault '" + name +
-                              "' (none, reorder-writes, drop-readiness)");
+                              "' (none, reorder-writes, drop-readiness, overlap-handlers)");
 }
 
 World::World(std::uint64_t seed, Fault fault, bool log) : rng_(seed), fault_(fault), logging_(log) {

@@ -1,12 +1,11 @@
-// The hello protocol end to end in the simulated world: FramedSession + HelloService behind a
-// proactive server (the emulated proactor, driven post_reactive) and clients on the same
-// Proactor. Every valid request gets its reply, in order, whatever the fragmentation of either
-// direction; a bad frame gets the replies to the requests before it, one error reply and then the
-// end of the stream; a connection that sends nothing is closed at its idle timeout (virtual
-// clock) and not before; and once everything is closed, no simulated descriptor is left open.
-//
-// The server glue here is a small one of its own (the demos' glue reads the real clock): what is
-// under test is the session, the service and the engine under every interleaving the world makes.
+// The hello protocol end to end in the simulated world: FramedSession + HelloService behind the
+// server layer's real proactive glue (nioxx::server::makeProactiveServer on the scheduler's
+// Proactor, in a dispatch strategy the seed picks) and clients on the same Proactor. Every valid
+// request gets its reply, in order, whatever the fragmentation of either direction; a bad frame
+// gets the replies to the requests before it, one error reply and then the end of the stream; a
+// connection that sends nothing is closed at its idle timeout (virtual clock: the glue reads
+// time through sys::now()) and not before; and once everything is closed, no simulated
+// descriptor is left open.
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -19,30 +18,20 @@
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/proactor/all.h"
-#include "nioxx/server/framed_session.h"
+#include "nioxx/server/server.h"
 #include "property.h"
+#include "scheduler.h"
 
 namespace nioxx::sim {
 namespace {
 
 using demo::HelloService;
-using server::FramedSession;
-using std::chrono::nanoseconds;
 
 constexpr std::uint64_t kIdleNs = 5'000'000'000ull;   // the server's idle timeout
 constexpr std::uint64_t kSlackNs = 1'000'000'000ull;  // how late "on time" may be
 constexpr std::size_t kMaxFrame = 1024;
 
 enum class Kind { good, bad_payload, oversized, idle };
-
-struct ServerConn {
-  AsyncSocket socket;
-  std::unique_ptr<FramedSession> session;
-  bool reading = false;
-  bool writing = false;
-  bool lingering = false;  // our side is shut down: read (and drop) until the peer's EOF
-  bool closed = false;
-};
 
 struct Client {
   std::size_t id = 0;
@@ -114,94 +103,19 @@ void helloProperty(World& world, Check& check) {
   world.chaos().emfile = 0;
   const std::size_t descriptorsBefore = world.openDescriptors();
   {
-    EmulatedProactorOptions options;
-    options.proactor.strategy = DispatchStrategy::post_reactive;
-    options.processor.speculative = rng.oneIn(2);
-    Proactor proactor = makeEmulatedProactor(options);
-    AsyncServerSocket listener = AsyncServerSocket::open(proactor);
-    listener.bind(InetSocketAddress::loopback(0), 16);
-    const InetSocketAddress address = *listener.localAddress();
-    const server::SessionLimits limits{kMaxFrame, 64 + rng.below(4096)};
-
-    std::vector<std::shared_ptr<ServerConn>> served;
-    std::function<void(const std::shared_ptr<ServerConn>&)> advance;
-    const auto closeConn = [](ServerConn& s) {
-      if (s.closed) return;
-      s.closed = true;
-      s.socket.close();
-    };
-    const auto startRead = [&](const std::shared_ptr<ServerConn>& s) {
-      FramedSession& session = *s->session;
-      const bool discard = s->lingering;
-      if (s->closed || s->reading || (!discard && !session.wantsRead())) return;
-      // Input goes to a buffer of our own while the session holds none, else behind what it
-      // holds (its readSpace stays put until commitRead).
-      const bool own = discard || session.inputEmpty();
-      ByteBuffer dst =
-          own ? ByteBuffer::allocate(1 + rng.below(600)) : ByteBuffer::wrap(session.readSpace());
-      s->reading = true;
-      s->socket.read(
-          dst, NoAct{},
-          [&, s, own](IoResult& r) {
-            s->reading = false;
-            if (s->closed) return;
-            if (r.success()) {
-              if (s->lingering) {
-                // dropped: the answer is written, we only wait for the peer to finish
-              } else if (own) {
-                s->session->feed({r.buffer().array(), r.bytesTransferred()});
-              } else {
-                s->session->commitRead(r.bytesTransferred());
-              }
-            } else if (r.endOfStream()) {
-              if (s->lingering) return closeConn(*s);
-              s->session->endOfInput();
-            } else {
-              // Idle timeout (or an error): closed at once, nothing is owed to this peer.
-              return closeConn(*s);
-            }
-            advance(s);
-          },
-          nanoseconds(kIdleNs));
-    };
-    const auto flush = [&](const std::shared_ptr<ServerConn>& s) {
-      FramedSession& session = *s->session;
-      if (s->closed || s->writing || !session.hasOutput()) return;
-      const auto out = session.nextOutput();
-      s->writing = true;
-      s->socket.writeAll(ByteBuffer::copyOf(out), [&, s](IoResult& r) {
-        s->writing = false;
-        if (s->closed) return;
-        if (!r.success()) return closeConn(*s);
-        s->session->consumeOutput(r.bytesTransferred());
-        advance(s);
-      });
-    };
-    advance = [&](const std::shared_ptr<ServerConn>& s) {
-      if (s->closed) return;
-      flush(s);
-      if (s->session->shouldClose() && !s->lingering) {
-        // The last reply is written: end our side, then read until the peer ends its own, so
-        // the close does not reset a connection whose peer is still reading our answer.
-        s->lingering = true;
-        s->socket.shutdownOutput();
-      }
-      startRead(s);
-    };
-
-    std::function<void()> acceptNext = [&] {
-      listener.accept([&](AcceptResult& r) {
-        if (r.success()) {
-          auto s = std::make_shared<ServerConn>();
-          s->socket = r.socket();
-          s->session = std::make_unique<FramedSession>(HelloService::create(), limits, nullptr);
-          served.push_back(s);
-          advance(s);
-        }
-        if (!r.aborted() && r.error() != Error::closed) acceptNext();
-      });
-    };
-    acceptNext();
+    static constexpr DispatchStrategy kStrategies[] = {
+        DispatchStrategy::post_reactive, DispatchStrategy::call_through, DispatchStrategy::pool};
+    Scheduler sched(world, kStrategies[rng.below(3)]);
+    Proactor& proactor = sched.proactor();
+    server::ServerConfig config;
+    config.mode = "proactor";
+    config.port = 0;
+    config.framing = server::Framing::varint();
+    config.limits = server::SessionLimits{kMaxFrame, 64 + rng.below(4096)};
+    config.idleTimeout = std::chrono::milliseconds(kIdleNs / 1'000'000);
+    config.proactor = &proactor;
+    auto server = server::makeProactiveServer(config, [] { return HelloService::create(); });
+    const InetSocketAddress address = server->start();
 
     std::vector<std::unique_ptr<Client>> clients(1 + rng.below(5));
     std::function<void(Client&)> writeNext;
@@ -286,8 +200,9 @@ void helloProperty(World& world, Check& check) {
       clients[i] = std::move(c);
     }
 
-    for (int step = 0; step < 40000; ++step) {
-      proactor.runOnce(std::chrono::milliseconds(rng.below(20)));
+    const int steps = sched.strategy() == DispatchStrategy::post_reactive ? 40000 : 160000;
+    for (int step = 0; step < steps; ++step) {
+      sched.step(std::chrono::milliseconds(19));
       bool done = true;
       for (auto& c : clients)
         done = done && (c->broken || c->eof);
@@ -327,12 +242,11 @@ void helloProperty(World& world, Check& check) {
           break;
       }
     }
-    proactor.shutdown();
-    for (auto& s : served)
-      s->socket = {};
+    proactor.shutdown();  // the server's handlers run meanwhile: it outlives this
+    server->stop();
     for (auto& c : clients)
       c->socket = {};
-    listener = {};
+    server.reset();
   }
   check.that(world.openDescriptors() == descriptorsBefore,
              std::to_string(world.openDescriptors() - descriptorsBefore) +

@@ -1,10 +1,11 @@
-// The emulated proactor in driven post_reactive mode (the run() thread drives the one Reactor):
-// every operation completes exactly once; writes complete in the order initiated; no handler runs
-// inside an API call, and no two handlers of one socket overlap; a read that times out does so no
-// earlier than its timeout (virtual clock); cancel/close races leave nothing outstanding after
-// shutdown(); streams arrive intact, and in full unless the schedule broke them on purpose. Some
-// writes are transmitFile of a real file holding the stream's bytes (the simulated socket takes
-// them through sys::Os::sendfile), in order with the others.
+// The emulated proactor in each dispatch strategy (driven post_reactive, stepped call_through and
+// pool: scheduler.h), every thread a logical one the seed steps: every operation completes exactly
+// once; writes complete in the order initiated; no handler runs inside an API call, and no two
+// handlers of one socket overlap; a read that times out does so no earlier than its timeout
+// (virtual clock); cancel/close races leave nothing outstanding after shutdown(); streams arrive
+// intact, and in full unless the schedule broke them on purpose. Some writes are transmitFile of a
+// real file holding the stream's bytes (the simulated socket takes them through sys::Os::sendfile),
+// in order with the others.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/proactor/all.h"
 #include "property.h"
+#include "scheduler.h"
 
 namespace nioxx::sim {
 namespace {
@@ -67,6 +69,19 @@ int streamFile(std::uint64_t id) {
   return fds.at(id);
 }
 
+// Sets a flag for the lifetime of a scope: a handler that initiates during shutdown() ends with
+// ShutdownError (the documented refusal), and the flag must not stay set after it.
+class Raised {
+ public:
+  explicit Raised(bool& flag) noexcept : flag_(flag) { flag_ = true; }
+  ~Raised() { flag_ = false; }
+  Raised(const Raised&) = delete;
+  Raised& operator=(const Raised&) = delete;
+
+ private:
+  bool& flag_;
+};
+
 struct Op {
   int completions = 0;
   std::uint64_t startNs = 0;
@@ -75,12 +90,12 @@ struct Op {
 
 }  // namespace
 
-void proactorProperty(World& world, Check& check) {
+namespace {
+
+void proactorUnder(DispatchStrategy strategy, World& world, Check& check) {
   Rng& rng = world.rng();
-  EmulatedProactorOptions options;
-  options.proactor.strategy = DispatchStrategy::post_reactive;
-  options.processor.speculative = rng.oneIn(2);
-  Proactor proactor = makeEmulatedProactor(options);
+  Scheduler sched(world, strategy);
+  Proactor& proactor = sched.proactor();
   AsyncServerSocket listener = AsyncServerSocket::open(proactor);
   listener.bind(InetSocketAddress::loopback(0), 16);
   const InetSocketAddress address = *listener.localAddress();
@@ -103,10 +118,8 @@ void proactorProperty(World& world, Check& check) {
   };
   // Every initiation goes through api(): a handler seen while inApi ran inside the call.
   const auto api = [&](auto&& f) {
-    inApi = true;
-    auto r = f();
-    inApi = false;
-    return r;
+    Raised during(inApi);
+    return f();
   };
 
   std::vector<std::unique_ptr<Link>> conns(1 + rng.below(5));
@@ -124,7 +137,8 @@ void proactorProperty(World& world, Check& check) {
       auto done = [&, seq](IoResult& r) {
         completed(r);
         check.that(!c.inClient, "two handlers of one socket overlapped");
-        c.inClient = true;
+        Raised running(c.inClient);
+        sched.preempt();
         check.that(seq == c.doneWriteSeq++, "writes completed out of order");
         --c.writesOutstanding;
         if (r.success()) {
@@ -133,7 +147,6 @@ void proactorProperty(World& world, Check& check) {
           c.broken = true;
         }
         writeNext(c);
-        c.inClient = false;
       };
       if (rng.oneIn(3)) {
         initiated(api([&] { return c.client.transmitFile(streamFile(c.id), at, n, done); }));
@@ -145,9 +158,8 @@ void proactorProperty(World& world, Check& check) {
       initiated(api([&] { return c.client.writeAll(ByteBuffer::copyOf(bytes), done); }));
     }
     if (!c.broken && c.queued == c.length && c.writesOutstanding == 0) {
-      inApi = true;
+      Raised during(inApi);
       c.client.shutdownOutput();
-      inApi = false;
     }
   };
 
@@ -161,7 +173,8 @@ void proactorProperty(World& world, Check& check) {
                     [&](IoResult& r) {
                       completed(r);
                       check.that(!c.inServer, "two handlers of one socket overlapped");
-                      c.inServer = true;
+                      Raised running(c.inServer);
+                      sched.preempt();
                       if (r.success()) {
                         const ByteBuffer& b = r.buffer();
                         for (std::size_t i = 0; i < r.bytesTransferred(); ++i) {
@@ -179,7 +192,6 @@ void proactorProperty(World& world, Check& check) {
                         if (!c.eof) c.broken = true;
                         c.server.close();
                       }
-                      c.inServer = false;
                     },
                     timeout);
               }),
@@ -232,19 +244,20 @@ void proactorProperty(World& world, Check& check) {
     conns[i] = std::move(c);
   }
 
-  for (int step = 0; step < 20000; ++step) {
-    proactor.runOnce(std::chrono::milliseconds(rng.below(20)));
+  // Finer steps (one loop iteration or one handler) need more of them than runOnce() turns.
+  const int steps = strategy == DispatchStrategy::post_reactive ? 20000 : 80000;
+  for (int step = 0; step < steps; ++step) {
+    sched.step(std::chrono::milliseconds(19));
     if (step < 2000 && rng.oneIn(200)) {
       // The races: cancel or close a socket while its operations are in flight.
       Link& c = *conns[rng.below(conns.size())];
       c.broken = true;
-      inApi = true;
+      Raised during(inApi);
       if (rng.oneIn(2)) {
         c.client.cancel();
       } else {
         c.client.close();
       }
-      inApi = false;
     }
     bool done = true;
     for (auto& c : conns)
@@ -268,6 +281,18 @@ void proactorProperty(World& world, Check& check) {
     c->server = {};
   }
   listener = {};
+}
+
+}  // namespace
+
+void proactorProperty(World& world, Check& check) {
+  proactorUnder(DispatchStrategy::post_reactive, world, check);
+}
+void proactorCallThroughProperty(World& world, Check& check) {
+  proactorUnder(DispatchStrategy::call_through, world, check);
+}
+void proactorPoolProperty(World& world, Check& check) {
+  proactorUnder(DispatchStrategy::pool, world, check);
 }
 
 }  // namespace nioxx::sim

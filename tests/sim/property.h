@@ -37,7 +37,9 @@ inline std::uint8_t streamByte(std::uint64_t stream, std::uint64_t i) noexcept {
 
 void selectorProperty(World& world, Check& check);
 void timersProperty(World& world, Check& check);
-void proactorProperty(World& world, Check& check);
+void proactorProperty(World& world, Check& check);  // post_reactive
+void proactorCallThroughProperty(World& world, Check& check);
+void proactorPoolProperty(World& world, Check& check);
 void helloProperty(World& world, Check& check);  // built with the demos (NIOXX_SIM_HELLO)
 
 }  // namespace nioxx::sim

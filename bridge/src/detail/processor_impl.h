@@ -138,6 +138,7 @@ class ProcessorImpl {
   bool executeOnChannel(AsyncChannel& channel, detail::DispatchNode* node) noexcept;
   bool drive(std::chrono::nanoseconds timeout) noexcept;
   void wakeup() noexcept;
+  bool step(std::size_t index, std::chrono::nanoseconds timeout) noexcept;
   bool channelAffinity() const noexcept { return options_.ioMode == IoMode::inline_io; }
   std::size_t threads() const noexcept { return loops_.size(); }
   const EmulatedProcessor::Options& options() const noexcept { return options_; }
@@ -219,6 +220,7 @@ class ProcessorImpl {
   std::atomic<bool> shuttingDown_{false};
   bool started_ = false;
   bool driven_ = false;         // leader/followers: run() threads drive loops_[0]; no loop threads
+  bool stepped_ = false;        // no loop threads: the owner steps the loops (simulation)
   std::once_flag fileStarted_;  // the file pool starts with the first AsyncFile operation
   std::unique_ptr<ThreadPool> ioPool_;
   std::unique_ptr<ThreadPool> filePool_;

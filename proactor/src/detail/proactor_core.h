@@ -66,6 +66,7 @@ class ProactorCore final : public CompletionSink,
   void restart();
   bool stopped() const noexcept;
   void shutdown();
+  bool stepPool();  // ProactorOptions::steppedPool: one pool step on the calling thread
   bool isShutDown() const noexcept { return shutdownDone_.load(std::memory_order_acquire); }
   // True from the moment shutdown() begins: initiations throw ShutdownError from then on.
   bool isShuttingDown() const noexcept { return shutdownBegun_.load(std::memory_order_seq_cst); }
@@ -100,7 +101,8 @@ class ProactorCore final : public CompletionSink,
 
   std::unique_ptr<AsyncOperationProcessor> processor_;
   ProactorOptions options_;
-  const bool inlineAffinity_;  // call_through + processor channel affinity: no strands
+  const bool inlineAffinity_;  // call_through + processor channel affinity (or faultSkipStrands):
+                               // no strands
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

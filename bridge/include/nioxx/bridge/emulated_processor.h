@@ -27,6 +27,10 @@
 //   takes the loop and aborts them as usual.
 // Options::driven = false keeps the own-threads arrangement (reactor threads perform the I/O and
 // hand every completion to the run() thread) for comparison.
+// Stepped (Options::stepped, deterministic simulation): call_through and pool without loop
+// threads: the owner steps each Reactor with step(), one iteration at a time, in the order it
+// chooses (sim/'s scheduler: the seed chooses), on its own thread. A step is what one turn of a
+// loop thread does (wait, perform the I/O, run call_through handlers and what they deferred).
 // IoMode::worker_pool is the paper's literal emulation, kept for teaching and measurement:
 // readiness is handed to a separate pool of I/O workers that perform the I/O.
 // AsyncFile operations always run on a small file worker pool (files are always "ready").
@@ -66,6 +70,9 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
     // post_reactive + inline_io: run() threads drive the one Reactor (leader/followers, no
     // processor thread). false: own reactor threads hand completions to run() (one wake-up each).
     bool driven = true;
+    // call_through / pool + inline_io: start no loop threads; the owner calls step() instead
+    // (deterministic simulation). Ignored where driven applies.
+    bool stepped = false;
   };
 
   explicit EmulatedProcessor(Options options);
@@ -89,6 +96,10 @@ class EmulatedProcessor final : public AsyncOperationProcessor {
   // (false unless driven); wakeup() interrupts it. Any thread.
   bool drive(std::chrono::nanoseconds timeout) noexcept override;
   void wakeup() noexcept override;
+  // Options::stepped: one iteration of Reactor `loop` (0 .. threads() - 1) on the calling thread,
+  // as its loop thread would run it, waiting at most `timeout`; false if not stepped or shut
+  // down. Never from a handler. Loops run only inside step(): between steps they are idle.
+  bool step(std::size_t loop, std::chrono::nanoseconds timeout) noexcept;
   bool channelAffinity() const noexcept override;
   std::size_t threads() const noexcept override;  // Reactors channels can be placed on
 

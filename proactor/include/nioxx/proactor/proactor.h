@@ -37,7 +37,10 @@ class AsyncOperationProcessor;  // nioxx/proactor/spi/async_operation_processor.
 
 struct ProactorOptions {
   DispatchStrategy strategy = DispatchStrategy::call_through;
-  std::size_t poolThreads = 2;        // pool strategy: handler threads owned by the Proactor
+  std::size_t poolThreads = 2;  // pool strategy: handler threads owned by the Proactor
+  // pool strategy, deterministic simulation (sim/): start no pool threads; the owner runs the
+  // pool's handlers one at a time with Proactor::stepPool(), as logical pool workers.
+  bool steppedPool = false;
   std::size_t callThroughDepth = 16;  // call_through: nested handler calls before queueing
   // Per socket: writes accepted but not completed; one more completes with queue_full.
   std::size_t writeQueueLimit = 65536;
@@ -50,6 +53,10 @@ struct ProactorOptions {
   std::size_t writeBufferHighWatermark = 64 * 1024;
   std::size_t writeBufferLimit = 4 * 1024 * 1024;
   OperationObserver* observer = nullptr;  // lifecycle hook; must outlive the Proactor
+  // A deliberate bug, for the simulation's proof that it catches one (tests/sim, --fault
+  // overlap-handlers): completions bypass the channels' strands, so the pool may run two
+  // handlers of one channel at once and out of order. Read once, at construction. Never set it.
+  bool faultSkipStrands = false;
 };
 
 class Proactor {
@@ -79,6 +86,10 @@ class Proactor {
   // thread. Idempotent. Initiating after shutdown throws std::logic_error. A run()/runOnce()
   // that starts while shutdown() is finishing returns at once: shutdown() runs what is left.
   void shutdown();
+  // ProactorOptions::steppedPool: runs one queued handler (or strand batch) on the calling thread
+  // as a pool thread would; false if nothing is queued. Never waits. Callable from a handler
+  // (a simulated pool worker that runs while another one is inside its handler).
+  bool stepPool();
 
   // Runs fn() later (with the strategy: call_through/pool on a processor or pool thread,
   // post_reactive in run()). Never inside this call.

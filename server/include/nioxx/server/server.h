@@ -30,6 +30,10 @@
 #include "nioxx/server/framing.h"
 #include "nioxx/server/server_stats.h"
 
+namespace nioxx {
+class Proactor;
+}
+
 namespace nioxx::server {
 
 struct ServerConfig {
@@ -48,6 +52,12 @@ struct ServerConfig {
   std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
   std::chrono::milliseconds shutdownGrace{10000};  // graceful stop gives up after this
   OperationObserver* observer = nullptr;           // proactor/coroutine: ProactorOptions::observer
+  // proactor mode: run on this Proactor instead of making one (threads, dispatch, ioMode,
+  // speculative, engine and observer are then its owner's business). Not owned: its owner runs
+  // it (e.g. the deterministic simulation's scheduler, tests/sim) and shuts it down before the
+  // server is destroyed; stop() then does not wait for connections (nothing would progress while
+  // it slept on the owner's thread): it closes what is left.
+  Proactor* proactor = nullptr;
   bool reusePort = false;  // SO_REUSEPORT: several processes share the port (the kernel spreads)
 };
 

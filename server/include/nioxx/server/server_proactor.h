@@ -55,6 +55,9 @@ std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::str
                                                    const ProcessorTuning& tuning);
 // Same, with the default tuning (inline I/O, speculative).
 std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::string_view dispatch);
+// A Proactor somebody else owns and runs (ServerConfig::proactor): shutdown() does nothing, the
+// owner shuts it down. Engine "emulated".
+std::unique_ptr<ServerProactor> borrowServerProactor(Proactor& proactor);
 
 // The servers' read buffers on an engine where the kernel performs the reads (io_uring): there a
 // pooled read would take its chunk when issued, so every idle connection would hold one. A

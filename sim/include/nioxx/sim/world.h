@@ -25,6 +25,9 @@ enum class Fault : std::uint8_t {
   none,
   reorder_writes,  // a write's bytes are sometimes delivered before the previous write's
   drop_readiness,  // some sockets' read readiness is never reported (a lost event)
+  // The scheduler's Proactor dispatches without strands (ProactorOptions::faultSkipStrands):
+  // two pool workers may run handlers of one channel together.
+  overlap_handlers,
 };
 Fault parseFault(const std::string& name);  // throws std::invalid_argument
 

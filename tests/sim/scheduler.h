@@ -1,0 +1,52 @@
+// Scheduler: the threads of a dispatch strategy as logical threads whose next step the seed
+// chooses, all on the simulation's one thread (issue 13: the emulated proactor in every strategy).
+// - post_reactive: the run() thread drives the one Reactor (leader/followers); a step is runOnce().
+// - call_through: 1-3 Reactors without threads (EmulatedProcessor::Options::stepped); a step is
+//   one iteration of a loop the seed picks, which performs the I/O and runs the handlers inline.
+// - pool: the same loops plus 2-4 logical pool workers (ProactorOptions::steppedPool); a worker's
+//   step runs one queued handler (Proactor::stepPool()). A handler may be preempted: at
+//   preempt(), other logical threads (loops, the workers that are not inside a handler) take
+//   nested steps, as real threads would run while this one is descheduled, so handlers of two
+//   workers interleave and a dispatcher that let two handlers of one channel run together would
+//   be seen doing so.
+#pragma once
+
+#include <chrono>
+#include <vector>
+
+#include "nioxx/bridge/emulated_processor.h"
+#include "nioxx/proactor/proactor.h"
+#include "nioxx/sim/world.h"
+
+namespace nioxx::sim {
+
+class Scheduler {
+ public:
+  // Builds the Proactor for `strategy`; its shape (loops, workers, speculation, call-through
+  // depth) is drawn from the world's seed.
+  Scheduler(World& world, DispatchStrategy strategy);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  Proactor& proactor() noexcept { return proactor_; }
+  DispatchStrategy strategy() const noexcept { return strategy_; }
+  // One step of a logical thread the seed picks; waits (virtual time) at most `maxWait`.
+  void step(std::chrono::milliseconds maxWait);
+  // From inside a handler: maybe let other logical threads run now (pool only; a no-op else).
+  void preempt();
+
+ private:
+  void stepThread(std::size_t thread, std::chrono::milliseconds wait);
+  std::size_t threads() const noexcept { return loops_ + workers_; }
+
+  World& world_;
+  DispatchStrategy strategy_;
+  std::size_t loops_ = 1;    // stepped Reactors (call_through, pool)
+  std::size_t workers_ = 0;  // logical pool workers (pool)
+  std::vector<bool> busy_;   // per logical thread: inside a step now (nested steps skip it)
+  int depth_ = 0;            // nested preemptions
+  Proactor proactor_;
+  EmulatedProcessor* processor_ = nullptr;
+};
+
+}  // namespace nioxx::sim

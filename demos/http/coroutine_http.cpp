@@ -2,8 +2,8 @@
 // connection (coro/), on the same AsyncSocket operations and HttpSession. Straight-line code:
 // read, let the session plan the responses, send each (a small file with its head in one
 // writeAll; otherwise the head with writeAll, the file range with transmitFile, corked), until it
-// wants to close; then the lingering close. One operation in flight
-// per connection at a time, so no lock: the coroutine is the connection's only actor.
+// wants to close; then the lingering close. One operation in flight per connection at a time, so
+// no lock: the coroutine is the connection's only actor.
 //
 // Graceful stop: the Scope's stop token cancels each connection's pending read (and the accept);
 // the connection then shuts its input, reads what the socket still holds (with no token),

@@ -40,6 +40,13 @@ mkdir -p "$WORK/www" "$WORK/nginx"
 head -c 1024 /dev/urandom >"$WORK/www/1k.bin"
 head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/1m.bin"
 chmod -R a+rX "$WORK/www"
+# wrk prints Transfer/sec with two decimals in the largest unit ("0.92GB": 942 or 952 MiB/s, nothing
+# between), so requests, bytes and duration come exactly from its Lua summary instead.
+cat >"$WORK/summary.lua" <<'LUA'
+done = function(summary, latency, requests)
+  io.write(string.format("EXACT %d %d %d\n", summary.requests, summary.bytes, summary.duration))
+end
+LUA
 PID=""
 cleanup() {
   [[ -n "$PID" ]] && kill -KILL "$PID" 2>/dev/null || true
@@ -107,10 +114,10 @@ for round in $(seq "$ROUNDS"); do
         start "$s"
         # One wrk thread on the load CPU; 1,000 connections need no more threads than that.
         result=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --timeout 10s \
-          "http://127.0.0.1:$PORT/$file" 2>&1 || true)
+          -s "$WORK/summary.lua" "http://127.0.0.1:$PORT/$file" 2>&1 || true)
         stop
-        rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$result")
-        tr=$(awk '/^Transfer\/sec/ {v=$2; if (v ~ /GB/) {sub("GB","",v); v*=1024} else if (v ~ /MB/) {sub("MB","",v)} else if (v ~ /KB/) {sub("KB","",v); v/=1024} print v}' <<<"$result")
+        rps=$(awk '/^EXACT/ && $4 > 0 {printf "%.2f", $2 / ($4 / 1e6)}' <<<"$result")
+        tr=$(awk '/^EXACT/ && $4 > 0 {printf "%.2f", $3 / ($4 / 1e6) / 1048576}' <<<"$result")
         errors=$(awk '/Socket errors|Non-2xx/ {print}' <<<"$result" | tr '\n' ' ')
         echo -e "$round\t$s\t$file\t$conns\t${rps:-0}\t${tr:-0}\t${errors:-none}" | tee -a "$OUT"
       done

@@ -1,8 +1,9 @@
 // Coroutine glue for the HTTP server: the proactive server written as one coroutine per
 // connection (coro/), on the same AsyncSocket operations and HttpSession. Straight-line code:
-// read, let the session plan the responses, send each (the head with writeAll, the file range
-// with transmitFile), until it wants to close; then the lingering close. One operation in flight
-// per connection at a time, so no lock: the coroutine is the connection's only actor.
+// read, let the session plan the responses, send each (a small file with its head in one
+// writeAll; otherwise the head with writeAll, the file range with transmitFile, corked), until it
+// wants to close; then the lingering close. One operation in flight per connection at a time, so
+// no lock: the coroutine is the connection's only actor.
 //
 // Graceful stop: the Scope's stop token cancels each connection's pending read (and the accept);
 // the connection then shuts its input, reads what the socket still holds (with no token),
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "http/http_server.h"
@@ -124,6 +126,18 @@ coro::Task<void> CoroutineHttpServer::acceptLoop() {
 // --file-chunk bytes, each with the idle timeout (a slow download is timed per chunk). The file is
 // the descriptor the resolver opened and checked; the operation duplicates it.
 coro::Task<bool> CoroutineHttpServer::send(AsyncSocket& socket, Response& r) {
+  // Small: head and body in one write. Larger: the head waits (TCP_CORK) for the file's first
+  // bytes instead of leaving as a segment of its own; the cork comes off with the last byte.
+  inlineSmallBody(r, config_.inlineFileMax);
+  struct Cork {
+    int fd;
+    explicit Cork(int f) : fd(f) { setCork(fd, true); }
+    ~Cork() { setCork(fd, false); }
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+  };
+  std::optional<Cork> cork;
+  if (r.hasFile()) cork.emplace(socket.fd());
   IoResult w =
       co_await coro::writeAll(
           socket,

@@ -1,8 +1,9 @@
 // HttpServer: the static file server in one of two I/O styles sharing HttpSession:
 //   - reactive: an EventHandler per connection on a ReactorGroup; file bytes go out with
 //     sendfile(2) when the socket is writable;
-//   - proactive: completion handlers on AsyncSocket, file bytes read with AsyncFile into a
-//     bounded buffer and written with writeAll (the proactor has no transmit-file operation yet);
+//   - proactive: completion handlers on AsyncSocket; a small file is read and written with its
+//     head in one write, a larger one goes out with transmitFile after its head (TCP_CORK on
+//     meanwhile, so the head shares the file bytes' segments);
 //   - coroutine: the proactive style as one coroutine per connection (coro/).
 // Both apply the same limits and the same graceful stop (stop accepting, answer what was
 // received, close).
@@ -38,6 +39,9 @@ struct HttpServerConfig {
   std::chrono::milliseconds shutdownGrace{10000};
   // proactor/coroutine: file bytes per transmitFile, each with the idle timeout (progress)
   std::size_t fileChunk = 1024 * 1024;
+  // proactor/coroutine: a file range up to this size is read and sent with its head in one write
+  // (one body per connection in memory at a time); larger ones go head, then transmitFile, corked
+  std::size_t inlineFileMax = 16 * 1024;
 };
 
 struct HttpStats {

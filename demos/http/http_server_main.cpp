@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
                  "call-through, pool)")
       ->check(CLI::IsMember({"post-reactive", "call-through", "pool"}))
       ->capture_default_str();
+  app.add_option("--inline-max", config.inlineFileMax,
+                 "proactor/coroutine: file ranges up to this many bytes are read and written with "
+                 "their head in one write (0 = always transmitFile)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--max-connections", config.maxConnections,
                  "Connections served at once; excess ones get 503, then close")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
@@ -94,7 +99,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (config.mode == "reactor") {
-    for (const char* flag : {"--engine", "--dispatch"}) {
+    for (const char* flag : {"--engine", "--dispatch", "--inline-max"}) {
       if (app.count(flag) == 0) continue;
       std::fprintf(stderr, "http_server: %s applies to --mode proactor or coroutine only\n", flag);
       return 2;

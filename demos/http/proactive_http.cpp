@@ -1,9 +1,13 @@
 // Proactive glue for the HTTP server: completion handlers on AsyncSocket (any engine, through
-// the server layer's ServerProactor). One read in flight per connection feeds the HttpSession; the
-// front response is sent as one writeAll of the head, then the file range with transmitFile (the
-// paper's TransmitFile: sendfile in the emulated engine, splice with io_uring), so file bytes
-// never pass through user space. The range goes in transmissions of at most --file-chunk bytes,
-// each with the idle timeout: a slow download is timed per chunk (progress), not as a whole.
+// the server layer's ServerProactor). One read in flight per connection feeds the HttpSession.
+// A front response with a small file range (--inline-max) is read into its head and sent as one
+// writeAll: per request that saves a second write, the transmission's descriptor duplicate and
+// its close. A larger one is sent as one writeAll of the head, then the file range with
+// transmitFile (the paper's TransmitFile: sendfile in the emulated engine, splice with io_uring),
+// so its bytes never pass through user space, with TCP_CORK on from the head to the last byte (as
+// nginx's tcp_nopush): the head shares the file's first segment instead of leaving alone. The
+// range goes in transmissions of at most --file-chunk bytes, each with the idle timeout: a slow
+// download is timed per chunk (progress), not as a whole.
 //
 // The file is the descriptor the path resolver opened and checked (transmitFile duplicates it),
 // not a second open by path: nothing can swap the file in between, and it costs no open(2).
@@ -63,6 +67,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AsyncSocket socket_;
   HttpSession session_;
   bool sending_ = false;
+  bool corked_ = false;  // TCP_CORK is on while a head and its file bytes go out
   bool readInFlight_ = false;
   OperationId readId_ = 0;  // of the read in flight
   bool lingering_ = false;
@@ -237,7 +242,13 @@ void Connection::onRead(IoResult& r) {
 
 void Connection::sendFront() {
   sending_ = true;
-  const Response& r = session_.front();
+  Response& r = session_.front();
+  inlineSmallBody(r, server_.config().inlineFileMax);
+  if (r.hasFile() && !corked_) {
+    // The head waits for the file's first bytes instead of leaving as a segment of its own.
+    setCork(socket_.fd(), true);
+    corked_ = true;
+  }
   writeChunk(
       ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(r.head.data()), r.head.size()}),
       !r.hasFile());
@@ -300,6 +311,10 @@ void Connection::onWrite(IoResult& r, bool last) {
 
 void Connection::finishFront() {
   sending_ = false;
+  if (corked_) {
+    setCork(socket_.fd(), false);  // pushes the last partial segment now
+    corked_ = false;
+  }
   if (session_.hasResponse()) session_.pop();
   advance();
 }

@@ -1,6 +1,13 @@
 #include "http/response.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <ctime>
 
 #include "http/ascii.h"
@@ -265,6 +272,33 @@ Response respond(const Request& req, const DocumentRoot& root) {
     r.file = std::move(file);
   }
   return r;
+}
+
+bool inlineSmallBody(Response& r, std::size_t max) {
+  if (!r.hasFile() || static_cast<std::uint64_t>(r.length) > max) return false;
+  const std::size_t headSize = r.head.size();
+  const auto length = static_cast<std::size_t>(r.length);
+  r.head.resize(headSize + length);
+  std::size_t got = 0;
+  while (got < length) {
+    const ssize_t n = ::pread(r.file.file.fd(), r.head.data() + headSize + got, length - got,
+                              r.offset + static_cast<off_t>(got));
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    r.head.resize(headSize);  // 0 (shrank) or an error: leave it to the file path
+    return false;
+  }
+  r.file.file = FileHandle();  // closes it
+  r.length = 0;
+  return true;
+}
+
+void setCork(int socketFd, bool on) noexcept {
+  const int value = on ? 1 : 0;
+  (void)::setsockopt(socketFd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
 }
 
 }  // namespace nioxx::http

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,18 @@ Response respond(const Request& request, const DocumentRoot& root);
 // A complete error response (status 400, 404, 405, 408, 413, 414, 431, 501, 505, ...) with a short
 // text body (omitted for HEAD). `close` adds "Connection: close".
 Response errorResponse(int status, bool close, bool headRequest = false);
+
+// Small-file path of the proactive glues: a file range of at most `max` bytes is read into the
+// head (one write sends head and body; no transmitFile, no duplicated descriptor, no second
+// write) and the file is closed. Called on the response about to be sent, so at most one such
+// body per connection is in memory. False (response unchanged) if the range is larger, or the
+// file cannot be read or ended early (the transmission then reports the short file as before).
+bool inlineSmallBody(Response& r, std::size_t max);
+
+// TCP_CORK on a connected socket: while on, partial segments wait, so a response head written
+// before its file bytes shares their segments (as nginx's tcp_nopush and the reactive glue's
+// MSG_MORE do); turning it off pushes what is pending. Only a packing hint: errors are ignored.
+void setCork(int socketFd, bool on) noexcept;
 
 std::string_view reasonPhrase(int status) noexcept;
 std::string_view contentTypeFor(std::string_view path) noexcept;

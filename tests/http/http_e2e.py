@@ -63,6 +63,11 @@ def curl_keepalive_head_range_conditional(ctx):
     p = subprocess.run([curl, "-s", "-r", "100-1099", "-w", "%{http_code}", f"{base}/big.bin"],
                        capture_output=True, timeout=60)
     assert p.stdout[-3:] == b"206" and p.stdout[:-3] == ctx.tree.files["big.bin"][100:1100]
+    # A range above the proactive glues' small-file limit (--inline-max, 16 KiB) from a nonzero
+    # offset: the corked head, then transmitFile from the offset (the one above is inlined).
+    p = subprocess.run([curl, "-s", "-r", "70000-1170000", "-w", "%{http_code}", f"{base}/big.bin"],
+                       capture_output=True, timeout=60)
+    assert p.stdout[-3:] == b"206" and p.stdout[:-3] == ctx.tree.files["big.bin"][70000:1170001]
     # Conditional GET: -z sends If-Modified-Since with the file's own time.
     path = os.path.join(ctx.tree.root, "small.txt")
     p = subprocess.run([curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "-z", path,

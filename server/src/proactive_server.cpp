@@ -11,7 +11,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "nioxx/core/buffer_pool.h"
@@ -46,6 +45,12 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void beginShutdown();
   void closeNow();
 
+  // The server's registry: an intrusive list (guarded by the server's registry mutex), so a
+  // connection costs two pointers there rather than a hash node (issue 12: memory per idle
+  // connection).
+  ProactiveConnection* prevRegistered = nullptr;
+  ProactiveConnection* nextRegistered = nullptr;
+
  private:
   // Initiates what the session wants next. Runs in this socket's handlers only.
   void advance();
@@ -65,16 +70,16 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   FramedSession session_;
   Clock::time_point lastActive_ = Clock::now();
   Clock::time_point lingerDeadline_{};
-  bool readInFlight_ = false;
   // The read in flight, for beginShutdown() on the stopping thread (0: none). Stored right after
   // the read is initiated: from a handler of this socket, so the read's own handler cannot run
   // before the store (handlers of one channel never overlap); from open() (the accept handler) it
   // can, and a stale id then only delays this connection's stop to its next completion.
   std::atomic<OperationId> readId_{0};
-  std::size_t writesInFlight_ = 0;
+  std::uint32_t writesInFlight_ = 0;  // at most one per flush of the session's output
   // Set by beginShutdown() from the stopping thread; everything else is touched only by this
   // socket's handlers, which the Proactor serialises (so no mutex: see open()).
   std::atomic<bool> shutdown_{false};
+  bool readInFlight_ = false;
   bool shutRd_ = false;  // SHUT_RD applied
   bool lingering_ = false;
   bool closed_ = false;
@@ -101,12 +106,18 @@ class ProactiveServer final : public Server {
   }
   void connectionGone(ProactiveConnection* c) {
     std::lock_guard lock(registryMutex_);
-    registry_.erase(c);
+    unregister(c);
   }
 
  private:
   void acceptNext();
   void onAccept(AcceptResult& r);
+  // The registry (registryMutex_ held).
+  void enroll(ProactiveConnection* c) noexcept;
+  void unregister(ProactiveConnection* c) noexcept;
+  // Strong references to every registered connection still alive (registryMutex_ held). One in
+  // its destructor is skipped: it waits for the mutex to leave the list.
+  std::vector<std::shared_ptr<ProactiveConnection>> registered();
 
   ServerConfig config_;
   ServiceFactory factory_;
@@ -118,7 +129,8 @@ class ProactiveServer final : public Server {
   AsyncServerSocket server_;
   std::atomic<bool> stopping_{false};
   std::mutex registryMutex_;
-  std::unordered_map<ProactiveConnection*, std::weak_ptr<ProactiveConnection>> registry_;
+  ProactiveConnection* registry_ = nullptr;  // the first of the list
+  std::size_t registered_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };
@@ -360,13 +372,41 @@ void ProactiveServer::onAccept(AcceptResult& r) {
   std::shared_ptr<ProactiveConnection> conn;
   {
     std::lock_guard lock(registryMutex_);
-    rejected = registry_.size() >= config_.maxConnections;
+    rejected = registered_ >= config_.maxConnections;
     conn = std::make_shared<ProactiveConnection>(*this, std::move(socket));
-    registry_.emplace(conn.get(), conn);
+    enroll(conn.get());
   }
   ServerStats::add(rejected ? stats_.rejected : stats_.connections, 1);
   if (stopping_.load(std::memory_order_acquire)) conn->beginShutdown();
   conn->open(rejected);
+}
+
+void ProactiveServer::enroll(ProactiveConnection* c) noexcept {
+  c->nextRegistered = registry_;
+  if (registry_ != nullptr) registry_->prevRegistered = c;
+  registry_ = c;
+  ++registered_;
+}
+
+void ProactiveServer::unregister(ProactiveConnection* c) noexcept {
+  if (c->prevRegistered == nullptr && registry_ != c) return;  // never enrolled
+  if (c->prevRegistered != nullptr) {
+    c->prevRegistered->nextRegistered = c->nextRegistered;
+  } else {
+    registry_ = c->nextRegistered;
+  }
+  if (c->nextRegistered != nullptr) c->nextRegistered->prevRegistered = c->prevRegistered;
+  c->prevRegistered = c->nextRegistered = nullptr;
+  --registered_;
+}
+
+std::vector<std::shared_ptr<ProactiveConnection>> ProactiveServer::registered() {
+  std::vector<std::shared_ptr<ProactiveConnection>> all;
+  all.reserve(registered_);
+  for (ProactiveConnection* c = registry_; c != nullptr; c = c->nextRegistered) {
+    if (auto strong = c->weak_from_this().lock()) all.push_back(std::move(strong));
+  }
+  return all;
 }
 
 void ProactiveServer::stop() {
@@ -377,9 +417,7 @@ void ProactiveServer::stop() {
   std::vector<std::shared_ptr<ProactiveConnection>> all;
   {
     std::lock_guard lock(registryMutex_);
-    for (auto& [raw, weak] : registry_) {
-      if (auto c = weak.lock()) all.push_back(std::move(c));
-    }
+    all = registered();
   }
   for (auto& c : all)
     c->beginShutdown();
@@ -387,7 +425,7 @@ void ProactiveServer::stop() {
   const auto deadline = Clock::now() + config_.shutdownGrace;
   auto remaining = [this] {
     std::lock_guard lock(registryMutex_);
-    return registry_.size();
+    return registered_;
   };
   while (remaining() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
@@ -395,9 +433,7 @@ void ProactiveServer::stop() {
   if (const std::size_t left = remaining(); left > 0) {
     nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections", left);
     std::lock_guard lock(registryMutex_);
-    for (auto& [raw, weak] : registry_) {
-      if (auto c = weak.lock()) all.push_back(std::move(c));
-    }
+    all = registered();
   }
   for (auto& c : all)
     c->closeNow();

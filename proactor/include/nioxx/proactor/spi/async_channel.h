@@ -115,15 +115,19 @@ class AsyncChannel {
   }
   static void runStrand(detail::DispatchNode* node) noexcept;
 
+  // The small fields together, without padding between them: a channel is part of what every
+  // idle connection costs (issue 12).
   std::atomic<std::uint32_t> refs_{1};
   int fd_;
-  ChannelKind kind_;
   std::atomic<std::uint32_t> placement_{UINT32_MAX};
   std::atomic<std::uint32_t> acceptedPlacement_{UINT32_MAX};
+  // Writes queued; 32 bits: each holds an operation (256 bytes and more), so memory runs out long
+  // before the count could wrap.
+  std::atomic<std::uint32_t> pendingWrites_{0};
+  ChannelKind kind_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> readPending_{false};
   bool hasStrand_ = false;  // create(withStrand = true): strand() follows the channel
-  std::atomic<std::size_t> pendingWrites_{0};
   std::atomic<std::size_t> pendingWriteBytes_{0};
   // Write buffer bounds (ProactorOptions defaults; AsyncSocket::setWriteBuffer*).
   std::atomic<std::size_t> lowWater_;

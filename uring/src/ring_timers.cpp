@@ -14,6 +14,7 @@ std::uint64_t Engine::nowNs() noexcept {
 }
 
 static_assert(alignof(SocketState) >= 2, "the heap keeps the direction in the low bit");
+static_assert(sizeof(SocketState) <= 104, "an idle connection's engine state (issue 12)");
 
 void DeadlineHeap::place(std::size_t i, const Entry& e) noexcept {
   heap_[i] = e;

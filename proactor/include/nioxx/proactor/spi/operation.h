@@ -176,8 +176,9 @@ class Operation : public detail::DispatchNode {
   // transmit_file: the file, a duplicate the operation owns (closed with it), so closing the
   // AsyncFile while the transmission waits is harmless.
   int fileFd = -1;
-  int acceptedFd =
-      -1;  // result of an accept: the new connection (owned by the op until dispatched)
+  // Result of an accept: the new connection (owned by the op until dispatched). Here, beside
+  // fileFd, so the two share one word.
+  int acceptedFd = -1;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
   std::int64_t offset = 0;              // read_at/write_at/transmit_file
   static constexpr std::uint64_t kToEndOfFile = UINT64_MAX;

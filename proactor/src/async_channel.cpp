@@ -24,16 +24,30 @@ std::uint64_t allocateId() noexcept;
 
 AsyncChannel::AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd,
                            ChannelKind kind) noexcept
-    : fd_(fd),
-      kind_(kind),
-      id_(detail::allocateId()),
-      core_(std::move(core)),
-      strand_(&AsyncChannel::runStrand, this) {
+    : fd_(fd), kind_(kind), id_(detail::allocateId()), core_(std::move(core)) {
   const ProactorOptions& o = core_->options();
   lowWater_.store(o.writeBufferLowWatermark, std::memory_order_relaxed);
   highWater_.store(o.writeBufferHighWatermark, std::memory_order_relaxed);
   writeLimit_.store(o.writeBufferLimit, std::memory_order_relaxed);
   detail::liveAdd(detail::LiveKind::channel, 1);
+}
+
+AsyncChannel* AsyncChannel::create(std::shared_ptr<detail::ProactorCore> core, int fd,
+                                   ChannelKind kind, bool withStrand) {
+  static_assert(sizeof(AsyncChannel) % alignof(detail::Strand) == 0);
+  void* p = ::operator new(sizeof(AsyncChannel) + (withStrand ? sizeof(detail::Strand) : 0));
+  auto* channel = new (p) AsyncChannel(std::move(core), fd, kind);
+  if (withStrand) {
+    new (channel + 1) detail::Strand(&AsyncChannel::runStrand, channel);
+    channel->hasStrand_ = true;
+  }
+  return channel;
+}
+
+void AsyncChannel::destroy() noexcept {
+  if (hasStrand_) strand().~Strand();
+  this->~AsyncChannel();
+  ::operator delete(static_cast<void*>(this));
 }
 
 AsyncChannel::~AsyncChannel() {
@@ -45,7 +59,7 @@ void AsyncChannel::release() noexcept {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Last reference: no handle and no operation left. The processor closes the descriptor.
   core_->detach(*this);
-  delete this;
+  destroy();
 }
 
 void AsyncChannel::runStrand(detail::DispatchNode* node) noexcept {

@@ -96,11 +96,11 @@ void deallocateOperation(void* p, std::size_t size) noexcept {
 Operation::Operation(OpKind kind, AsyncChannel* channel, RunFn run, DestroyFn destroy,
                      MoreFn more) noexcept
     : DispatchNode(run, true),
+      kind_(kind),
       destroy_(destroy),
       more_(more),
       id_(nextId()),
-      channel_(channel),
-      kind_(kind) {
+      channel_(channel) {
   if (channel_ != nullptr) channel_->addRef();
   detail::liveAdd(detail::LiveKind::operation, 1);
 }

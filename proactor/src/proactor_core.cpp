@@ -167,12 +167,12 @@ ChannelRef ProactorCore::newChannel(int fd, ChannelKind kind, std::uint32_t plac
     throw ShutdownError(
         "nioxx: opening a channel on a Proactor that is shutting down or shut down");
   }
-  auto* channel = new AsyncChannel(shared_from_this(), fd, kind);
+  auto* channel = AsyncChannel::create(shared_from_this(), fd, kind, !inlineAffinity_);
   channel->setPlacement(placement);
   try {
     processor_->attach(*channel);
   } catch (...) {
-    delete channel;  // never attached: no detach, and the caller still owns the descriptor
+    channel->destroy();  // never attached: no detach, and the caller still owns the descriptor
     throw;
   }
   return ChannelRef::adopt(channel);
@@ -235,9 +235,9 @@ void ProactorCore::complete(Operation* op) noexcept {
   const std::uint64_t flip = releaseSlot(op);
   WritabilityNode* after = flip != 0 ? writabilityNode(*ch, flip) : nullptr;
   if (ch != nullptr && !inlineAffinity_) {
-    bool idle = ch->strand_.push(op);
-    if (after != nullptr) idle = ch->strand_.push(after) || idle;
-    if (idle) schedule(&ch->strand_);  // else the thread draining the strand runs them
+    bool idle = ch->strand().push(op);
+    if (after != nullptr) idle = ch->strand().push(after) || idle;
+    if (idle) schedule(&ch->strand());  // else the thread draining the strand runs them
     return;
   }
   schedule(op);
@@ -259,7 +259,7 @@ void ProactorCore::completeMore(Operation* op) noexcept {
   // Never run here: the engine is in the middle of its operation (it may hold its queue).
   AsyncChannel* ch = op->channel();
   if (ch != nullptr && !inlineAffinity_) {
-    if (ch->strand_.push(more)) requeue(&ch->strand_);
+    if (ch->strand().push(more)) requeue(&ch->strand());
     return;
   }
   requeue(more);
@@ -297,7 +297,7 @@ void ProactorCore::runNode(DispatchNode* node) noexcept {
 // the thread for ever. Completions added while a batch runs are taken in the next one.
 void ProactorCore::runStrand(AsyncChannel& channel) noexcept {
   channel.addRef();  // a handler may drop the last handle while we drain
-  Strand& strand = channel.strand_;
+  Strand& strand = channel.strand();
   Strand::Fifo batch;
   std::size_t ran = 0;
   while (strand.completions.take(batch)) {  // false: the strand is idle again

@@ -73,7 +73,7 @@ void ProactorCore::notifyOffPath(AsyncChannel& ch, std::uint64_t flip) noexcept 
   WritabilityNode* node = writabilityNode(ch, flip);
   if (node == nullptr) return;
   if (!inlineAffinity_) {
-    if (ch.strand_.push(node)) requeue(&ch.strand_);  // never inline: this is an API call
+    if (ch.strand().push(node)) requeue(&ch.strand());  // never inline: this is an API call
     return;
   }
   // The channel's one thread reports its completions: only the engine can get there in order.

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <string>
@@ -223,6 +224,88 @@ TEST_F(UringEdges, ReusedDescriptorNumberNeverSeesAStaleCompletion) {
     reused.close();
     ::close(d);
   }
+}
+
+// post_reactive on io_uring: the engine owns its ring threads, which always reap and hand
+// completions to the dispatcher's queue; handlers run only in Proactor::run(). Here the test's
+// thread is the only one calling run() (no pool, no other runner): a ping-pong of 200 round trips
+// between two sockets on different rings, with a timer and a read timeout on the way, must
+// finish with every handler on that thread, none on a ring thread. A watchdog stops run() after
+// 30 s so a lost completion fails the test instead of hanging it.
+TEST(UringPostReactive, RunThreadsAloneDispatchWhileTheRingThreadsReap) {
+  if (!UringProcessor::probe().available) {
+    GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
+  }
+  Proactor proactor = makeUringProactor(DispatchStrategy::post_reactive, 2);
+  auto [a, b] = socketPair();
+  ASSERT_GE(a, 0);
+  AsyncSocket left = AsyncSocket::adopt(proactor, a);
+  AsyncSocket right = AsyncSocket::adopt(proactor, b);
+  const auto runner = std::this_thread::get_id();
+  struct Game {
+    int rounds = 0;
+    int offThread = 0;
+    bool timerFired = false;
+    bool readTimedOut = false;
+    std::atomic<bool> done{false};
+  } game;
+  constexpr int kRounds = 200;
+  // right echoes what it reads; left counts round trips.
+  std::function<void()> leftPing;
+  std::function<void()> rightEcho = [&] {
+    right.read(ByteBuffer::allocate(8), [&](IoResult& r) {
+      if (std::this_thread::get_id() != runner) ++game.offThread;
+      if (!r.success()) return;
+      ByteBuffer reply = std::move(r.buffer());
+      reply.flip();
+      right.writeAll(std::move(reply), [&](IoResult&) {});
+      rightEcho();
+    });
+  };
+  leftPing = [&] {
+    left.writeAll(ByteBuffer::copyOf("ping"), [&](IoResult&) {});
+    left.readExactly(ByteBuffer::allocate(4), [&](IoResult& r) {
+      if (std::this_thread::get_id() != runner) ++game.offThread;
+      if (!r.success()) return proactor.stop();
+      if (++game.rounds < kRounds) return leftPing();
+      // Then a timer, and a read that nobody answers (its timeout).
+      proactor.scheduleTimer(5ms, [&](TimerResult&) {
+        if (std::this_thread::get_id() != runner) ++game.offThread;
+        game.timerFired = true;
+        left.read(
+            ByteBuffer::allocate(4), NoAct{},
+            [&](IoResult& t) {
+              if (std::this_thread::get_id() != runner) ++game.offThread;
+              game.readTimedOut = t.timedOut();
+              game.done = true;
+              proactor.stop();
+            },
+            20ms);
+      });
+    });
+  };
+  rightEcho();
+  leftPing();
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!finished.load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    if (!finished.load()) proactor.stop();
+  });
+  proactor.run();  // the only thread that runs handlers
+  finished = true;
+  watchdog.join();
+  EXPECT_TRUE(game.done.load()) << "run() returned after " << game.rounds << " round trips";
+  EXPECT_EQ(game.rounds, kRounds);
+  EXPECT_TRUE(game.timerFired);
+  EXPECT_TRUE(game.readTimedOut);
+  EXPECT_EQ(game.offThread, 0) << "a handler ran outside run()";
+  left.close();
+  right.close();
+  proactor.shutdown();
+  rightEcho = nullptr;
+  leftPing = nullptr;
 }
 
 // NIOXX_URING_DISABLE makes the probe say "unavailable" with a reason (what callers print before

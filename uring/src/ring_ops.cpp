@@ -229,9 +229,16 @@ bool Engine::issue(SocketState& s, int dir, Operation* op) noexcept {
         return false;
       }
       const std::uint64_t ud = allocSlot(r, s, dir);
-      Slot& slot = r.slots[ud & 0xffffffffU];
-      if (!slot.vec) slot.vec.reset(new (std::nothrow) Slot::Vec);
-      if (!slot.vec) {
+      const std::uint32_t index = ud & 0xffffffffU;
+      Slot& slot = r.slots[index];
+      SlotVec* vec = nullptr;
+      try {
+        if (r.slotVecs.size() <= index) r.slotVecs.resize(index + 1);
+        if (!r.slotVecs[index]) r.slotVecs[index] = std::make_unique<SlotVec>();
+        vec = r.slotVecs[index].get();
+      } catch (const std::bad_alloc&) {
+      }
+      if (vec == nullptr) {
         // Give the slot back unused: the request is never issued.
         slot.used = false;
         --s.inflight;
@@ -242,10 +249,10 @@ bool Engine::issue(SocketState& s, int dir, Operation* op) noexcept {
         io_uring_sqe_set_data64(e, 0);
         return false;
       }
-      msghdr& msg = slot.vec->msg;
+      msghdr& msg = vec->msg;
       msg = {};
-      msg.msg_iov = slot.vec->iov;
-      msg.msg_iovlen = gather(op->buffers, slot.vec->iov, op->kind() == OpKind::writev);
+      msg.msg_iov = vec->iov;
+      msg.msg_iovlen = gather(op->buffers, vec->iov, op->kind() == OpKind::writev);
       if (op->kind() == OpKind::readv) {
         io_uring_prep_recvmsg(e, fd, &msg, 0);
       } else {

@@ -1,7 +1,7 @@
 // Deadlines on a ring thread: a queue head's timeout (only the head has one: an operation behind
-// others has not started) and Proactor timers, in ordered sets; the loop waits in the kernel up
-// to the earliest one. An expired head is cancelled in the kernel and completes with timed_out
-// when the kernel gives it back.
+// others has not started) in a heap, and Proactor timers in an ordered map; the loop waits in the
+// kernel up to the earliest one. An expired head is cancelled in the kernel and completes with
+// timed_out when the kernel gives it back.
 #include <chrono>
 
 #include "detail/engine.h"
@@ -13,29 +13,78 @@ std::uint64_t Engine::nowNs() noexcept {
                                     std::chrono::nanoseconds(1));
 }
 
+static_assert(alignof(SocketState) >= 2, "the heap keeps the direction in the low bit");
+static_assert(sizeof(SocketState) <= 104, "an idle connection's engine state (issue 12)");
+
+void DeadlineHeap::place(std::size_t i, const Entry& e) noexcept {
+  heap_[i] = e;
+  socketOf(e)->dirs[dirOf(e)].heapSlot = static_cast<std::uint32_t>(i + 1);
+}
+
+void DeadlineHeap::siftUp(std::size_t i) noexcept {
+  const Entry e = heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (heap_[parent].due <= e.due) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, e);
+}
+
+void DeadlineHeap::siftDown(std::size_t i) noexcept {
+  const Entry e = heap_[i];
+  const std::size_t n = heap_.size();
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && heap_[child + 1].due < heap_[child].due) ++child;
+    if (e.due <= heap_[child].due) break;
+    place(i, heap_[child]);
+    i = child;
+  }
+  place(i, e);
+}
+
+void DeadlineHeap::push(std::uint64_t due, SocketState& s, int dir) {
+  heap_.push_back({due, reinterpret_cast<std::uintptr_t>(&s) | static_cast<std::uintptr_t>(dir)});
+  siftUp(heap_.size() - 1);
+}
+
+void DeadlineHeap::erase(SocketState& s, int dir) noexcept {
+  std::uint32_t& slot = s.dirs[dir].heapSlot;
+  if (slot == 0) return;
+  const std::size_t i = slot - 1;
+  slot = 0;
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  if (i == heap_.size()) return;  // it was the last entry
+  place(i, last);
+  if (i > 0 && heap_[(i - 1) / 2].due > last.due) {
+    siftUp(i);
+  } else {
+    siftDown(i);
+  }
+}
+
 void Engine::armDeadline(SocketState& s, int dir, Operation* op) noexcept {
-  Direction& d = s.dirs[dir];
-  if (op->timeout.count() <= 0 || d.deadline != 0) return;
-  d.deadline = nowNs() + static_cast<std::uint64_t>(op->timeout / std::chrono::nanoseconds(1));
-  s.ring.deadlines.emplace(d.deadline, &s, dir);
+  if (op->timeout.count() <= 0 || s.dirs[dir].heapSlot != 0) return;
+  s.ring.deadlines.push(
+      nowNs() + static_cast<std::uint64_t>(op->timeout / std::chrono::nanoseconds(1)), s, dir);
 }
 
 void Engine::disarmDeadline(SocketState& s, int dir) noexcept {
-  Direction& d = s.dirs[dir];
-  if (d.deadline == 0) return;
-  s.ring.deadlines.erase({d.deadline, &s, dir});
-  d.deadline = 0;
+  s.ring.deadlines.erase(s, dir);
 }
 
 void Engine::fireDue(Ring& r) noexcept {
   if (r.deadlines.empty() && r.timerQ.empty()) return;
   const std::uint64_t now = nowNs();
-  while (!r.deadlines.empty()) {
-    auto [due, s, dir] = *r.deadlines.begin();
-    if (due > now) break;
-    r.deadlines.erase(r.deadlines.begin());
-    s->dirs[dir].deadline = 0;
-    requestAbort(*s, dir, OpState::timed_out);
+  while (!r.deadlines.empty() && r.deadlines.earliest() <= now) {
+    SocketState& s = r.deadlines.earliestSocket();
+    const int dir = r.deadlines.earliestDir();
+    r.deadlines.erase(s, dir);
+    requestAbort(s, dir, OpState::timed_out);
   }
   while (!r.timerQ.empty() && r.timerQ.begin()->first <= now) {
     Operation* op = r.timerQ.begin()->second;
@@ -47,7 +96,7 @@ void Engine::fireDue(Ring& r) noexcept {
 
 std::int64_t Engine::nextDueNs(Ring& r) noexcept {
   std::uint64_t due = UINT64_MAX;
-  if (!r.deadlines.empty()) due = std::get<0>(*r.deadlines.begin());
+  if (!r.deadlines.empty()) due = r.deadlines.earliest();
   if (!r.timerQ.empty() && r.timerQ.begin()->first < due) due = r.timerQ.begin()->first;
   if (due == UINT64_MAX) return -1;
   const std::uint64_t now = nowNs();

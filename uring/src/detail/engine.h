@@ -14,9 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -36,29 +34,62 @@ struct Ring;
 struct Direction {
   OpQueue q;
   std::uint64_t inKernel = 0;  // user data of the head's request in flight (0: none)
-  std::uint64_t deadline = 0;  // the head's timeout, steady clock ns (0: none)
   // Cancel/close/timeout asked for the head while the kernel has it: its final state once the
   // kernel gives it back (pending: nothing asked).
   OpState abortAs = OpState::pending;
   bool parked = false;  // the head waits for a provided buffer (ENOBUFS)
+  // The head's timeout: its place in the ring's deadline heap, plus one (0: none). Kept here so
+  // the heap needs no node per deadline (an idle connection's read always has one: issue 12).
+  std::uint32_t heapSlot = 0;
 };
 
 enum Dir : int { kRead = 0, kWrite = 1 };
 
 struct SocketState {
   SocketState(Ring& r, AsyncChannel& c) noexcept : ring(r), fd(c.fd()), kind(c.kind()) {}
+  // The small fields first, without padding between them (104 bytes, not 112: one malloc size
+  // class less per connection, issue 12).
   Ring& ring;
   const int fd;
   const ChannelKind kind;
-  Direction dirs[2];  // files: every operation in kWrite (one at a time, in order)
-  int inflight = 0;   // requests of this socket in the kernel
   bool live = false;  // in ring.live (used at least once)
   bool closed = false;
   bool released = false;  // close(): the connection is gone (pre-closed), the number still ours
+  int inflight = 0;       // requests of this socket in the kernel
   bool dead = false;      // detached: freed once nothing is in the kernel
   bool buried = false;    // in ring.graveyard
+  Direction dirs[2];      // files: every operation in kWrite (one at a time, in order)
   SocketState* prevLive = nullptr;
   SocketState* nextLive = nullptr;
+};
+
+// The deadlines of queue heads on one ring: a binary min-heap in one vector (16 bytes per
+// deadline, no allocation per arm once it has grown), each entry's place recorded in its
+// Direction so disarming is O(log n) without a search.
+class DeadlineHeap {
+ public:
+  bool empty() const noexcept { return heap_.empty(); }
+  std::uint64_t earliest() const noexcept { return heap_.front().due; }
+  SocketState& earliestSocket() const noexcept { return *socketOf(heap_.front()); }
+  int earliestDir() const noexcept { return dirOf(heap_.front()); }
+  // Adds the deadline of s.dirs[dir] (not in the heap yet). Throws std::bad_alloc.
+  void push(std::uint64_t due, SocketState& s, int dir);
+  // Removes the deadline of s.dirs[dir], if it is in the heap.
+  void erase(SocketState& s, int dir) noexcept;
+
+ private:
+  struct Entry {
+    std::uint64_t due;
+    std::uintptr_t socketAndDir;  // SocketState* | dir (states are 8-byte aligned)
+  };
+  static SocketState* socketOf(const Entry& e) noexcept {
+    return reinterpret_cast<SocketState*>(e.socketAndDir & ~std::uintptr_t{1});
+  }
+  static int dirOf(const Entry& e) noexcept { return static_cast<int>(e.socketAndDir & 1); }
+  void place(std::size_t i, const Entry& e) noexcept;  // heap_[i] = e, recording the slot
+  void siftUp(std::size_t i) noexcept;
+  void siftDown(std::size_t i) noexcept;
+  std::vector<Entry> heap_;
 };
 
 struct InboxItem {
@@ -85,11 +116,14 @@ struct Slot {
   std::uint8_t dir = 0;
   bool used = false;
   bool poll = false;  // a readiness poll standing in for a request that met EAGAIN
-  struct Vec {
-    iovec iov[64];
-    msghdr msg;
-  };
-  std::unique_ptr<Vec> vec;  // readv/writev, kept for the slot's next use
+};
+
+// The scatter/gather vector of a readv/writev request, by slot index (Ring::slotVecs), kept for
+// the slot's next use. Not in Slot: most requests never need one, and an idle connection's read
+// holds a slot (16 bytes, not 24: issue 12).
+struct SlotVec {
+  iovec iov[64];
+  msghdr msg;
 };
 
 struct BufRing {
@@ -123,11 +157,12 @@ struct Ring {
 
   SocketState* live = nullptr;
   std::vector<Slot> slots;
+  std::vector<std::unique_ptr<SlotVec>> slotVecs;  // grown on a vectored request's demand
   std::vector<std::uint32_t> freeSlots;
   std::size_t inflight = 0;  // slots in use
 
   // Deadlines of queue heads and Proactor timers (ring thread).
-  std::set<std::tuple<std::uint64_t, SocketState*, int>> deadlines;
+  DeadlineHeap deadlines;
   std::multimap<std::uint64_t, Operation*> timerQ;
   std::unordered_map<std::uint64_t, std::multimap<std::uint64_t, Operation*>::iterator> timers;
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 
 #include "nioxx/core/intrusive_fifo.h"
 #include "nioxx/core/serial_queue.h"
@@ -102,16 +103,31 @@ class AsyncChannel {
   friend class AsyncFile;
   AsyncChannel(std::shared_ptr<detail::ProactorCore> core, int fd, ChannelKind kind) noexcept;
   ~AsyncChannel();
+  // A new channel with one reference. Its strand is allocated right after it, in the same block,
+  // only when the dispatcher uses strands (withStrand): call_through on an engine with channel
+  // affinity never does, and an idle connection then does not pay for one (issue 12). Throws
+  // std::bad_alloc.
+  static AsyncChannel* create(std::shared_ptr<detail::ProactorCore> core, int fd, ChannelKind kind,
+                              bool withStrand);
+  void destroy() noexcept;  // the counterpart of create(), instead of delete
+  detail::Strand& strand() noexcept {
+    return *std::launder(reinterpret_cast<detail::Strand*>(this + 1));
+  }
   static void runStrand(detail::DispatchNode* node) noexcept;
 
+  // The small fields together, without padding between them: a channel is part of what every
+  // idle connection costs (issue 12).
   std::atomic<std::uint32_t> refs_{1};
   int fd_;
-  ChannelKind kind_;
   std::atomic<std::uint32_t> placement_{UINT32_MAX};
   std::atomic<std::uint32_t> acceptedPlacement_{UINT32_MAX};
+  // Writes queued; 32 bits: each holds an operation (256 bytes and more), so memory runs out long
+  // before the count could wrap.
+  std::atomic<std::uint32_t> pendingWrites_{0};
+  ChannelKind kind_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> readPending_{false};
-  std::atomic<std::size_t> pendingWrites_{0};
+  bool hasStrand_ = false;  // create(withStrand = true): strand() follows the channel
   std::atomic<std::size_t> pendingWriteBytes_{0};
   // Write buffer bounds (ProactorOptions defaults; AsyncSocket::setWriteBuffer*).
   std::atomic<std::size_t> lowWater_;
@@ -121,7 +137,6 @@ class AsyncChannel {
   std::atomic<detail::WritabilityWatch*> watch_{nullptr};  // owned; set once
   std::uint64_t id_;
   std::shared_ptr<detail::ProactorCore> core_;
-  detail::Strand strand_;
 };
 
 // A counted reference to a channel (what handles and results hold).

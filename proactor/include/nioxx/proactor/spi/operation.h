@@ -121,7 +121,23 @@ struct MoreResult;
 }  // namespace detail
 
 class Operation : public detail::DispatchNode {
+  // Declared first, so they fill DispatchNode's tail padding (7 bytes after isOperation) instead
+  // of padding of their own: an operation is what a waiting read costs (issue 12: at most 1 KiB
+  // per idle connection), and 8 bytes less here is what brings the common read to 256 bytes.
+  OpKind kind_;
+  std::atomic<OpState> state_{OpState::pending};
+  bool holdsSlot_ = false;  // owns the channel's read slot / a write-queue place
+
+ protected:
+  std::uint16_t actType_ = 0;  // set by TypedOperation
+
  public:
+  bool whole = false;  // readExactly/writeAll: complete only when all is done
+  // accept/read: one result per connection / per arrival, each reported with
+  // CompletionSink::completeMore(); the operation ends (its final completion) only on an error,
+  // end of stream, cancel or close.
+  bool multishot = false;
+
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
@@ -157,14 +173,12 @@ class Operation : public detail::DispatchNode {
   // and hand it over with ProvidedBuffers::lend(); none free: wait for one to come back.
   ProvidedBuffers* group = nullptr;
   std::vector<ByteBuffer> buffers;  // readv/writev
-  bool whole = false;               // readExactly/writeAll: complete only when all is done
-  // accept/read: one result per connection / per arrival, each reported with
-  // CompletionSink::completeMore(); the operation ends (its final completion) only on an error,
-  // end of stream, cancel or close.
-  bool multishot = false;
   // transmit_file: the file, a duplicate the operation owns (closed with it), so closing the
-  // AsyncFile while the transmission waits is harmless. Fits in the padding after the flags.
+  // AsyncFile while the transmission waits is harmless.
   int fileFd = -1;
+  // Result of an accept: the new connection (owned by the op until dispatched). Here, beside
+  // fileFd, so the two share one word.
+  int acceptedFd = -1;
   std::chrono::nanoseconds timeout{0};  // 0 = no timeout; for timers: the delay
   std::int64_t offset = 0;              // read_at/write_at/transmit_file
   static constexpr std::uint64_t kToEndOfFile = UINT64_MAX;
@@ -175,12 +189,15 @@ class Operation : public detail::DispatchNode {
   // ---- result (filled by the processor before completing) ----
   std::size_t transferred = 0;
   std::error_code error;
-  int acceptedFd = -1;  // accept: the new connection (owned by the op until dispatched)
 
   // ---- processor scratch: free for the processor while the op is in its hands ----
   Operation* next = nullptr;
-  void* scratch = nullptr;
-  std::uint64_t scratchTag = 0;
+  // One word, as a pointer or a number: an engine uses one of the two views (the emulated engine
+  // a deadline, the io_uring engine a transmission's state), never both.
+  union {
+    void* scratch = nullptr;
+    std::uint64_t scratchTag;
+  };
 
   // Hands over the channel reference the operation holds (used when building the result).
   AsyncChannel* releaseChannel() noexcept {
@@ -206,14 +223,8 @@ class Operation : public detail::DispatchNode {
   DestroyFn destroy_;
   MoreFn more_;
   std::size_t accounted_ = 0;  // write bytes counted in the channel's pendingWriteBytes
-  bool holdsSlot_ = false;     // owns the channel's read slot / a write-queue place
   std::uint64_t id_;
   AsyncChannel* channel_;  // counted reference, released by ~Operation unless handed over
-  OpKind kind_;
-  std::atomic<OpState> state_{OpState::pending};
-
- protected:
-  std::uint16_t actType_ = 0;  // set by TypedOperation; fits in the padding after state_
 };
 
 namespace detail {

@@ -35,7 +35,10 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" "$BIN/$SERVER" --port 0 "$@" \
+# NIOXX_CG_OPTS: more callgrind options, e.g. "--cache-sim=yes --branch-sim=yes" (simulated caches and
+# branch predictor: this VM has no hardware counters).
+# shellcheck disable=SC2086
+valgrind --tool=callgrind ${NIOXX_CG_OPTS:-} --callgrind-out-file="$WORK/cg.out" "$BIN/$SERVER" --port 0 "$@" \
   >"$WORK/stdout" 2>"$WORK/stderr" &
 PID=$!
 for _ in $(seq 600); do
@@ -54,6 +57,8 @@ sleep 0.5
 REQUESTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/load.json")
 # The dump after zeroing is the last file written (cg.out.<pid>.N or cg.out.N).
 DUMP=$(ls -t "$WORK"/cg.out* | head -1)
+# NIOXX_CG_KEEP=FILE: keep the dump for callgrind_annotate.
+[[ -n "${NIOXX_CG_KEEP:-}" ]] && cp "$DUMP" "$NIOXX_CG_KEEP" && echo "$REQUESTS" >"$NIOXX_CG_KEEP.requests"
 IR=$(callgrind_annotate "$DUMP" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
 python3 -c "import sys; ir, n = int(sys.argv[1]), int(sys.argv[2]); print(f'{ir / n:.0f} instructions/request ({ir} over {n} requests)')" "$IR" "$REQUESTS"
 # NIOXX_CG_FUNCTIONS=REGEX: also the inclusive instructions per request of the matching functions

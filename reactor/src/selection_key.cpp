@@ -17,6 +17,9 @@ SelectionKey& SelectionKey::interestOps(int ops) {
                                 " include operations this channel does not support (validOps " +
                                 std::to_string(validOps_) + ")");
   }
+  // Unchanged: the selector already has (or has queued) this interest set. A handler that re-arms
+  // its interest after every event (read again, write if output waits) costs nothing then.
+  if (interest_.load(std::memory_order_relaxed) == ops) return *this;
   if (state_.load(std::memory_order_acquire) == kCancelled) return *this;
   interest_.store(ops, std::memory_order_release);
   selector_->interestChanged(*this);

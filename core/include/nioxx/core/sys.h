@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -70,6 +71,38 @@ inline Os* installed() noexcept {
     return os->call(__VA_ARGS__);                       \
   return ::call(__VA_ARGS__)
 
+// The per-byte calls (read, readv, recv, write, send, sendmsg) bypass glibc's wrappers and make the
+// system call directly. In a process with more than one thread, glibc brackets every cancellation
+// point with __pthread_enable/disable_asynccancel: two atomic compare-exchanges on the thread's
+// cancel state and ~60 instructions per call, paid on every request (issue 17; a single-threaded
+// program such as the epoll baseline skips them). nioxx never cancels its threads (and a program
+// must not pthread_cancel a thread running nioxx code), so the direct call is the same call.
+// Sanitizer builds keep the wrappers: ASan checks the buffers in them and TSan sees the
+// descriptors' happens-before edges through them.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NIOXX_SYS_DIRECT 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define NIOXX_SYS_DIRECT 0
+#endif
+#endif
+#ifndef NIOXX_SYS_DIRECT
+#define NIOXX_SYS_DIRECT 1
+#endif
+
+#if NIOXX_SYS_DIRECT
+#define NIOXX_SYS_IO(call, args, number, ...)           \
+  if (Os* os = detail::gOs; os != nullptr) [[unlikely]] \
+    return os->call args;                               \
+  return ::syscall(number, __VA_ARGS__)
+#else
+#define NIOXX_SYS_IO(call, args, number, ...)           \
+  if (Os* os = detail::gOs; os != nullptr) [[unlikely]] \
+    return os->call args;                               \
+  return ::call args
+#endif
+
 inline int socket(int domain, int type, int protocol) noexcept {
   NIOXX_SYS_CALL(socket, domain, type, protocol);
 }
@@ -89,22 +122,24 @@ inline int fcntl(int fd, int cmd, int arg = 0) noexcept {
   NIOXX_SYS_CALL(fcntl, fd, cmd, arg);
 }
 inline ssize_t read(int fd, void* buf, std::size_t n) noexcept {
-  NIOXX_SYS_CALL(read, fd, buf, n);
+  NIOXX_SYS_IO(read, (fd, buf, n), SYS_read, long{fd}, buf, n);
 }
 inline ssize_t readv(int fd, const iovec* iov, int count) noexcept {
-  NIOXX_SYS_CALL(readv, fd, iov, count);
+  NIOXX_SYS_IO(readv, (fd, iov, count), SYS_readv, long{fd}, iov, long{count});
 }
 inline ssize_t recv(int fd, void* buf, std::size_t n, int flags) noexcept {
-  NIOXX_SYS_CALL(recv, fd, buf, n, flags);
+  NIOXX_SYS_IO(recv, (fd, buf, n, flags), SYS_recvfrom, long{fd}, buf, n, long{flags},
+               static_cast<void*>(nullptr), static_cast<void*>(nullptr));
 }
 inline ssize_t write(int fd, const void* buf, std::size_t n) noexcept {
-  NIOXX_SYS_CALL(write, fd, buf, n);
+  NIOXX_SYS_IO(write, (fd, buf, n), SYS_write, long{fd}, buf, n);
 }
 inline ssize_t send(int fd, const void* buf, std::size_t n, int flags) noexcept {
-  NIOXX_SYS_CALL(send, fd, buf, n, flags);
+  NIOXX_SYS_IO(send, (fd, buf, n, flags), SYS_sendto, long{fd}, buf, n, long{flags},
+               static_cast<void*>(nullptr), 0L);
 }
 inline ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
-  NIOXX_SYS_CALL(sendmsg, fd, msg, flags);
+  NIOXX_SYS_IO(sendmsg, (fd, msg, flags), SYS_sendmsg, long{fd}, msg, long{flags});
 }
 inline ssize_t sendfile(int outFd, int inFd, off_t* offset, std::size_t n) noexcept {
   NIOXX_SYS_CALL(sendfile, outFd, inFd, offset, n);
@@ -138,6 +173,7 @@ inline int getpeername(int fd, sockaddr* addr, socklen_t* len) noexcept {
 }
 
 #undef NIOXX_SYS_CALL
+#undef NIOXX_SYS_IO
 
 // std::chrono::steady_clock::now(), or the simulator's virtual clock.
 inline std::chrono::steady_clock::time_point now() noexcept {

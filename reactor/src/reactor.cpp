@@ -64,6 +64,7 @@ int Reactor::runOnce(std::chrono::milliseconds timeout) {
 }
 
 void Reactor::bindLoopThread() noexcept {
+  now_ = sys::now();
   affinity_.bindToCurrentThread();
   selector_.affinity_.bindToCurrentThread();
 }
@@ -74,28 +75,36 @@ void Reactor::unbindLoopThread() noexcept {
 }
 
 int Reactor::iterate(std::chrono::milliseconds timeout) {
-  using Clock = std::chrono::steady_clock;  // metrics only: not the sys:: seam's clock
-  Clock::time_point busySince{};            // the first dispatch after select's wait
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point busySince{};  // the first dispatch after select's wait
   const int ready = selector_.select(
-      [&busySince](SelectionKey& key) {
-        if (busySince == Clock::time_point{}) busySince = Clock::now();
+      [this, &busySince](SelectionKey& key) {
+        if (busySince == Clock::time_point{}) [[unlikely]] {
+          busySince = now_ = sys::now();
+        }
         if (auto* handler = key.attachment<EventHandler>()) handler->handleEvent(key);
       },
       computeTimeout(timeout));
-  if (busySince == Clock::time_point{}) busySince = Clock::now();
+  // One more read: the timers' due time, and the end of the events' busy time.
+  Clock::time_point end = now_ = sys::now();
+  if (busySince == Clock::time_point{}) busySince = end;
   int handled = ready;
+  bool more = false;  // timers or tasks ran: the busy time ends later
   if (!timerHeap_.empty()) {
-    const int fired = runTimers();
+    const int fired = runTimers(end);
     LoopStats::bump(stats_.timersRun, static_cast<std::uint64_t>(fired));
     handled += fired;
+    more = fired > 0;
   }
   if (pendingTasks_.load(std::memory_order_acquire)) {
     const int ran = runTasks();
     LoopStats::bump(stats_.tasksRun, static_cast<std::uint64_t>(ran));
     handled += ran;
+    more = true;
   }
+  if (more) end = sys::now();
   const auto busy = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - busySince).count());
+      std::chrono::duration_cast<std::chrono::nanoseconds>(end - busySince).count());
   LoopStats::bump(stats_.iterations, 1);
   LoopStats::bump(stats_.readyEvents, static_cast<std::uint64_t>(ready));
   LoopStats::bump(stats_.busyNanos, busy);
@@ -203,8 +212,7 @@ void Reactor::compactTimers() {
   timerHeap_ = decltype(timerHeap_)(std::greater<>(), std::move(live));
 }
 
-int Reactor::runTimers() {
-  const auto now = sys::now();
+int Reactor::runTimers(std::chrono::steady_clock::time_point now) {
   // Timers scheduled by these callbacks (even with delay 0) wait for the next iteration.
   const std::uint64_t limit = nextTimerId_.load(std::memory_order_relaxed);
   int count = 0;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor_group.h"
 #include "nioxx/server/server.h"
@@ -90,7 +91,7 @@ class ReactiveConnection final : public EventHandler {
   SocketChannel channel_;
   SelectionKey* key_ = nullptr;
   FramedSession session_;
-  Clock::time_point lastActive_ = Clock::now();
+  Clock::time_point lastActive_ = sys::now();
   Clock::time_point lingerDeadline_{};
   bool shutdown_ = false;
   bool lingering_ = false;
@@ -223,7 +224,7 @@ void ReactiveConnection::pump(bool readReady) {
     std::error_code ec;
     channel_.shutdownOutput(ec);
     lingering_ = true;
-    lingerDeadline_ = Clock::now() + server().config().lingerTimeout;
+    lingerDeadline_ = loop_.reactor->now() + server().config().lingerTimeout;
     key_->interestOps(SelectionKey::OP_READ);
     discardInput();
     return;
@@ -254,7 +255,7 @@ ReactiveConnection::ReadOutcome ReactiveConnection::readPhase(bool readReady) {
       } else {
         session_.commitRead(static_cast<std::size_t>(n));
       }
-      if (session_.requests() != before) lastActive_ = Clock::now();
+      if (session_.requests() != before) lastActive_ = loop_.reactor->now();
       out.progress = true;
       if (static_cast<std::size_t>(n) < space.size() && !shutdown_) return out;  // drained
       continue;
@@ -284,7 +285,7 @@ bool ReactiveConnection::writePhase() {
     const ssize_t n = channel_.writeSome(out.data(), out.size());
     if (n > 0) {
       session_.consumeOutput(static_cast<std::size_t>(n));
-      lastActive_ = Clock::now();
+      lastActive_ = loop_.reactor->now();
       progress = true;
       continue;
     }
@@ -369,7 +370,7 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
       std::min(idle, config_.lingerTimeout) / 4, std::chrono::milliseconds(20),
       std::chrono::milliseconds(500));
   loop.reactor->schedule(period, [this, &loop] {
-    const auto now = Clock::now();
+    const auto now = loop.reactor->now();
     loop.forEach([now](ReactiveConnection* c) { c->sweep(now); });
     scheduleSweep(loop);
   });

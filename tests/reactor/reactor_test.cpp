@@ -121,6 +121,44 @@ TEST(ReactorTest, TimerRunsNoEarlierThanItsDelay) {
   EXPECT_EQ(reactor.pendingTimers(), 0u);
 }
 
+// Reactor::now() is the loop's time: read once the wait ends, so a handler, a timer and a task see
+// a time no earlier than the event that woke them (and, for a timer, no earlier than its deadline).
+TEST(ReactorTest, NowIsReadAfterTheWaitForHandlersTimersAndTasks) {
+  using Clock = std::chrono::steady_clock;
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  Clock::time_point seenByHandler{};
+  FnHandler handler([&](SelectionKey&) {
+    seenByHandler = reactor.now();
+    char c;
+    EXPECT_EQ(pipe.source().readSome(&c, 1), 1);
+  });
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+  reactor.runOnce(0ms);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    writeByte(pipe);
+  });
+  const auto beforeWait = Clock::now();
+  EXPECT_EQ(reactor.runOnce(10s), 1);
+  writer.join();
+  EXPECT_GE(seenByHandler - beforeWait, 20ms);  // not the time the wait began
+  EXPECT_LE(seenByHandler, Clock::now());
+
+  Clock::time_point seenByTimer{}, seenByTask{};
+  const auto scheduled = Clock::now();
+  reactor.schedule(30ms, [&] {
+    seenByTimer = reactor.now();
+    reactor.post([&] { seenByTask = reactor.now(); });
+  });
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(1s);
+    return seenByTask != Clock::time_point{};
+  }));
+  EXPECT_GE(seenByTimer - scheduled, 30ms);
+  EXPECT_GE(seenByTask, seenByTimer);
+}
+
 TEST(ReactorTest, TimersRunInDeadlineOrder) {
   Reactor reactor;
   std::vector<int> order;

@@ -98,6 +98,12 @@ class Reactor {
   // Loop thread.
   std::size_t pendingTimers() const noexcept { return timerTasks_.size(); }
 
+  // The loop's time (sys::now(), so the simulation's virtual clock): read once per iteration when
+  // its first event is dispatched, and again before its timers and tasks run. What a handler
+  // needs for idle and linger bookkeeping, without a clock read per event (libuv's uv_now()).
+  // Loop thread.
+  std::chrono::steady_clock::time_point now() const noexcept { return now_; }
+
   // Wakes a blocked select (e.g. after changing state the loop polls). Any thread.
   void wakeup() noexcept { selector_.wakeup(); }
 
@@ -137,7 +143,7 @@ class Reactor {
   };
 
   std::chrono::milliseconds computeTimeout(std::chrono::milliseconds requested);
-  int runTimers();
+  int runTimers(std::chrono::steady_clock::time_point now);
   void insertTimer(std::chrono::steady_clock::time_point deadline, std::uint64_t id, Task fn);
   int iterate(std::chrono::milliseconds timeout);
   int runTasks();
@@ -156,7 +162,8 @@ class Reactor {
   std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timerHeap_;
   std::unordered_map<std::uint64_t, Task> timerTasks_;  // live timers; heap entries may be stale
   std::atomic<std::uint64_t> nextTimerId_{1};
-  LoopStats stats_;  // last: leaves the live-loop list first
+  std::chrono::steady_clock::time_point now_{};  // loop thread: see now()
+  LoopStats stats_;                              // last: leaves the live-loop list first
 };
 
 }  // namespace nioxx

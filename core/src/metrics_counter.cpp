@@ -14,19 +14,19 @@
 namespace nioxx::metrics {
 namespace {
 
-constexpr std::size_t kChunkCells = 64;
+using detail::CounterCell;
+constexpr std::size_t kChunkCells = detail::kCounterChunkCells;
 constexpr std::size_t kChunks = kMaxThreadCounters / kChunkCells;
 static_assert(kChunks * kChunkCells == kMaxThreadCounters);
 
-using Chunk = std::array<std::atomic<std::int64_t>, kChunkCells>;
-
+// A chunk is kChunkCells cells (new[]); the slot's table is what detail::tCounterChunks points to.
 struct Slot {
-  std::array<std::atomic<Chunk*>, kChunks> chunks{};
+  std::array<std::atomic<CounterCell*>, kChunks> chunks{};
   Slot* prev = nullptr;
   Slot* next = nullptr;
   ~Slot() {
     for (auto& c : chunks)
-      delete c.load(std::memory_order_relaxed);
+      delete[] c.load(std::memory_order_relaxed);
   }
 };
 
@@ -50,6 +50,7 @@ struct ThreadSlot {
   Slot slot;
   ThreadSlot() {
     tSlotPtr = &slot;
+    detail::tCounterChunks = slot.chunks.data();
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     slot.next = r.head;
@@ -58,14 +59,15 @@ struct ThreadSlot {
   }
   ~ThreadSlot() {
     tSlotPtr = nullptr;
+    detail::tCounterChunks = nullptr;
     tExited = true;  // counts made by later thread-exit destructors go to the base
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     for (std::size_t c = 0; c < kChunks; ++c) {
-      const Chunk* chunk = slot.chunks[c].load(std::memory_order_relaxed);
+      const CounterCell* chunk = slot.chunks[c].load(std::memory_order_relaxed);
       if (chunk == nullptr) continue;
       for (std::size_t i = 0; i < kChunkCells; ++i)
-        r.base[c * kChunkCells + i] += (*chunk)[i].load(std::memory_order_relaxed);
+        r.base[c * kChunkCells + i] += chunk[i].load(std::memory_order_relaxed);
     }
     if (slot.prev != nullptr) slot.prev->next = slot.next;
     if (slot.next != nullptr) slot.next->prev = slot.prev;
@@ -103,13 +105,13 @@ ThreadCounter::~ThreadCounter() {
   std::lock_guard lock(r.mutex);
   r.base[index_] = 0;
   for (Slot* s = r.head; s != nullptr; s = s->next) {
-    Chunk* chunk = s->chunks[index_ / kChunkCells].load(std::memory_order_acquire);
-    if (chunk != nullptr) (*chunk)[index_ % kChunkCells].store(0, std::memory_order_relaxed);
+    CounterCell* chunk = s->chunks[index_ / kChunkCells].load(std::memory_order_acquire);
+    if (chunk != nullptr) chunk[index_ % kChunkCells].store(0, std::memory_order_relaxed);
   }
   r.freeIndices.push_back(index_);
 }
 
-void ThreadCounter::add(std::int64_t delta) noexcept {
+void ThreadCounter::addSlow(std::int64_t delta) noexcept {
   Slot* s = mySlot();
   if (s == nullptr) [[unlikely]] {  // thread exit, after its slot was folded
     Registry& r = registry();
@@ -118,13 +120,13 @@ void ThreadCounter::add(std::int64_t delta) noexcept {
     return;
   }
   auto& chunkPtr = s->chunks[index_ / kChunkCells];
-  Chunk* chunk = chunkPtr.load(std::memory_order_relaxed);
-  if (chunk == nullptr) [[unlikely]] {
-    chunk = new (std::nothrow) Chunk{};
+  CounterCell* chunk = chunkPtr.load(std::memory_order_relaxed);
+  if (chunk == nullptr) {
+    chunk = new (std::nothrow) CounterCell[kChunkCells]();
     if (chunk == nullptr) return;  // out of memory: the count is lost, not the process
     chunkPtr.store(chunk, std::memory_order_release);
   }
-  auto& cell = (*chunk)[index_ % kChunkCells];
+  auto& cell = chunk[index_ % kChunkCells];
   cell.store(cell.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
 
@@ -133,8 +135,8 @@ std::int64_t ThreadCounter::value() const noexcept {
   std::lock_guard lock(r.mutex);
   std::int64_t sum = r.base[index_];
   for (const Slot* s = r.head; s != nullptr; s = s->next) {
-    const Chunk* chunk = s->chunks[index_ / kChunkCells].load(std::memory_order_acquire);
-    if (chunk != nullptr) sum += (*chunk)[index_ % kChunkCells].load(std::memory_order_relaxed);
+    const CounterCell* chunk = s->chunks[index_ / kChunkCells].load(std::memory_order_acquire);
+    if (chunk != nullptr) sum += chunk[index_ % kChunkCells].load(std::memory_order_relaxed);
   }
   return sum;
 }

@@ -33,6 +33,7 @@ struct ThreadSlot {
   Slot slot;
   ThreadSlot() {
     tSlotPtr = &slot;
+    tLiveCounts = slot.counts.data();
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     slot.next = r.head;
@@ -41,6 +42,7 @@ struct ThreadSlot {
   }
   ~ThreadSlot() {
     tSlotPtr = nullptr;
+    tLiveCounts = nullptr;
     tExited = true;  // objects freed by later thread-exit destructors count into the base
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
@@ -62,7 +64,7 @@ Slot* mySlot() noexcept {
 
 }  // namespace
 
-void liveAdd(LiveKind kind, std::int64_t delta) noexcept {
+void liveAddSlow(LiveKind kind, std::int64_t delta) noexcept {
   Slot* s = mySlot();
   if (s == nullptr) {
     Registry& r = registry();

@@ -263,11 +263,10 @@ void ProactiveConnection::startRead() {
 // Every reply produced so far goes to the socket's write queue as one write.
 void ProactiveConnection::flushOutput() {
   if (!session_.hasOutput()) return;
-  const std::string out = session_.takeOutput();
   ++writesInFlight_;
   const auto idle = server_.config().idleTimeout;
   socket_.writeAll(
-      ByteBuffer::copyOf({reinterpret_cast<const std::uint8_t*>(out.data()), out.size()}), NoAct{},
+      session_.takeOutputBuffer(), NoAct{},
       [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
       idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
 }

@@ -186,5 +186,25 @@ TEST(FramedSession, DefaultsToVarintFraming) {
   EXPECT_EQ(drain(s), in);
 }
 
+// takeOutputBuffer's copy: what waits, in order (a front partly written, then the back), and the
+// appending string keeps its capacity (the proactive glue's next reply allocates nothing).
+TEST(OutputBufferTakeAllCopy, CopiesWhatWaitsInOrderAndKeepsCapacity) {
+  OutputBuffer b;
+  b.back() = "first reply, long enough to be on the heap";
+  ASSERT_EQ(b.next().size(), 42u);  // moves it to the front
+  b.consume(6);
+  b.back() = "; second";
+  ByteBuffer all = b.takeAllCopy();
+  EXPECT_EQ(all.remainingText(), "reply, long enough to be on the heap; second");
+  EXPECT_TRUE(b.empty());
+  b.back() = "third reply, also long enough to be on the heap";
+  const std::size_t capacity = b.back().capacity();
+  all = b.takeAllCopy();
+  EXPECT_EQ(all.remainingText(), "third reply, also long enough to be on the heap");
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.back().capacity(), capacity);
+  EXPECT_TRUE(b.takeAllCopy().remaining() == 0);
+}
+
 }  // namespace
 }  // namespace nioxx::server

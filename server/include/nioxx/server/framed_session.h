@@ -94,6 +94,9 @@ class FramedSession {
   }
   // Moves every reply waiting in the session out (for a write the glue hands to its queue).
   std::string takeOutput();
+  // The same, copied into a buffer to write; the session keeps its buffers' capacity (one
+  // allocation per write instead of three, for the proactive glue's hot path).
+  ByteBuffer takeOutputBuffer() { return out_.takeAllCopy(); }
   // n bytes of what takeOutput() returned were written by the glue's queue (statistics: bytes
   // sent, output bytes pending).
   void outputWritten(std::size_t n) noexcept;

@@ -61,8 +61,6 @@ DUMP=$(ls -t "$WORK"/cg.out* | head -1)
 [[ -n "${NIOXX_CG_KEEP:-}" ]] && cp "$DUMP" "$NIOXX_CG_KEEP" && echo "$REQUESTS" >"$NIOXX_CG_KEEP.requests"
 IR=$(callgrind_annotate "$DUMP" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
 python3 -c "import sys; ir, n = int(sys.argv[1]), int(sys.argv[2]); print(f'{ir / n:.0f} instructions/request ({ir} over {n} requests)')" "$IR" "$REQUESTS"
-# NIOXX_CG_KEEP=FILE: keep the dump there (callgrind_annotate FILE for the whole profile).
-[[ -n "${NIOXX_CG_KEEP:-}" ]] && cp "$DUMP" "$NIOXX_CG_KEEP"
 # NIOXX_CG_FUNCTIONS=REGEX: also the inclusive instructions per request of the matching functions
 # (e.g. 'OperationMetrics' for what --metrics costs), which vary much less than the total.
 if [[ -n "${NIOXX_CG_FUNCTIONS:-}" ]]; then

@@ -2,6 +2,9 @@
 // The handler only moves bytes between its SocketChannel and its FramedSession and keeps the
 // key's interest set in step with what the session wants (read unless held back, write while
 // replies wait).
+//
+// Time (idle timeouts, linger) is read through sys::now(): the steady clock, or the simulation's
+// virtual clock when ServerConfig::reactors lends it the scheduler's loops (tests/sim).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/reactor/acceptor.h"
 #include "nioxx/reactor/reactor_group.h"
 #include "nioxx/server/server.h"
@@ -46,7 +50,9 @@ struct Loop {
   ReactiveServer* server = nullptr;
   Reactor* reactor = nullptr;
   ReactiveConnection* head = nullptr;
+  TimerId sweep{};  // the pending sweep timer
   bool stopping = false;
+  bool closed = false;  // borrowed loops after stop(): a hand-off still queued is dropped
 
   void adopt(std::unique_ptr<ReactiveConnection> c) noexcept;
   void destroy(ReactiveConnection* c) noexcept;  // unlinks and deletes
@@ -90,7 +96,7 @@ class ReactiveConnection final : public EventHandler {
   SocketChannel channel_;
   SelectionKey* key_ = nullptr;
   FramedSession session_;
-  Clock::time_point lastActive_ = Clock::now();
+  Clock::time_point lastActive_ = sys::now();
   Clock::time_point lingerDeadline_{};
   bool shutdown_ = false;
   bool lingering_ = false;
@@ -130,7 +136,10 @@ class ReactiveServer final : public Server {
   ReactiveServer(const ServerConfig& config, ServiceFactory factory)
       : config_(config),
         factory_(std::move(factory)),
-        group_(config.threads, "server-loop"),
+        ownGroup_(config.reactors != nullptr
+                      ? nullptr
+                      : std::make_unique<ReactorGroup>(config.threads, "server-loop")),
+        group_(config.reactors != nullptr ? *config.reactors : *ownGroup_),
         loops_(group_.size()) {
     for (std::size_t i = 0; i < loops_.size(); ++i) {
       loops_[i].reactor = &group_.at(i);
@@ -150,11 +159,13 @@ class ReactiveServer final : public Server {
  private:
   void onAccept(SocketChannel&& channel);
   void scheduleSweep(Loop& loop);
+  void stopBorrowed();
 
   ServerConfig config_;
   ServiceFactory factory_;
   ServerStats stats_;
-  ReactorGroup group_;
+  std::unique_ptr<ReactorGroup> ownGroup_;  // unless ServerConfig::reactors lends one
+  ReactorGroup& group_;
   std::vector<Loop> loops_;
   std::unique_ptr<Acceptor> acceptor_;
   std::atomic<std::size_t> live_{0};  // connection objects alive (including rejected ones)
@@ -223,7 +234,7 @@ void ReactiveConnection::pump(bool readReady) {
     std::error_code ec;
     channel_.shutdownOutput(ec);
     lingering_ = true;
-    lingerDeadline_ = Clock::now() + server().config().lingerTimeout;
+    lingerDeadline_ = sys::now() + server().config().lingerTimeout;
     key_->interestOps(SelectionKey::OP_READ);
     discardInput();
     return;
@@ -254,7 +265,7 @@ ReactiveConnection::ReadOutcome ReactiveConnection::readPhase(bool readReady) {
       } else {
         session_.commitRead(static_cast<std::size_t>(n));
       }
-      if (session_.requests() != before) lastActive_ = Clock::now();
+      if (session_.requests() != before) lastActive_ = sys::now();
       out.progress = true;
       if (static_cast<std::size_t>(n) < space.size() && !shutdown_) return out;  // drained
       continue;
@@ -284,7 +295,7 @@ bool ReactiveConnection::writePhase() {
     const ssize_t n = channel_.writeSome(out.data(), out.size());
     if (n > 0) {
       session_.consumeOutput(static_cast<std::size_t>(n));
-      lastActive_ = Clock::now();
+      lastActive_ = sys::now();
       progress = true;
       continue;
     }
@@ -339,7 +350,7 @@ InetSocketAddress ReactiveServer::start() {
       std::move(options));
   for (auto& loop : loops_)
     scheduleSweep(loop);
-  group_.start();
+  if (ownGroup_) group_.start();
   started_ = true;
   return acceptor_->localAddress();
 }
@@ -356,6 +367,7 @@ void ReactiveServer::onAccept(SocketChannel&& channel) {
   live_.fetch_add(1, std::memory_order_relaxed);
   loop.reactor->post([this, &loop, holder, rejected] {
     live_.fetch_sub(1, std::memory_order_relaxed);
+    if (loop.closed) return;  // the holder closes the channel
     auto conn = std::make_unique<ReactiveConnection>(*this, loop, std::move(*holder));
     ReactiveConnection* raw = conn.get();
     loop.adopt(std::move(conn));
@@ -368,8 +380,8 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
   const auto period = std::clamp<std::chrono::milliseconds>(
       std::min(idle, config_.lingerTimeout) / 4, std::chrono::milliseconds(20),
       std::chrono::milliseconds(500));
-  loop.reactor->schedule(period, [this, &loop] {
-    const auto now = Clock::now();
+  loop.sweep = loop.reactor->schedule(period, [this, &loop] {
+    const auto now = sys::now();
     loop.forEach([now](ReactiveConnection* c) { c->sweep(now); });
     scheduleSweep(loop);
   });
@@ -378,6 +390,7 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
 void ReactiveServer::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  if (!ownGroup_) return stopBorrowed();
   // The Acceptor lives and dies on loop 0's thread; its destructor closes the listening socket.
   runOn(*loops_[0].reactor, [this] { acceptor_.reset(); });
   for (auto& loop : loops_) {
@@ -396,6 +409,20 @@ void ReactiveServer::stop() {
   for (auto& loop : loops_)
     runOn(*loop.reactor, [&loop] { loop.destroyAll(); });
   group_.stop();
+}
+
+// The owner's loops progress only when it runs them, and it is not running them now: waiting
+// would be for ever. So, as their loop thread: stop accepting, answer what the sockets already
+// hold (as far as one pass gets), close everything.
+void ReactiveServer::stopBorrowed() {
+  acceptor_.reset();
+  for (auto& loop : loops_) {
+    loop.reactor->cancelTimer(loop.sweep);
+    loop.stopping = true;
+    loop.closed = true;
+    loop.forEach([](ReactiveConnection* c) { c->beginShutdown(); });
+    loop.destroyAll();
+  }
 }
 
 }  // namespace

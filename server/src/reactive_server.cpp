@@ -86,6 +86,7 @@ class ReactiveConnection final : public EventHandler {
   struct ReadOutcome {
     bool progress = false;  // bytes were read (or EOF seen)
     bool more = false;      // the socket may hold more: read again once the session wants to
+    bool active = false;    // a request was completed (the idle clock restarts)
   };
   ReadOutcome readPhase(bool readReady);  // sets dead_ on a connection error
   bool writePhase();
@@ -218,16 +219,19 @@ void ReactiveConnection::handleEvent(SelectionKey& key) {
 void ReactiveConnection::pump(bool readReady) {
   // Each round reads what the session accepts and writes what it produced; writing can release
   // the output cap and let the session decode input it already holds, hence the loop.
+  bool active = false;  // a request or written bytes: the clock is read once, after the rounds
   for (int round = 0; round < 64; ++round) {
     const ReadOutcome read = readPhase(readReady);
     if (dead_) return destroy();
     const bool wrote = writePhase();
     if (dead_) return destroy();
+    active = active || read.active || wrote;
     // Read again only if the session, not the socket, stopped the reads: a short read means
     // drained, and one more read would just return EAGAIN (a wasted system call per event).
     readReady = read.more;
     if (!readReady || (!read.progress && !wrote)) break;
   }
+  if (active) lastActive_ = sys::now();
   if (session_.shouldClose()) {
     // Lingering close: our FIN now, the descriptor once the peer's FIN arrives (or the linger
     // timeout): closing with unread input would send an RST that can destroy our last replies.
@@ -265,7 +269,7 @@ ReactiveConnection::ReadOutcome ReactiveConnection::readPhase(bool readReady) {
       } else {
         session_.commitRead(static_cast<std::size_t>(n));
       }
-      if (session_.requests() != before) lastActive_ = sys::now();
+      if (session_.requests() != before) out.active = true;
       out.progress = true;
       if (static_cast<std::size_t>(n) < space.size() && !shutdown_) return out;  // drained
       continue;
@@ -295,7 +299,6 @@ bool ReactiveConnection::writePhase() {
     const ssize_t n = channel_.writeSome(out.data(), out.size());
     if (n > 0) {
       session_.consumeOutput(static_cast<std::size_t>(n));
-      lastActive_ = sys::now();
       progress = true;
       continue;
     }

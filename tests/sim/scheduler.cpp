@@ -64,8 +64,9 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::step(std::chrono::milliseconds maxWait) {
-  // One logical thread: no draw (post_reactive alone keeps the traces it always had).
-  stepThread(threads() == 1 ? 0 : world_.rng().below(threads()), maxWait);
+  // post_reactive alone is one logical thread: no draw (it keeps the traces it always had).
+  const bool alone = strategy_ == DispatchStrategy::post_reactive && !serverLoops_;
+  stepThread(alone ? 0 : world_.rng().below(threads()), maxWait);
 }
 
 void Scheduler::stepThread(std::size_t thread, std::chrono::milliseconds maxWait) {

@@ -13,6 +13,22 @@
 #include "nioxx/core/log.h"
 #include "nioxx/core/sys.h"
 #include "nioxx/proactor/shutdown_error.h"
+#include "nioxx/proactor/spi/fault_injection.h"
+
+namespace nioxx::spi {
+namespace {
+thread_local int tSkipStrands = 0;  // live SkipStrandsFault guards on this thread
+}  // namespace
+SkipStrandsFault::SkipStrandsFault() noexcept {
+  ++tSkipStrands;
+}
+SkipStrandsFault::~SkipStrandsFault() {
+  --tSkipStrands;
+}
+bool SkipStrandsFault::active() noexcept {
+  return tSkipStrands > 0;
+}
+}  // namespace nioxx::spi
 
 namespace nioxx::detail {
 namespace {
@@ -84,7 +100,7 @@ ProactorCore::ProactorCore(std::unique_ptr<AsyncOperationProcessor> processor,
       options_(options),
       inlineAffinity_(
           (options.strategy == DispatchStrategy::call_through && processor_->channelAffinity()) ||
-          options.faultSkipStrands) {
+          spi::SkipStrandsFault::active()) {
   setObserver(options_.observer);
   if (options_.callThroughDepth == 0) options_.callThroughDepth = 1;
   if (options_.writeBufferLowWatermark > options_.writeBufferHighWatermark) {

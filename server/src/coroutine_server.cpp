@@ -8,6 +8,9 @@
 // Graceful stop: the Scope's stop token cancels each connection's pending read (and the accept);
 // the connection then shuts its input, reads what the socket still holds (with no token: that
 // read must not be cancelled), answers and flushes it, and closes. Writes never take the token.
+//
+// Time is read through sys::now(): the steady clock, or the simulation's virtual clock when
+// ServerConfig::proactor lends it the scheduler's Proactor (tests/sim).
 #include <sys/socket.h>
 
 #include <atomic>
@@ -17,6 +20,7 @@
 
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/sys.h"
 #include "nioxx/coro/coro.h"
 #include "nioxx/server/server.h"
 #include "nioxx/server/server_proactor.h"
@@ -24,7 +28,6 @@
 namespace nioxx::server {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
@@ -124,9 +127,10 @@ class CoroutineServer final : public Server {
 InetSocketAddress CoroutineServer::start() {
   auto address = InetSocketAddress::of(config_.host, config_.port);
   if (!address) throw std::invalid_argument("--host must be a numeric IP address or localhost");
-  proactor_ =
-      makeServerProactor(config_.threads, config_.dispatch,
-                         {config_.ioMode, config_.speculative, config_.engine, config_.observer});
+  proactor_ = config_.proactor != nullptr ? borrowServerProactor(*config_.proactor)
+                                          : makeServerProactor(config_.threads, config_.dispatch,
+                                                               {config_.ioMode, config_.speculative,
+                                                                config_.engine, config_.observer});
   readGroup_ = makeReadGroup(*proactor_);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
@@ -170,7 +174,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
   socket.setNoDelay(true);
   if (rejected) session.reject(tooManyConnectionsReason(config_.maxConnections));
   bool shutRd = false;  // the stop was applied: SHUT_RD, then read what is left
-  auto lastActive = Clock::now();
+  auto lastActive = sys::now();
 
   while (!session.shouldClose()) {
     if (!shutRd && stop.stop_requested()) {
@@ -183,7 +187,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
     nanoseconds timeout = idle();
     if (!writing && idle().count() > 0) {
-      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (Clock::now() - lastActive));
+      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (sys::now() - lastActive));
     }
     // Writes never take the token; reads after the stop must not be cancelled either.
     const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
@@ -196,7 +200,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (writing) {
       if (n > 0) {
         session.consumeOutput(n);
-        lastActive = Clock::now();
+        lastActive = sys::now();
       }
       if (r.success()) continue;
       if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
@@ -208,13 +212,13 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     } else if (n > 0) {
       session.commitRead(n);
     }
-    if (session.requests() != before) lastActive = Clock::now();
+    if (session.requests() != before) lastActive = sys::now();
     if (r.success() || r.aborted()) continue;
     if (r.endOfStream()) {
       session.endOfInput(/*truncatedIsError=*/!shutRd);
       continue;
     }
-    if (r.timedOut() && Clock::now() - lastActive < idle()) continue;  // writes kept it alive
+    if (r.timedOut() && sys::now() - lastActive < idle()) continue;  // writes kept it alive
     if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);
     co_return;  // reset by peer & co
   }
@@ -236,16 +240,16 @@ ConnectionIo CoroutineServer::nextIo(FramedSession& session) {
 // unread input cannot turn the close into an RST that would destroy the last replies.
 coro::Task<void> CoroutineServer::lingeringClose(AsyncSocket& socket) {
   socket.shutdownOutput();
-  const auto deadline = Clock::now() + config_.lingerTimeout;
+  const auto deadline = sys::now() + config_.lingerTimeout;
   for (;;) {
-    const auto left = std::max<nanoseconds>(milliseconds(1), deadline - Clock::now());
+    const auto left = std::max<nanoseconds>(milliseconds(1), deadline - sys::now());
     IoResult r;
     if (readGroup_) {
       r = co_await coro::read(socket, readGroup_).timeout(left).stopToken({});
     } else {
       r = co_await coro::read(socket, readPool_).timeout(left).stopToken({});
     }
-    if (!r.success() || Clock::now() >= deadline) co_return;  // the peer's FIN, error, timeout
+    if (!r.success() || sys::now() >= deadline) co_return;  // the peer's FIN, error, timeout
   }
 }
 
@@ -255,7 +259,11 @@ void CoroutineServer::stop() {
   stopping_.store(true, std::memory_order_release);
   server_.close();  // the pending accept completes with operation_aborted
   scope_->requestStop();
-  if (!scope_->joinFor(config_.shutdownGrace)) {
+  // A borrowed Proactor was shut down by its owner (every coroutine has ended, or ends once the
+  // sockets below are closed): no grace to wait for, nothing would progress meanwhile.
+  const auto grace =
+      config_.proactor != nullptr ? nanoseconds(0) : nanoseconds(config_.shutdownGrace);
+  if (!scope_->joinFor(grace)) {
     std::lock_guard lock(registryMutex_);
     nioxx::log::get("server")->warn("graceful stop timed out: closing {} connections",
                                     registry_.size());

@@ -2,6 +2,10 @@
 // The handler only moves bytes between its SocketChannel and its FramedSession and keeps the
 // key's interest set in step with what the session wants (read unless held back, write while
 // replies wait).
+//
+// Time (idle timeouts, linger) is the loop's Reactor::now(), read through sys::now() once per
+// iteration: the steady clock, or the simulation's virtual clock when ServerConfig::reactors
+// lends it the scheduler's loops (tests/sim).
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -47,7 +51,9 @@ struct Loop {
   ReactiveServer* server = nullptr;
   Reactor* reactor = nullptr;
   ReactiveConnection* head = nullptr;
+  TimerId sweep{};  // the pending sweep timer
   bool stopping = false;
+  bool closed = false;  // borrowed loops after stop(): a hand-off still queued is dropped
 
   void adopt(std::unique_ptr<ReactiveConnection> c) noexcept;
   void destroy(ReactiveConnection* c) noexcept;  // unlinks and deletes
@@ -81,6 +87,7 @@ class ReactiveConnection final : public EventHandler {
   struct ReadOutcome {
     bool progress = false;  // bytes were read (or EOF seen)
     bool more = false;      // the socket may hold more: read again once the session wants to
+    bool active = false;    // a request was completed (the idle clock restarts)
   };
   ReadOutcome readPhase(bool readReady);  // sets dead_ on a connection error
   bool writePhase();
@@ -131,7 +138,10 @@ class ReactiveServer final : public Server {
   ReactiveServer(const ServerConfig& config, ServiceFactory factory)
       : config_(config),
         factory_(std::move(factory)),
-        group_(config.threads, "server-loop"),
+        ownGroup_(config.reactors != nullptr
+                      ? nullptr
+                      : std::make_unique<ReactorGroup>(config.threads, "server-loop")),
+        group_(config.reactors != nullptr ? *config.reactors : *ownGroup_),
         loops_(group_.size()) {
     for (std::size_t i = 0; i < loops_.size(); ++i) {
       loops_[i].reactor = &group_.at(i);
@@ -151,11 +161,13 @@ class ReactiveServer final : public Server {
  private:
   void onAccept(SocketChannel&& channel);
   void scheduleSweep(Loop& loop);
+  void stopBorrowed();
 
   ServerConfig config_;
   ServiceFactory factory_;
   ServerStats stats_;
-  ReactorGroup group_;
+  std::unique_ptr<ReactorGroup> ownGroup_;  // unless ServerConfig::reactors lends one
+  ReactorGroup& group_;
   std::vector<Loop> loops_;
   std::unique_ptr<Acceptor> acceptor_;
   std::atomic<std::size_t> live_{0};  // connection objects alive (including rejected ones)
@@ -208,16 +220,19 @@ void ReactiveConnection::handleEvent(SelectionKey& key) {
 void ReactiveConnection::pump(bool readReady) {
   // Each round reads what the session accepts and writes what it produced; writing can release
   // the output cap and let the session decode input it already holds, hence the loop.
+  bool active = false;  // a request or written bytes: lastActive_ is set once, after the rounds
   for (int round = 0; round < 64; ++round) {
     const ReadOutcome read = readPhase(readReady);
     if (dead_) return destroy();
     const bool wrote = writePhase();
     if (dead_) return destroy();
+    active = active || read.active || wrote;
     // Read again only if the session, not the socket, stopped the reads: a short read means
     // drained, and one more read would just return EAGAIN (a wasted system call per event).
     readReady = read.more;
     if (!readReady || (!read.progress && !wrote)) break;
   }
+  if (active) lastActive_ = loop_.reactor->now();
   if (session_.shouldClose()) {
     // Lingering close: our FIN now, the descriptor once the peer's FIN arrives (or the linger
     // timeout): closing with unread input would send an RST that can destroy our last replies.
@@ -255,7 +270,7 @@ ReactiveConnection::ReadOutcome ReactiveConnection::readPhase(bool readReady) {
       } else {
         session_.commitRead(static_cast<std::size_t>(n));
       }
-      if (session_.requests() != before) lastActive_ = loop_.reactor->now();
+      if (session_.requests() != before) out.active = true;
       out.progress = true;
       if (static_cast<std::size_t>(n) < space.size() && !shutdown_) return out;  // drained
       continue;
@@ -285,7 +300,6 @@ bool ReactiveConnection::writePhase() {
     const ssize_t n = channel_.writeSome(out.data(), out.size());
     if (n > 0) {
       session_.consumeOutput(static_cast<std::size_t>(n));
-      lastActive_ = loop_.reactor->now();
       progress = true;
       continue;
     }
@@ -340,7 +354,7 @@ InetSocketAddress ReactiveServer::start() {
       std::move(options));
   for (auto& loop : loops_)
     scheduleSweep(loop);
-  group_.start();
+  if (ownGroup_) group_.start();
   started_ = true;
   return acceptor_->localAddress();
 }
@@ -357,6 +371,7 @@ void ReactiveServer::onAccept(SocketChannel&& channel) {
   live_.fetch_add(1, std::memory_order_relaxed);
   loop.reactor->post([this, &loop, holder, rejected] {
     live_.fetch_sub(1, std::memory_order_relaxed);
+    if (loop.closed) return;  // the holder closes the channel
     auto conn = std::make_unique<ReactiveConnection>(*this, loop, std::move(*holder));
     ReactiveConnection* raw = conn.get();
     loop.adopt(std::move(conn));
@@ -369,7 +384,7 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
   const auto period = std::clamp<std::chrono::milliseconds>(
       std::min(idle, config_.lingerTimeout) / 4, std::chrono::milliseconds(20),
       std::chrono::milliseconds(500));
-  loop.reactor->schedule(period, [this, &loop] {
+  loop.sweep = loop.reactor->schedule(period, [this, &loop] {
     const auto now = loop.reactor->now();
     loop.forEach([now](ReactiveConnection* c) { c->sweep(now); });
     scheduleSweep(loop);
@@ -379,6 +394,7 @@ void ReactiveServer::scheduleSweep(Loop& loop) {
 void ReactiveServer::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  if (!ownGroup_) return stopBorrowed();
   // The Acceptor lives and dies on loop 0's thread; its destructor closes the listening socket.
   runOn(*loops_[0].reactor, [this] { acceptor_.reset(); });
   for (auto& loop : loops_) {
@@ -397,6 +413,20 @@ void ReactiveServer::stop() {
   for (auto& loop : loops_)
     runOn(*loop.reactor, [&loop] { loop.destroyAll(); });
   group_.stop();
+}
+
+// The owner's loops progress only when it runs them, and it is not running them now: waiting
+// would be for ever. So, as their loop thread: stop accepting, answer what the sockets already
+// hold (as far as one pass gets), close everything.
+void ReactiveServer::stopBorrowed() {
+  acceptor_.reset();
+  for (auto& loop : loops_) {
+    loop.reactor->cancelTimer(loop.sweep);
+    loop.stopping = true;
+    loop.closed = true;
+    loop.forEach([](ReactiveConnection* c) { c->beginShutdown(); });
+    loop.destroyAll();
+  }
 }
 
 }  // namespace

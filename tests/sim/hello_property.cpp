@@ -1,11 +1,13 @@
-// The hello protocol end to end in the simulated world: FramedSession + HelloService behind the
-// server layer's real proactive glue (nioxx::server::makeProactiveServer on the scheduler's
-// Proactor, in a dispatch strategy the seed picks) and clients on the same Proactor. Every valid
+// The hello protocol end to end in the simulated world: FramedSession + HelloService behind one
+// of the server layer's real glues, the seed picks which: reactive (makeReactiveServer on 1-3
+// server loops the scheduler steps, ServerConfig::reactors), proactive (makeProactiveServer) or
+// coroutine (makeCoroutineServer), both on the scheduler's Proactor (ServerConfig::proactor). The
+// clients run on that Proactor, in a dispatch strategy the seed picks. Every valid
 // request gets its reply, in order, whatever the fragmentation of either direction; a bad frame
 // gets the replies to the requests before it, one error reply and then the end of the stream; a
 // connection that sends nothing is closed at its idle timeout (virtual clock: the glue reads
-// time through sys::now()) and not before; and once everything is closed, no simulated
-// descriptor is left open.
+// time through sys::now(), in every glue) and not before; and once everything is closed, no
+// simulated descriptor is left open.
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -94,10 +96,36 @@ void planRequests(Client& c, Rng& rng) {
   }
 }
 
+const char* modeName(HelloMode mode) {
+  switch (mode) {
+    case HelloMode::reactor:
+      return "reactor";
+    case HelloMode::proactor:
+      return "proactor";
+    case HelloMode::coroutine:
+      return "coroutine";
+  }
+  return "?";
+}
+
 }  // namespace
 
 void helloProperty(World& world, Check& check) {
+  helloPropertyIn(static_cast<HelloMode>(world.rng().below(3)), world, check);
+}
+void helloReactorProperty(World& world, Check& check) {
+  helloPropertyIn(HelloMode::reactor, world, check);
+}
+void helloProactorProperty(World& world, Check& check) {
+  helloPropertyIn(HelloMode::proactor, world, check);
+}
+void helloCoroutineProperty(World& world, Check& check) {
+  helloPropertyIn(HelloMode::coroutine, world, check);
+}
+
+void helloPropertyIn(HelloMode mode, World& world, Check& check) {
   Rng& rng = world.rng();
+  world.trace(modeName(mode));
   // Shedding on EMFILE turns a client away before the protocol starts: selectorProperty and
   // proactorProperty cover it; here every client must reach the service.
   world.chaos().emfile = 0;
@@ -105,16 +133,21 @@ void helloProperty(World& world, Check& check) {
   {
     static constexpr DispatchStrategy kStrategies[] = {
         DispatchStrategy::post_reactive, DispatchStrategy::call_through, DispatchStrategy::pool};
-    Scheduler sched(world, kStrategies[rng.below(3)]);
+    const DispatchStrategy strategy = kStrategies[rng.below(3)];
+    Scheduler sched(world, strategy, mode == HelloMode::reactor ? 1 + rng.below(3) : 0);
     Proactor& proactor = sched.proactor();
     server::ServerConfig config;
-    config.mode = "proactor";
+    config.mode = modeName(mode);
     config.port = 0;
     config.framing = server::Framing::varint();
     config.limits = server::SessionLimits{kMaxFrame, 64 + rng.below(4096)};
     config.idleTimeout = std::chrono::milliseconds(kIdleNs / 1'000'000);
     config.proactor = &proactor;
-    auto server = server::makeProactiveServer(config, [] { return HelloService::create(); });
+    config.reactors = sched.serverLoops();
+    const auto factory = [] { return HelloService::create(); };
+    auto server = mode == HelloMode::reactor    ? server::makeReactiveServer(config, factory)
+                  : mode == HelloMode::proactor ? server::makeProactiveServer(config, factory)
+                                                : server::makeCoroutineServer(config, factory);
     const InetSocketAddress address = server->start();
 
     std::vector<std::unique_ptr<Client>> clients(1 + rng.below(5));
@@ -209,7 +242,8 @@ void helloProperty(World& world, Check& check) {
       if (done) break;
     }
     for (auto& c : clients) {
-      const std::string who = "client " + std::to_string(c->id) + ": ";
+      const std::string who =
+          std::string(modeName(mode)) + " client " + std::to_string(c->id) + ": ";
       check.that(c->problem.empty(), who + c->problem);
       if (c->broken) {
         check.that(c->kind != Kind::good || !c->connected,
@@ -242,7 +276,9 @@ void helloProperty(World& world, Check& check) {
           break;
       }
     }
-    proactor.shutdown();  // the server's handlers run meanwhile: it outlives this
+    // The proactive glues' handlers run meanwhile (they outlive this); the reactive glue's
+    // stop() then closes its connections on the caller's thread, its loops' thread.
+    proactor.shutdown();
     server->stop();
     for (auto& c : clients)
       c->socket = {};

@@ -26,7 +26,14 @@ const std::vector<Property> kProperties = {
     {"proactor-pool", "emulated proactor, pool: stepped loops and 2-4 preemptible workers",
      &nioxx::sim::proactorPoolProperty},
 #ifdef NIOXX_SIM_HELLO
-    {"hello", "the hello protocol end to end over the proactor", &nioxx::sim::helloProperty},
+    {"hello", "the hello protocol end to end, the seed picks the server's glue",
+     &nioxx::sim::helloProperty},
+    {"hello-reactor", "hello through the reactive glue only", &nioxx::sim::helloReactorProperty,
+     true},
+    {"hello-proactor", "hello through the proactive glue only", &nioxx::sim::helloProactorProperty,
+     true},
+    {"hello-coroutine", "hello through the coroutine glue only",
+     &nioxx::sim::helloCoroutineProperty, true},
 #endif
 };
 
@@ -49,7 +56,8 @@ int main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "number of seeds");
   app.add_option("--property", only,
                  "run only this property (selector, timers, proactor, proactor-call-through, "
-                 "proactor-pool, hello)");
+                 "proactor-pool, hello; hello-reactor, hello-proactor, hello-coroutine only "
+                 "when named)");
   app.add_option("--fault", faultName,
                  "switch on a deliberate bug: reorder-writes, drop-readiness, overlap-handlers");
   app.add_flag("--spread", spread,
@@ -78,7 +86,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<const Property*> selected;
   for (const Property& p : kProperties) {
-    if (only.empty() || only == p.name) selected.push_back(&p);
+    if (only.empty() ? !p.onlyByName : only == p.name) selected.push_back(&p);
   }
   if (selected.empty()) {
     std::fprintf(stderr, "nioxx_simulate: no property named '%s'\n", only.c_str());

@@ -28,6 +28,7 @@ struct Property {
   const char* name;
   const char* what;
   void (*run)(World& world, Check& check);
+  bool onlyByName = false;  // run only when --property names it (a variant of another one)
 };
 
 // The byte a stream carries at offset i: a prefix check needs no copy of what was sent.
@@ -40,6 +41,12 @@ void timersProperty(World& world, Check& check);
 void proactorProperty(World& world, Check& check);  // post_reactive
 void proactorCallThroughProperty(World& world, Check& check);
 void proactorPoolProperty(World& world, Check& check);
-void helloProperty(World& world, Check& check);  // built with the demos (NIOXX_SIM_HELLO)
+// Built with the demos (NIOXX_SIM_HELLO). helloProperty: the seed picks the server's glue.
+enum class HelloMode : std::uint8_t { reactor, proactor, coroutine };
+void helloPropertyIn(HelloMode mode, World& world, Check& check);
+void helloProperty(World& world, Check& check);
+void helloReactorProperty(World& world, Check& check);
+void helloProactorProperty(World& world, Check& check);
+void helloCoroutineProperty(World& world, Check& check);
 
 }  // namespace nioxx::sim

@@ -9,13 +9,18 @@
 //   nested steps, as real threads would run while this one is descheduled, so handlers of two
 //   workers interleave and a dispatcher that let two handlers of one channel run together would
 //   be seen doing so.
+// - server loops (optional, any strategy): a ReactorGroup that is never started, lent to the
+//   server layer's reactive glue (ServerConfig::reactors); each of its Reactors is one more
+//   logical thread, whose step is runOnce(). The clients stay on the Proactor.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "nioxx/bridge/emulated_processor.h"
 #include "nioxx/proactor/proactor.h"
+#include "nioxx/reactor/reactor_group.h"
 #include "nioxx/sim/world.h"
 
 namespace nioxx::sim {
@@ -23,13 +28,16 @@ namespace nioxx::sim {
 class Scheduler {
  public:
   // Builds the Proactor for `strategy`; its shape (loops, workers, speculation, call-through
-  // depth) is drawn from the world's seed.
-  Scheduler(World& world, DispatchStrategy strategy);
+  // depth) is drawn from the world's seed. serverLoops > 0 adds that many server loops.
+  Scheduler(World& world, DispatchStrategy strategy, std::size_t serverLoops = 0);
+  ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
   Proactor& proactor() noexcept { return proactor_; }
   DispatchStrategy strategy() const noexcept { return strategy_; }
+  // The server loops (ServerConfig::reactors), or nullptr.
+  ReactorGroup* serverLoops() noexcept { return serverLoops_.get(); }
   // One step of a logical thread the seed picks; waits (virtual time) at most `maxWait`.
   void step(std::chrono::milliseconds maxWait);
   // From inside a handler: maybe let other logical threads run now (pool only; a no-op else).
@@ -37,14 +45,17 @@ class Scheduler {
 
  private:
   void stepThread(std::size_t thread, std::chrono::milliseconds wait);
-  std::size_t threads() const noexcept { return loops_ + workers_; }
+  std::size_t threads() const noexcept {
+    return loops_ + workers_ + (serverLoops_ ? serverLoops_->size() : 0);
+  }
 
   World& world_;
   DispatchStrategy strategy_;
-  std::size_t loops_ = 1;    // stepped Reactors (call_through, pool)
-  std::size_t workers_ = 0;  // logical pool workers (pool)
-  std::vector<bool> busy_;   // per logical thread: inside a step now (nested steps skip it)
-  int depth_ = 0;            // nested preemptions
+  std::size_t loops_ = 1;                      // stepped Reactors (call_through, pool)
+  std::size_t workers_ = 0;                    // logical pool workers (pool)
+  std::unique_ptr<ReactorGroup> serverLoops_;  // before busy_ (sized by threads())
+  std::vector<bool> busy_;  // per logical thread: inside a step now (nested steps skip it)
+  int depth_ = 0;           // nested preemptions
   Proactor proactor_;
   EmulatedProcessor* processor_ = nullptr;
 };

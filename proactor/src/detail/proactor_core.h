@@ -101,8 +101,8 @@ class ProactorCore final : public CompletionSink,
 
   std::unique_ptr<AsyncOperationProcessor> processor_;
   ProactorOptions options_;
-  const bool inlineAffinity_;  // call_through + processor channel affinity (or faultSkipStrands):
-                               // no strands
+  // call_through + processor channel affinity (or spi::SkipStrandsFault): no strands.
+  const bool inlineAffinity_;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;

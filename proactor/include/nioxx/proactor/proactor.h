@@ -53,10 +53,6 @@ struct ProactorOptions {
   std::size_t writeBufferHighWatermark = 64 * 1024;
   std::size_t writeBufferLimit = 4 * 1024 * 1024;
   OperationObserver* observer = nullptr;  // lifecycle hook; must outlive the Proactor
-  // A deliberate bug, for the simulation's proof that it catches one (tests/sim, --fault
-  // overlap-handlers): completions bypass the channels' strands, so the pool may run two
-  // handlers of one channel at once and out of order. Read once, at construction. Never set it.
-  bool faultSkipStrands = false;
 };
 
 class Proactor {

@@ -32,7 +32,8 @@
 
 namespace nioxx {
 class Proactor;
-}
+class ReactorGroup;
+}  // namespace nioxx
 
 namespace nioxx::server {
 
@@ -52,12 +53,20 @@ struct ServerConfig {
   std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
   std::chrono::milliseconds shutdownGrace{10000};  // graceful stop gives up after this
   OperationObserver* observer = nullptr;           // proactor/coroutine: ProactorOptions::observer
-  // proactor mode: run on this Proactor instead of making one (threads, dispatch, ioMode,
-  // speculative, engine and observer are then its owner's business). Not owned: its owner runs
-  // it (e.g. the deterministic simulation's scheduler, tests/sim) and shuts it down before the
-  // server is destroyed; stop() then does not wait for connections (nothing would progress while
-  // it slept on the owner's thread): it closes what is left.
+  // proactor and coroutine modes: run on this Proactor instead of making one (threads, dispatch,
+  // ioMode, speculative, engine and observer are then its owner's business). Not owned: its
+  // owner runs it (e.g. the deterministic simulation's scheduler, tests/sim) and shuts it down
+  // before the server is destroyed (coroutine mode: before stop(), which joins the coroutines);
+  // stop() then does not wait for connections (nothing would progress while it slept on the
+  // owner's thread): it closes what is left.
   Proactor* proactor = nullptr;
+  // reactor mode: run on this group's loops instead of making a group (threads is then its
+  // owner's business); loop 0 accepts. Not owned and never started here: its owner runs the
+  // loops (e.g. the simulation's scheduler steps them with runOnce()). stop() is then called
+  // while no loop runs (on the thread that runs them, or once they are stopped): it closes the
+  // listener and every connection itself, without waiting; the loops must not run again
+  // afterwards (destroying the group drops what they still hold queued, closing its channels).
+  ReactorGroup* reactors = nullptr;
   bool reusePort = false;  // SO_REUSEPORT: several processes share the port (the kernel spreads)
 };
 

@@ -25,7 +25,7 @@ enum class Fault : std::uint8_t {
   none,
   reorder_writes,  // a write's bytes are sometimes delivered before the previous write's
   drop_readiness,  // some sockets' read readiness is never reported (a lost event)
-  // The scheduler's Proactor dispatches without strands (ProactorOptions::faultSkipStrands):
+  // The scheduler's Proactor dispatches without strands (spi::SkipStrandsFault):
   // two pool workers may run handlers of one channel together.
   overlap_handlers,
 };

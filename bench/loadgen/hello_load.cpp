@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -235,11 +236,19 @@ double processCpuSeconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// This process's CPU time (all threads) in seconds.
-double selfCpuSeconds() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+// This process's CPU time (all threads) in seconds, and the part spent in the kernel: on loopback
+// most of it is TCP work that no user-space change can remove.
+struct CpuTimes {
+  double total = 0;
+  double kernel = 0;
+};
+CpuTimes selfCpu() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6;
+  };
+  return {seconds(ru.ru_utime) + seconds(ru.ru_stime), seconds(ru.ru_stime)};
 }
 
 // VmRSS of pid in KiB, or -1.
@@ -315,7 +324,8 @@ int main(int argc, char** argv) {
     running.emplace_back([&w] { w->run(); });
 
   auto sleepFor = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
-  double cpu0 = 0, cpu1 = 0, self0 = 0, self1 = 0, elapsed = duration;
+  double cpu0 = 0, cpu1 = 0, elapsed = duration;
+  CpuTimes self0, self1;
   long rssIdle = -1;
   if (idle) {
     for (auto& w : workers) {
@@ -330,13 +340,13 @@ int main(int argc, char** argv) {
   } else {
     sleepFor(warmup);
     if (serverPid) cpu0 = processCpuSeconds(serverPid);
-    self0 = selfCpuSeconds();
+    self0 = selfCpu();
     const auto start = Clock::now();
     gPhase.store(kMeasure, std::memory_order_release);
     sleepFor(duration);
     gPhase.store(kDrain, std::memory_order_release);
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    self1 = selfCpuSeconds();
+    self1 = selfCpu();
     if (serverPid) cpu1 = processCpuSeconds(serverPid);
     std::thread stopper([&] {
       sleepFor(5.0);  // replies not back within 5 s of the end are lost
@@ -372,7 +382,8 @@ int main(int argc, char** argv) {
       total.requests && !idle ? cpu / static_cast<double>(total.requests) * 1e6 : 0;
   const double rssPerConn =
       rssIdle >= 0 && rssBefore >= 0 ? static_cast<double>(rssIdle - rssBefore) / connections : 0;
-  const double clientCpu = self1 - self0;
+  const double clientCpu = self1.total - self0.total;
+  const double clientKernelShare = clientCpu > 0 ? (self1.kernel - self0.kernel) / clientCpu : 0;
   const double clientCpuPerReq =
       total.requests && !idle ? clientCpu / static_cast<double>(total.requests) * 1e6 : 0;
   const double perRead =
@@ -393,15 +404,15 @@ int main(int argc, char** argv) {
                   "%d connections x pipeline %d, %.1f s: %llu requests, %.0f req/s\n"
                   "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n"
                   "server CPU %.3f s = %.3f us/request; wrong %llu, lost %llu, connection "
-                  "errors %llu\nclient: CPU %.0f%% of one core, %.3f us/request, %.1f replies per "
-                  "read, %.1f requests per send\n",
+                  "errors %llu\nclient: CPU %.0f%% of one core (%.0f%% of it in the kernel), %.3f "
+                  "us/request, %.1f replies per read, %.1f requests per send\n",
                   connections, pipeline, elapsed, static_cast<unsigned long long>(total.requests),
                   rps, us(0.5), us(0.9), us(0.99), us(0.999),
                   static_cast<double>(total.latency.max()) / 1000.0, cpu, cpuPerReq,
                   static_cast<unsigned long long>(total.wrong),
                   static_cast<unsigned long long>(total.lost),
                   static_cast<unsigned long long>(total.connErrors), clientCpu / elapsed * 100,
-                  clientCpuPerReq, perRead, perSend);
+                  clientKernelShare * 100, clientCpuPerReq, perRead, perSend);
   }
   std::fputs(summary, json ? stderr : stdout);
   if (json) {
@@ -411,13 +422,14 @@ int main(int argc, char** argv) {
         "\"p999_us\":%.2f,\"max_us\":%.2f,\"wrong\":%llu,\"lost\":%llu,\"conn_errors\":%llu,"
         "\"server_cpu_s\":%.4f,\"server_cpu_us_per_req\":%.4f,\"rss_before_kib\":%ld,"
         "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f,\"replies_per_read\":%.2f,\"client_cpu_us_"
-        "per_req\":%.4f,\"client_cpu_util\":%.3f}\n",
+        "per_req\":%.4f,\"client_cpu_util\":%.3f,\"client_kernel_share\":%.3f}\n",
         idle ? "idle" : "load", connections, pipeline, elapsed,
         static_cast<unsigned long long>(total.requests), rps, us(0.5), us(0.9), us(0.99), us(0.999),
         static_cast<double>(total.latency.max()) / 1000.0,
         static_cast<unsigned long long>(total.wrong), static_cast<unsigned long long>(total.lost),
         static_cast<unsigned long long>(total.connErrors), cpu, cpuPerReq, rssBefore, rssIdle,
-        rssPerConn, perRead, clientCpuPerReq, idle ? 0 : clientCpu / elapsed);
+        rssPerConn, perRead, clientCpuPerReq, idle ? 0 : clientCpu / elapsed,
+        idle ? 0 : clientKernelShare);
   }
   return total.wrong || total.lost || total.connErrors ? 1 : 0;
 }

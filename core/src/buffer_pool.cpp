@@ -4,6 +4,8 @@
 #include <mutex>
 #include <vector>
 
+#include "nioxx/core/recycling_allocator.h"
+
 namespace nioxx {
 
 struct BufferPool::State {
@@ -64,7 +66,9 @@ ByteBuffer BufferPool::acquire() {
   if (chunk == nullptr) chunk = new std::uint8_t[state_->chunkSize];  // not zeroed: read into
   // Counted first: if the control block cannot be allocated, the deleter runs and uncounts it.
   state_->outstanding.fetch_add(1, std::memory_order_relaxed);
-  std::shared_ptr<std::uint8_t[]> owner(chunk, ReturnToPool{state_});
+  // The control block (one per read) comes from the per-thread recycling allocator, not malloc.
+  std::shared_ptr<std::uint8_t[]> owner(chunk, ReturnToPool{state_},
+                                        RecyclingAllocator<std::uint8_t>{});
   return ByteBuffer::wrapOwned(std::move(owner), state_->chunkSize);
 }
 

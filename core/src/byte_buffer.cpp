@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "nioxx/core/recycling_allocator.h"
+
 namespace nioxx {
 namespace {
 
@@ -23,8 +25,10 @@ void moveBytes(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) noexce
 ByteBuffer ByteBuffer::allocate(std::size_t capacity) {
   ByteBuffer buffer;
   if (capacity != 0) {
-    // make_shared<T[]> value-initialises: a new buffer reads as zeros, as in Java.
-    buffer.owner_ = std::make_shared<std::uint8_t[]>(capacity);
+    // allocate_shared<T[]> value-initialises: a new buffer reads as zeros, as in Java. Small
+    // buffers come and go per request: their blocks are recycled per thread, not malloc'ed.
+    buffer.owner_ =
+        std::allocate_shared<std::uint8_t[]>(RecyclingAllocator<std::uint8_t>{}, capacity);
     buffer.data_ = buffer.owner_.get();
   }
   buffer.capacity_ = capacity;
@@ -35,7 +39,9 @@ ByteBuffer ByteBuffer::allocate(std::size_t capacity) {
 ByteBuffer ByteBuffer::copyOf(std::span<const std::uint8_t> bytes) {
   ByteBuffer buffer;
   if (!bytes.empty()) {
-    buffer.owner_ = std::make_shared_for_overwrite<std::uint8_t[]>(bytes.size());
+    // One block (control block + bytes), recycled per thread when small: a reply per request.
+    buffer.owner_ = std::allocate_shared_for_overwrite<std::uint8_t[]>(
+        RecyclingAllocator<std::uint8_t>{}, bytes.size());
     buffer.data_ = buffer.owner_.get();
     std::memcpy(buffer.data_, bytes.data(), bytes.size());
   }

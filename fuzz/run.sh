@@ -12,7 +12,7 @@ mkdir -p "$out/corpus-frame"
 "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/core/include" \
   "$root/fuzz/frame_decoder_fuzzer.cpp" "$root/core/src/frame_codec.cpp" \
-  "$root/core/src/byte_buffer.cpp" "$root/core/src/error.cpp" \
+  "$root/core/src/byte_buffer.cpp" "$root/core/src/recycling_allocator.cpp" "$root/core/src/error.cpp" \
   -o "$out/frame_decoder_fuzzer"
 
 if [[ "$seconds" == 0 ]]; then

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -63,7 +64,44 @@ class Hoarder final : public ConnectionHandler {
   Outcome& outcome_;
 };
 
+// Answers each request after a while (the peer's end of stream arrives first) and stays open.
+class SlowEcho final : public ConnectionHandler {
+ public:
+  explicit SlowEcho(Outcome& o) : outcome_(o) {}
+  void onData(Connection& c, ByteBuffer& input) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::string reply = "OK ";
+    while (input.hasRemaining())
+      reply.push_back(static_cast<char>(input.get()));
+    c.write(std::string_view(reply));
+  }
+  void onClose(Connection&, const std::error_code& reason) override {
+    std::lock_guard lock(outcome_.mutex);
+    outcome_.reason = reason;
+    outcome_.closed = true;
+  }
+
+ private:
+  Outcome& outcome_;
+};
+
 class ConnectionCloseTest : public ::testing::TestWithParam<Concurrency> {};
+
+// `printf 'hi' | nc -N`: the peer shuts its write side right after the request and still reads
+// the reply; with a worker pool the end of stream reaches the loop before the handler has run.
+TEST_P(ConnectionCloseTest, EndOfStreamAfterARequestStillGetsTheReply) {
+  Outcome outcome;
+  ReactorServer server({.concurrency = GetParam()},
+                       [&] { return std::make_unique<SlowEcho>(outcome); });
+  server.start();
+  test::BlockingClient client(server.localAddress());
+  client.send("hi");
+  ::shutdown(client.fd(), SHUT_WR);
+  EXPECT_EQ(client.readToEnd(), "OK hi");
+  ASSERT_TRUE(test::waitUntil([&] { return outcome.closed.load(); }));
+  std::lock_guard lock(outcome.mutex);
+  EXPECT_FALSE(outcome.reason) << outcome.reason.message();
+}
 
 TEST_P(ConnectionCloseTest, CloseAfterAReplyDeliversItDespiteUnreadInput) {
   Outcome outcome;

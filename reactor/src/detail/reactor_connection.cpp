@@ -76,14 +76,14 @@ void ReactorConnection::onReadable() {
     if (n > 0) {
       deliverData();
     } else if (n < 0) {
-      closeNow(ec);  // clear at end of stream
+      ec ? closeNow(ec) : endOfInput();
     }
     return;
   }
   input_.clear();
   const auto n = channel_.read(input_, ec);
   if (n < 0) {
-    closeNow(ec);
+    ec ? closeNow(ec) : endOfInput();
     return;
   }
   if (n == 0) return;
@@ -111,6 +111,20 @@ void ReactorConnection::inputLimitExceeded() {
     return;  // drainOnPool calls close() after the handler
   }
   handler_->onInputLimitExceeded(*this);
+  closeInLoop();
+}
+
+// A peer that shuts its write side after a request (`nc -N`, HTTP/1.0 clients) still reads the
+// reply: with a pool the handler may not have seen the data yet, and in loop mode replies may
+// still be queued. Close once they are out, as close() does; a clear reason for onClose.
+void ReactorConnection::endOfInput() {
+  if (key_ != nullptr && key_->isValid()) key_->interestOpsAnd(~SelectionKey::OP_READ);
+  if (config_.pool != nullptr) {
+    const auto added = events_.add([](PoolEvents& e) noexcept { e.inputEnded = true; });
+    if (added == EventQueue::Added::scheduled) scheduleDrain();
+    return;  // drainOnPool asks the loop to close after the handler
+  }
+  if (outputOffset_ == output_.size()) return closeNow({});
   closeInLoop();
 }
 
@@ -288,6 +302,10 @@ void ReactorConnection::drainOnPool() {
         self->closeReason_ = make_error_code(Error::limit_exceeded);
         self->closeInLoop();
       });
+    }
+    if (batch.inputEnded && !batch.close) {
+      auto self = std::static_pointer_cast<ReactorConnection>(shared_from_this());
+      reactor_.post([self] { self->closeInLoop(); });
     }
     if (batch.close) handler_->onClose(*this, batch.reason);
     batch.clear();

@@ -68,6 +68,7 @@ class ReactorConnection final : public Connection, public EventHandler {
   void closeInLoop();      // close(): flush, then lingerThenClose()
   void lingerThenClose();  // shutdown(SHUT_WR), drain until EOF or closeLinger, closeNow
   void inputLimitExceeded();
+  void endOfInput();  // the peer shut its side: answer what it sent, then close
   void onWritable();
   void writeInLoop(const std::uint8_t* data, std::size_t n, std::size_t counted);
   void deliverData();  // loop mode: onData on input_
@@ -117,13 +118,15 @@ class ReactorConnection final : public Connection, public EventHandler {
     std::error_code reason;
     std::uint64_t writability = 0;  // report transitions up to this one (0: none)
     bool limitExceeded = false;     // maxInputBytes reached: onInputLimitExceeded, then close
+    bool inputEnded = false;        // end of stream after the data: close once it is handled
     bool empty() const noexcept {
-      return !open && data.empty() && !close && writability == 0 && !limitExceeded;
+      return !open && data.empty() && !close && writability == 0 && !limitExceeded && !inputEnded;
     }
     void clear() noexcept {
       open = false;
       writability = 0;
       limitExceeded = false;
+      inputEnded = false;
       data.clear();  // keeps the capacity: the buffers are swapped back and forth
       close = false;
     }

@@ -24,10 +24,24 @@ struct Outcome {
   std::atomic<bool> closed{false};
 };
 
-// Rejects the first request with one error line and closes, without reading the rest.
-class RejectFirst final : public ConnectionHandler {
+// Records how the connection closed.
+class RecordsClose : public ConnectionHandler {
  public:
-  explicit RejectFirst(Outcome& o) : outcome_(o) {}
+  explicit RecordsClose(Outcome& o) : outcome_(o) {}
+  void onClose(Connection&, const std::error_code& reason) override {
+    std::lock_guard lock(outcome_.mutex);
+    outcome_.reason = reason;
+    outcome_.closed = true;
+  }
+
+ private:
+  Outcome& outcome_;
+};
+
+// Rejects the first request with one error line and closes, without reading the rest.
+class RejectFirst final : public RecordsClose {
+ public:
+  using RecordsClose::RecordsClose;
   void onData(Connection& c, ByteBuffer& input) override {
     input.position(input.limit());
     if (replied_) return;
@@ -35,39 +49,25 @@ class RejectFirst final : public ConnectionHandler {
     c.write(std::string_view("ERR bad request\n"));
     c.close();
   }
-  void onClose(Connection&, const std::error_code& reason) override {
-    std::lock_guard lock(outcome_.mutex);
-    outcome_.reason = reason;
-    outcome_.closed = true;
-  }
 
  private:
-  Outcome& outcome_;
   bool replied_ = false;
 };
 
 // Never consumes its input; answers when the limit is reached.
-class Hoarder final : public ConnectionHandler {
+class Hoarder final : public RecordsClose {
  public:
-  explicit Hoarder(Outcome& o) : outcome_(o) {}
+  using RecordsClose::RecordsClose;
   void onData(Connection&, ByteBuffer&) override {}
   void onInputLimitExceeded(Connection& c) override {
     c.write(std::string_view("ERR request too large\n"));
   }
-  void onClose(Connection&, const std::error_code& reason) override {
-    std::lock_guard lock(outcome_.mutex);
-    outcome_.reason = reason;
-    outcome_.closed = true;
-  }
-
- private:
-  Outcome& outcome_;
 };
 
 // Answers each request after a while (the peer's end of stream arrives first) and stays open.
-class SlowEcho final : public ConnectionHandler {
+class SlowEcho final : public RecordsClose {
  public:
-  explicit SlowEcho(Outcome& o) : outcome_(o) {}
+  using RecordsClose::RecordsClose;
   void onData(Connection& c, ByteBuffer& input) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::string reply = "OK ";
@@ -75,14 +75,6 @@ class SlowEcho final : public ConnectionHandler {
       reply.push_back(static_cast<char>(input.get()));
     c.write(std::string_view(reply));
   }
-  void onClose(Connection&, const std::error_code& reason) override {
-    std::lock_guard lock(outcome_.mutex);
-    outcome_.reason = reason;
-    outcome_.closed = true;
-  }
-
- private:
-  Outcome& outcome_;
 };
 
 class ConnectionCloseTest : public ::testing::TestWithParam<Concurrency> {};

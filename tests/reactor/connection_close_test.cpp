@@ -103,8 +103,10 @@ TEST_P(ConnectionCloseTest, CloseAfterAReplyDeliversItDespiteUnreadInput) {
   test::BlockingClient client(server.localAddress());
   // Far more than the server reads before it closes: closed at once, this would be unread input
   // in its receive queue, and the kernel would answer the close with an RST.
+  std::string request = "bad\n";
+  request.append(512 * 1024, 'x');
   std::thread sender([&] {
-    client.send("bad\n" + std::string(512 * 1024, 'x'));
+    client.send(request);
     ::shutdown(client.fd(), SHUT_WR);
   });
   EXPECT_EQ(client.readToEnd(), "ERR bad request\n");  // a reset fails here

@@ -51,7 +51,9 @@ TEST_P(LineHandlerTest, SplitsLinesWhereverTheBytesAreCut) {
 TEST_P(LineHandlerTest, ALineBeyondTheMaximumGetsItsReplyThenAnOrderlyClose) {
   LineServer s(GetParam());
   test::BlockingClient client(s.server.localAddress());
-  client.send("short\n" + std::string(1000, 'x') + "\nnever seen\n");
+  std::string lines = "short\n";
+  lines.append(1000, 'x').append("\nnever seen\n");
+  client.send(lines);
   EXPECT_EQ(client.readToEnd(), "[short]\nERR too long\n");  // then end of stream, not a reset
 }
 

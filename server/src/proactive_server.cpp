@@ -58,6 +58,8 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void advance();
   // Applies a stop requested by beginShutdown() (handler context).
   void applyShutdown();
+  // socket_.isWritable(); false: the writability notification calls advance() again.
+  bool writable();
   void startRead();
   void flushOutput();
   void startDiscard();
@@ -88,6 +90,7 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   bool shutRd_ : 1 = false;  // SHUT_RD applied
   bool lingering_ : 1 = false;
   bool closed_ : 1 = false;
+  bool watching_ : 1 = false;  // the writability watch is registered (writable())
 };
 
 class ProactiveServer final : public Server {
@@ -176,9 +179,6 @@ void ProactiveConnection::open(bool rejected) {
   const SessionLimits& limits = server_.config().limits;
   socket_.setWriteBufferWatermarks(limits.outputCap / 2, limits.outputCap);
   socket_.setWriteBufferLimit(limits.outputCap + 2 * limits.maxFrame + 64 * 1024);
-  socket_.onWritabilityChanged([weak = weak_from_this()](AsyncSocket&, bool writable) {
-    if (auto self = weak.lock(); self && writable) self->advance();
-  });
   applyShutdown();
   if (rejected) {
     session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
@@ -226,7 +226,7 @@ void ProactiveConnection::advance() {
   if (closed_) return;
   applyShutdown();
   flushOutput();
-  if (session_.paused() && socket_.isWritable()) {
+  if (session_.paused() && writable()) {
     session_.resume();  // the socket drained to its low water mark
     flushOutput();
   }
@@ -241,7 +241,21 @@ void ProactiveConnection::advance() {
     return;
   }
   // Unwritable: the writability notification calls advance() again.
-  if (!readInFlight_ && session_.wantsRead() && socket_.isWritable()) startRead();
+  if (!readInFlight_ && session_.wantsRead() && writable()) startRead();
+}
+
+// Most connections never fill their write buffer, so the writability watch (a heap block, 48
+// bytes per connection: issue 12's memory per idle connection) is registered only the first time
+// the socket is found unwritable. A transition before the watch existed is not reported, so the
+// answer is read again after registering.
+bool ProactiveConnection::writable() {
+  if (socket_.isWritable()) return true;
+  if (watching_) return false;
+  watching_ = true;
+  socket_.onWritabilityChanged([weak = weak_from_this()](AsyncSocket&, bool writable) {
+    if (auto self = weak.lock(); self && writable) self->advance();
+  });
+  return socket_.isWritable();
 }
 
 void ProactiveConnection::startRead() {

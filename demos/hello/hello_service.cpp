@@ -4,6 +4,7 @@
 #include <google/protobuf/unknown_field_set.h>
 
 #include "hello.pb.h"
+#include "hello_reply_wire.pb.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/core/log.h"
 
@@ -35,7 +36,7 @@ void appendFramed(const Message& msg, std::string& out) {
 // thread_local object, so each request pays one initialisation check, not one per message.
 struct Messages {
   hello::HelloRequest request;
-  hello::HelloReply reply;
+  hello::wire::HelloReply reply;  // encodes a hello::HelloReply (hello_reply_wire.proto)
 };
 thread_local Messages tMessages;
 
@@ -51,7 +52,7 @@ std::string HelloService::greeting(std::string_view name) {
 bool HelloService::onFrame(std::span<const std::uint8_t> payload, server::Replies& out) {
   Messages& m = tMessages;
   hello::HelloRequest& request = m.request;
-  hello::HelloReply& reply = m.reply;
+  hello::wire::HelloReply& reply = m.reply;
   if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     // proto3 rejects a string field holding invalid UTF-8; tell that apart from broken wire
     // format by parsing again without field types (only on this error path).

@@ -35,10 +35,11 @@ if [[ $targets == *" hello "* ]]; then
   gen="$out/hello-gen"
   obj="$out/hello-obj"
   mkdir -p "$gen" "$obj" "$out/corpus-hello" "$out/artifacts/hello"
-  protoc --cpp_out="$gen" -I"$root/demos/hello" "$root/demos/hello/hello.proto"
+  protoc --cpp_out="$gen" -I"$root/demos/hello" "$root/demos/hello/hello.proto" \
+    "$root/demos/hello/hello_reply_wire.proto"
   # Instrument our code (core, the server layer's session, service); protobuf, spdlog and fmt
   # are system libraries.
-  srcs=("$gen/hello.pb.cc" "$root/demos/hello/hello_service.cpp" "$root/fuzz/hello/hello_fuzz.cpp")
+  srcs=("$gen/hello.pb.cc" "$gen/hello_reply_wire.pb.cc" "$root/demos/hello/hello_service.cpp" "$root/fuzz/hello/hello_fuzz.cpp")
   for f in framed_session framing server_stats; do
     srcs+=("$root/server/src/$f.cpp")
   done

@@ -135,11 +135,12 @@ TEST(ReactorTest, NowIsReadAfterTheWaitForHandlersTimersAndTasks) {
   });
   reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
   reactor.runOnce(0ms);
+  // Read before the writer starts its sleep, so the byte arrives at least 20 ms after it.
+  const auto beforeWait = Clock::now();
   std::thread writer([&] {
     std::this_thread::sleep_for(20ms);
     writeByte(pipe);
   });
-  const auto beforeWait = Clock::now();
   EXPECT_EQ(reactor.runOnce(10s), 1);
   writer.join();
   EXPECT_GE(seenByHandler - beforeWait, 20ms);  // not the time the wait began

@@ -158,7 +158,7 @@ void ProcessorImpl::startSocketOp(SocketState& s, Operation* op) noexcept {
       sink_->notify(*op, OpPhase::waiting);
     }
   }
-  updateInterest(s);
+  if (!s.inReady) updateInterest(s);
 }
 
 // A rejection completes after what its direction's queue holds (or what a worker is doing), in
@@ -277,8 +277,10 @@ void ProcessorImpl::updateInterest(SocketState& s) noexcept {
 
 void ProcessorImpl::onReady(SocketState& s, int readyOps) noexcept {
   if (options_.ioMode == IoMode::worker_pool) return handToWorker(s);
+  s.inReady = true;
   if ((readyOps & SelectionKey::OP_READ) != 0) performQueue(s, true);
   if ((readyOps & SelectionKey::OP_WRITE) != 0 && !s.dead) performQueue(s, false);
+  s.inReady = false;
   updateInterest(s);
   // Completions deferred by this event (call_through: what its handlers initiated) run now, not
   // after the whole batch: otherwise every later read of the batch would be deferred behind

@@ -59,6 +59,9 @@ struct SocketState final : EventHandler {
   // The last read was short (the socket was drained): the next read waits for readiness instead
   // of trying at once, which would almost always cost an EAGAIN system call (loop thread).
   bool readDrained = false;
+  // onReady() is performing this socket's queues: what its handlers initiate (call_through) need
+  // not update the interest set one operation at a time; onReady() does it once at the end.
+  bool inReady = false;
   // The read at the head found no free buffer of this group: no read interest until a buffer
   // comes back (the loop's `starved` list). starvedEpoch: the loop's bufferReturns before the
   // failed take (worker_pool: a return in between means try again at once).

@@ -58,7 +58,8 @@ class Server:
         self._wants_metrics = "--metrics" in args
         self.port = 0
         self.metrics_url = ""
-        threading.Thread(target=self._drain, daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
         if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError("server not ready; output:\n" + self.output())
@@ -84,15 +85,23 @@ class Server:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise RuntimeError("server did not stop after SIGTERM; output:\n" + self.output())
+        self._drained()
+        return rc
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._drained()
+
+    def _drained(self) -> None:
+        # The process has exited, but its last lines (the "stopped: ..." summary) may still sit in
+        # the pipe: read to end of file before anyone looks at self.lines.
+        self._drainer.join(30)
 
 
 def load(client: str, port: int, seconds: float, connections: int = 8, pipeline: int = 4,

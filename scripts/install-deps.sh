@@ -17,6 +17,7 @@ packages=(
 if [[ "${NIOXX_BENCH_DEPS:-0}" == 1 ]]; then
   packages+=(gnuplot-nox nginx-light wrk)  # bench/http.sh: nginx as the reference, wrk as load
   packages+=(heaptrack strace)  # bench/idle_memory.sh --heaptrack, bench/uring_syscalls.sh
+  packages+=(valgrind linux-perf)  # bench/callgrind_per_request.sh, bench/perf_split.sh
 fi
 
 missing=()

@@ -34,25 +34,17 @@ BIN=$BUILD_DIR/bin
 SERVER=$1
 shift
 WORK=$(mktemp -d)
-PID=""
-cleanup() {
-  [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-taskset -c 0 "$BIN/$SERVER" --port 0 "$@" >"$WORK/stdout" 2>"$WORK/stderr" &
-PID=$!
-for _ in $(seq 300); do
-  PORT=$(grep -oE 'listening on [^ ]+:[0-9]+' "$WORK/stdout" | head -1 | sed 's/.*://' || true)
-  [[ -n "$PORT" ]] && break
-  sleep 0.1
-done
-[[ -n "${PORT:-}" ]] || { echo "server did not start:" >&2; cat "$WORK/stderr" >&2; exit 1; }
+LOG=$WORK/server.log
+SERVER_CPU=0
+# shellcheck source=bench/server_lib.sh
+source "$ROOT/bench/server_lib.sh"
+trap 'stop_server; rm -rf "$WORK"' EXIT
+start_server 1 "$SERVER" "$@" || { echo "server did not start:" >&2; cat "$LOG" >&2; exit 1; }
 LOAD=(taskset -c 1 "$BIN/hello_load" --port "$PORT" --connections "$CONNECTIONS" --pipeline "$PIPELINE" --warmup 0)
 "${LOAD[@]}" --duration 1 >/dev/null 2>&1  # warm-up: connections, buffers, caches
 # The recording covers the measured load run: it starts first and ends a second after (the server
 # is idle then, so the extra second adds no samples).
-perf record -q -e cpu-clock -F 4999 -p "$PID" -o "$WORK/perf.data" -- sleep "$(awk -v d="$DURATION" 'BEGIN { print d + 1 }')" \
+perf record -q -e cpu-clock -F 4999 -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep "$(awk -v d="$DURATION" 'BEGIN { print d + 1 }')" \
   >/dev/null 2>"$WORK/perf.err" &
 PERF=$!
 "${LOAD[@]}" --duration "$DURATION" --json >"$WORK/load.json" 2>/dev/null

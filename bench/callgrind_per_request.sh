@@ -13,17 +13,12 @@ BUILD_DIR=$ROOT/build
 CONNECTIONS=64
 PIPELINE=16
 DURATION=3
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --build-dir) BUILD_DIR=$2; shift 2 ;;
-    --connections) CONNECTIONS=$2; shift 2 ;;
-    --pipeline) PIPELINE=$2; shift 2 ;;
-    --duration) DURATION=$2; shift 2 ;;
-    --) shift; break ;;
-    *) echo "callgrind_per_request.sh: unknown option $1" >&2; exit 2 ;;
-  esac
-done
-[[ $# -ge 1 ]] || { sed -n '2,10p' "$0"; exit 2; }
+USAGE_LINES=2,9p
+# shellcheck source=bench/load_args.sh
+source "$ROOT/bench/load_args.sh"
+parse_load_args "$0" "$@"
+set -- "${SERVER_CMD[@]}"
+[[ $# -ge 1 ]] || { sed -n "$USAGE_LINES" "$0"; exit 2; }
 command -v valgrind >/dev/null || { echo "valgrind missing (apt-get install valgrind)" >&2; exit 1; }
 BIN=$BUILD_DIR/bin
 SERVER=$1

@@ -7,7 +7,7 @@
 # and Debian's linux-perf.
 #
 # Usage: bench/perf_split.sh [--build-dir DIR] [--connections C] [--pipeline P] [--duration S]
-#                            [--top N] -- SERVER ARGS...
+#                            -- SERVER ARGS...      (NIOXX_PERF_TOP=N: also the N hottest symbols)
 # e.g.   bench/perf_split.sh --pipeline 1 -- hello_server --mode proactor --dispatch call-through --threads 1
 #        bench/perf_split.sh -- epoll_hello_server
 set -euo pipefail
@@ -16,19 +16,13 @@ BUILD_DIR=$ROOT/build
 CONNECTIONS=64
 PIPELINE=16
 DURATION=3
-TOP=0
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --build-dir) BUILD_DIR=$2; shift 2 ;;
-    --connections) CONNECTIONS=$2; shift 2 ;;
-    --pipeline) PIPELINE=$2; shift 2 ;;
-    --duration) DURATION=$2; shift 2 ;;
-    --top) TOP=$2; shift 2 ;;
-    --) shift; break ;;
-    *) echo "perf_split.sh: unknown option $1" >&2; exit 2 ;;
-  esac
-done
-[[ $# -ge 1 ]] || { sed -n '2,12p' "$0"; exit 2; }
+USAGE_LINES=2,13p
+# shellcheck source=bench/load_args.sh
+source "$ROOT/bench/load_args.sh"
+parse_load_args "$0" "$@"
+set -- "${SERVER_CMD[@]}"
+[[ $# -ge 1 ]] || { sed -n "$USAGE_LINES" "$0"; exit 2; }
+TOP=${NIOXX_PERF_TOP:-0}
 command -v perf >/dev/null || { echo "perf missing (apt-get install linux-perf)" >&2; exit 1; }
 BIN=$BUILD_DIR/bin
 SERVER=$1

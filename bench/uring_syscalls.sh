@@ -16,17 +16,11 @@ CONNECTIONS=64
 PIPELINE=1
 DURATION=3
 SERVER_ARGS=(--mode proactor --engine uring --dispatch call-through --threads 1)
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --build-dir) BUILD_DIR=$2; shift 2 ;;
-    --connections) CONNECTIONS=$2; shift 2 ;;
-    --pipeline) PIPELINE=$2; shift 2 ;;
-    --duration) DURATION=$2; shift 2 ;;
-    --) shift; SERVER_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "uring_syscalls.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+USAGE_LINES=2,10p
+# shellcheck source=bench/load_args.sh
+source "$ROOT/bench/load_args.sh"
+parse_load_args "$0" "$@"
+((${#SERVER_CMD[@]} == 0)) || SERVER_ARGS=("${SERVER_CMD[@]}")
 [[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
 BIN="$BUILD_DIR/bin"
 for b in hello_server hello_load; do

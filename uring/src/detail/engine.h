@@ -206,6 +206,9 @@ class Engine {
   std::error_code setup(Ring& r) noexcept;
   void turn(Ring& r) noexcept;
   void reap(Ring& r) noexcept;
+  // Starts fetching what onCqe() will touch for this entry: its socket state, or (operation) the
+  // operation at the head of that socket's queue.
+  static void prefetchFor(Ring& r, std::uint64_t userData, bool operation) noexcept;
   void drainInbox(Ring& r) noexcept;
   void handle(Ring& r, const InboxItem& item) noexcept;
   void armWake(Ring& r) noexcept;

@@ -144,13 +144,10 @@ void Engine::reap(Ring& r) noexcept {
 }
 
 void Engine::prefetchFor(Ring& r, std::uint64_t userData, bool operation) noexcept {
-  const std::uint32_t index = static_cast<std::uint32_t>(userData);
-  if (userData == kWakeData || index >= r.slots.size()) return;
-  const Slot& slot = r.slots[index];
-  // A stale entry's slot may name a freed socket: only a live slot is followed (as onCqe does).
-  if (!slot.used || slot.gen != static_cast<std::uint32_t>(userData >> 32)) return;
-  if (!operation) return __builtin_prefetch(slot.socket);
-  if (const Operation* op = slot.socket->dirs[slot.dir].q.front()) {
+  const Slot* slot = liveSlot(r, userData);  // the wake entry's index is past every slot
+  if (slot == nullptr) return;
+  if (!operation) return __builtin_prefetch(slot->socket);
+  if (const Operation* op = slot->socket->dirs[slot->dir].q.front()) {
     __builtin_prefetch(op);
     __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(op) + 64));
   }

@@ -336,10 +336,10 @@ void Engine::issuePoll(SocketState& s, int dir, Operation* op) noexcept {
 // ------------------------------------------------------------------ completions
 
 void Engine::onCqe(Ring& r, std::uint64_t userData, int res, unsigned flags) noexcept {
-  const std::uint32_t index = static_cast<std::uint32_t>(userData);
-  if (index >= r.slots.size()) return;
-  Slot& slot = r.slots[index];
-  if (!slot.used || slot.gen != static_cast<std::uint32_t>(userData >> 32)) return;  // stale
+  Slot* live = liveSlot(r, userData);
+  if (live == nullptr) return;  // stale
+  Slot& slot = *live;
+  const auto index = static_cast<std::uint32_t>(userData);
   SocketState& s = *slot.socket;
   const int dir = slot.dir;
   const bool poll = slot.poll;

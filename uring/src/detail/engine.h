@@ -209,6 +209,14 @@ class Engine {
   // Starts fetching what onCqe() will touch for this entry: its socket state, or (operation) the
   // operation at the head of that socket's queue.
   static void prefetchFor(Ring& r, std::uint64_t userData, bool operation) noexcept;
+  // The slot a completion's user data names, if that request is still the slot's (in use, same
+  // generation); null for a stale entry, whose socket may be gone.
+  static Slot* liveSlot(Ring& r, std::uint64_t userData) noexcept {
+    const auto index = static_cast<std::uint32_t>(userData);
+    if (index >= r.slots.size()) return nullptr;
+    Slot& slot = r.slots[index];
+    return slot.used && slot.gen == static_cast<std::uint32_t>(userData >> 32) ? &slot : nullptr;
+  }
   void drainInbox(Ring& r) noexcept;
   void handle(Ring& r, const InboxItem& item) noexcept;
   void armWake(Ring& r) noexcept;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "nioxx/core/loop_time.h"
 #include "nioxx/core/sys.h"
 
 namespace nioxx {
@@ -77,16 +78,21 @@ void Reactor::unbindLoopThread() noexcept {
 int Reactor::iterate(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   Clock::time_point busySince{};  // the first dispatch after select's wait
+  // The handlers this turn runs (the emulated processor's completions among them) read now_
+  // through sys::LoopTime too.
+  sys::LoopTime::Scope loopTime;
   const int ready = selector_.select(
-      [this, &busySince](SelectionKey& key) {
+      [this, &busySince, &loopTime](SelectionKey& key) {
         if (busySince == Clock::time_point{}) [[unlikely]] {
           busySince = now_ = sys::now();
+          loopTime.set(now_);
         }
         if (auto* handler = key.attachment<EventHandler>()) handler->handleEvent(key);
       },
       computeTimeout(timeout));
   // One more read: the timers' due time, and the end of the events' busy time.
   Clock::time_point end = now_ = sys::now();
+  loopTime.set(now_);
   if (busySince == Clock::time_point{}) busySince = end;
   int handled = ready;
   bool more = false;  // timers or tasks ran: the busy time ends later

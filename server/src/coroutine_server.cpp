@@ -10,7 +10,8 @@
 // read must not be cancelled), answers and flushes it, and closes. Writes never take the token.
 //
 // Time is read through sys::now(): the steady clock, or the simulation's virtual clock when
-// ServerConfig::proactor lends it the scheduler's Proactor (tests/sim).
+// ServerConfig::proactor lends it the scheduler's Proactor (tests/sim). Activity is stamped with
+// sys::LoopTime, the turn's time of the loop resuming the coroutine (no clock read per cycle).
 #include <sys/socket.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/loop_time.h"
 #include "nioxx/core/sys.h"
 #include "nioxx/coro/coro.h"
 #include "nioxx/server/server.h"
@@ -187,7 +189,8 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
     nanoseconds timeout = idle();
     if (!writing && idle().count() > 0) {
-      timeout = std::max<nanoseconds>(milliseconds(1), idle() - (sys::now() - lastActive));
+      timeout =
+          std::max<nanoseconds>(milliseconds(1), idle() - (sys::LoopTime::now() - lastActive));
     }
     // Writes never take the token; reads after the stop must not be cancelled either.
     const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
@@ -200,7 +203,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (writing) {
       if (n > 0) {
         session.consumeOutput(n);
-        lastActive = sys::now();
+        lastActive = sys::LoopTime::now();
       }
       if (r.success()) continue;
       if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
@@ -212,7 +215,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     } else if (n > 0) {
       session.commitRead(n);
     }
-    if (session.requests() != before) lastActive = sys::now();
+    if (session.requests() != before) lastActive = sys::LoopTime::now();
     if (r.success() || r.aborted()) continue;
     if (r.endOfStream()) {
       session.endOfInput(/*truncatedIsError=*/!shutRd);

@@ -1,11 +1,12 @@
 // Proactive glue: completion handlers on AsyncSocket over the bridge's EmulatedProcessor.
-// A connection has at most one read in flight; every completion hands the bytes to the
-// FramedSession, queues the replies it produced as one write on the socket, and reads again only
-// while the socket is writable. The output cap is the framework's backpressure: the socket's
-// water marks (--output-cap / 2, --output-cap) and its writability notification, which resumes
-// reading. Timeouts are the operations' own: a read or write that sees no progress for
-// --idle-timeout completes timed_out. Time is read through sys::now() (the steady clock, or the
-// simulation's virtual clock), once per completion that moved bytes.
+// A connection has at most one read and one write in flight; every read completion hands the
+// bytes to the FramedSession, and the replies it produced go out as one write of the session's
+// own buffer (OutputBuffer keeps it in place until the write completes: no copy). The output cap
+// is the session's: past it, decoding and reading stop until the writes have drained it to half
+// (FramedSession::consumeOutput). Timeouts are the operations' own: a read or write that sees no
+// progress for --idle-timeout completes timed_out. Activity is stamped with sys::LoopTime (the
+// turn's time of the loop running the handler, else sys::now(): the steady clock, or the
+// simulation's virtual clock), so a read/write cycle reads no clock of its own.
 #include <sys/socket.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "nioxx/core/buffer_pool.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/loop_time.h"
 #include "nioxx/core/sys.h"
 #include "nioxx/proactor/async_server_socket.h"
 #include "nioxx/proactor/async_socket.h"
@@ -58,8 +60,6 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void advance();
   // Applies a stop requested by beginShutdown() (handler context).
   void applyShutdown();
-  // socket_.isWritable(); false: the writability notification calls advance() again.
-  bool writable();
   void startRead();
   void flushOutput();
   void startDiscard();
@@ -80,17 +80,17 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   // before the store (handlers of one channel never overlap); from open() (the accept handler) it
   // can, and a stale id then only delays this connection's stop to its next completion.
   std::atomic<OperationId> readId_{0};
-  std::uint32_t writesInFlight_ = 0;  // at most one per flush of the session's output
   // Set by beginShutdown() from the stopping thread; everything else is touched only by this
   // socket's handlers, which the Proactor serialises (so no mutex: see open()).
   std::atomic<bool> shutdown_{false};
-  // Bits of one byte: with the counter and shutdown_ they fill one word (issue 12: 16 bytes less
-  // per connection with the single time point above, one malloc size class).
+  // Bits of one byte, beside shutdown_ (issue 12: with the single time point above, 16 bytes
+  // less per connection, one malloc size class).
   bool readInFlight_ : 1 = false;
+  // The write in flight borrows the session's output (nextOutput()): one at a time.
+  bool writeInFlight_ : 1 = false;
   bool shutRd_ : 1 = false;  // SHUT_RD applied
   bool lingering_ : 1 = false;
   bool closed_ : 1 = false;
-  bool watching_ : 1 = false;  // the writability watch is registered (writable())
 };
 
 class ProactiveServer final : public Server {
@@ -155,12 +155,6 @@ ProactiveConnection::ProactiveConnection(ProactiveServer& server, AsyncSocket so
       session_(server.factory()(), server.config().limits, &server.stats(),
                server.config().framing) {
   server_.stats().connectionOpened();
-  // Replies queued on the socket count against the output cap, as the session's own do.
-  session_.setOutputBacklog(
-      [](const void* socket) {
-        return static_cast<const AsyncSocket*>(socket)->pendingWriteBytes();
-      },
-      &socket_);
 }
 
 ProactiveConnection::~ProactiveConnection() {
@@ -174,11 +168,6 @@ ProactiveConnection::~ProactiveConnection() {
 // handlers (serialised by the Proactor) touch the connection.
 void ProactiveConnection::open(bool rejected) {
   socket_.setNoDelay(true);
-  // Backpressure: reads stop while more than the cap is queued and resume at half of it. The
-  // session never lets more than one reply past the cap, so the hard limit is never reached.
-  const SessionLimits& limits = server_.config().limits;
-  socket_.setWriteBufferWatermarks(limits.outputCap / 2, limits.outputCap);
-  socket_.setWriteBufferLimit(limits.outputCap + 2 * limits.maxFrame + 64 * 1024);
   applyShutdown();
   if (rejected) {
     session_.reject(tooManyConnectionsReason(server_.config().maxConnections));
@@ -226,11 +215,7 @@ void ProactiveConnection::advance() {
   if (closed_) return;
   applyShutdown();
   flushOutput();
-  if (session_.paused() && writable()) {
-    session_.resume();  // the socket drained to its low water mark
-    flushOutput();
-  }
-  if (!lingering_ && session_.shouldClose() && writesInFlight_ == 0) {
+  if (!lingering_ && session_.shouldClose() && !writeInFlight_) {
     // Lingering close, as in the reactive glue: FIN now, the descriptor after the peer's FIN.
     socket_.shutdownOutput();
     lingering_ = true;
@@ -240,28 +225,15 @@ void ProactiveConnection::advance() {
     if (!readInFlight_) startDiscard();
     return;
   }
-  // Unwritable: the writability notification calls advance() again.
-  if (!readInFlight_ && session_.wantsRead() && writable()) startRead();
-}
-
-// Most connections never fill their write buffer, so the writability watch (a heap block, 48
-// bytes per connection: issue 12's memory per idle connection) is registered only the first time
-// the socket is found unwritable. A transition before the watch existed is not reported, so the
-// answer is read again after registering.
-bool ProactiveConnection::writable() {
-  if (socket_.isWritable()) return true;
-  if (watching_) return false;
-  watching_ = true;
-  socket_.onWritabilityChanged([weak = weak_from_this()](AsyncSocket&, bool writable) {
-    if (auto self = weak.lock(); self && writable) self->advance();
-  });
-  return socket_.isWritable();
+  // Past the output cap the session stops wanting input; the write completion that drains it
+  // to half resumes decoding and comes back here.
+  if (!readInFlight_ && session_.wantsRead()) startRead();
 }
 
 void ProactiveConnection::startRead() {
   readInFlight_ = true;
   auto handler = [self = shared_from_this()](IoResult& r, ReadInto into) { self->onRead(r, into); };
-  const auto timeout = readTimeout(sys::now());
+  const auto timeout = readTimeout(sys::LoopTime::now());
   OperationId id;
   if (!session_.inputEmpty()) {
     id = socket_.read(ByteBuffer::wrap(session_.readSpace()), ReadInto::session, std::move(handler),
@@ -274,13 +246,18 @@ void ProactiveConnection::startRead() {
   readId_.store(id, std::memory_order_release);
 }
 
-// Every reply produced so far goes to the socket's write queue as one write.
+// Every reply produced so far goes out as one write, straight from the session's buffer: it stays
+// in place until consumeOutput() in the completion (the handler's reference keeps the connection,
+// and so the buffer, alive until then, whatever the engine does meanwhile). Replies produced
+// while it is in flight go out with the next one.
 void ProactiveConnection::flushOutput() {
-  if (!session_.hasOutput()) return;
-  ++writesInFlight_;
+  if (writeInFlight_ || !session_.hasOutput()) return;
+  writeInFlight_ = true;
+  const std::span<const std::uint8_t> out = session_.nextOutput();
   const auto idle = server_.config().idleTimeout;
   socket_.writeAll(
-      session_.takeOutputBuffer(), NoAct{},
+      // A write only reads its buffer; ByteBuffer has no read-only view.
+      ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}), NoAct{},
       [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
       idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
 }
@@ -310,7 +287,7 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
     } else {
       session_.commitRead(n);
     }
-    if (session_.requests() != before) lastActive_ = sys::now();
+    if (session_.requests() != before) lastActive_ = sys::LoopTime::now();
   }
   if (r.success() || r.aborted()) return advance();
   if (r.endOfStream()) {
@@ -327,13 +304,15 @@ void ProactiveConnection::onRead(IoResult& r, ReadInto into) {
 }
 
 void ProactiveConnection::onWrite(IoResult& r) {
-  --writesInFlight_;
+  writeInFlight_ = false;
   if (closed_) return;
   if (const std::size_t n = r.bytesTransferred(); n > 0) {
-    session_.outputWritten(n);
-    if (!lingering_) lastActive_ = sys::now();
+    session_.consumeOutput(n);  // may resume decoding held back by the output cap
+    if (!lingering_) lastActive_ = sys::LoopTime::now();
   }
-  if (r.success() || r.aborted()) return advance();
+  if (r.success()) return advance();
+  // Aborted: the socket was closed (a stop's closeNow(), the proactor's shutdown); flushing the
+  // rest again would only be aborted again.
   if (r.timedOut()) {  // the client stopped reading for a whole idle timeout
     ServerStats::add(server_.stats().idleClosed, 1);
   }

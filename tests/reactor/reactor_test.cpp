@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "nioxx/core/loop_time.h"
 #include "nioxx/reactor/pipe.h"
 #include "nioxx_test/reactor_helpers.h"
 
@@ -158,6 +159,39 @@ TEST(ReactorTest, NowIsReadAfterTheWaitForHandlersTimersAndTasks) {
   }));
   EXPECT_GE(seenByTimer - scheduled, 30ms);
   EXPECT_GE(seenByTask, seenByTimer);
+}
+
+// What the reactor dispatches (handlers, timers) reads the loop's time through sys::LoopTime
+// without a clock read of its own; once the turn is over, LoopTime reads the clock again.
+TEST(ReactorTest, PublishesItsTimeAsLoopTimeDuringATurn) {
+  using Clock = std::chrono::steady_clock;
+  Reactor reactor;
+  Pipe pipe = Pipe::open();
+  Clock::time_point loopTime{}, reactorTime{};
+  FnHandler handler([&](SelectionKey&) {
+    loopTime = sys::LoopTime::now();
+    reactorTime = reactor.now();
+    char c;
+    EXPECT_EQ(pipe.source().readSome(&c, 1), 1);
+  });
+  reactor.registerHandler(pipe.source(), SelectionKey::OP_READ, handler);
+  writeByte(pipe);
+  ASSERT_EQ(reactor.runOnce(10s), 1);
+  EXPECT_NE(loopTime, Clock::time_point{});
+  EXPECT_EQ(loopTime, reactorTime);
+  std::this_thread::sleep_for(2ms);
+  EXPECT_GT(sys::LoopTime::now(), loopTime);  // the turn's value did not outlive the turn
+
+  Clock::time_point timerLoopTime{}, timerReactorTime{};
+  reactor.schedule(1ms, [&] {
+    timerLoopTime = sys::LoopTime::now();
+    timerReactorTime = reactor.now();
+  });
+  ASSERT_TRUE(test::waitUntil([&] {
+    reactor.runOnce(1s);
+    return timerLoopTime != Clock::time_point{};
+  }));
+  EXPECT_EQ(timerLoopTime, timerReactorTime);
 }
 
 TEST(ReactorTest, TimersRunInDeadlineOrder) {

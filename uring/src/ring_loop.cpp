@@ -12,6 +12,7 @@
 
 #include "detail/engine.h"
 #include "nioxx/core/log.h"
+#include "nioxx/core/loop_time.h"
 
 namespace nioxx::uring_detail {
 
@@ -104,6 +105,9 @@ void Engine::turn(Ring& r) noexcept {
     wait = &ts;
   }
   (void)io_uring_submit_and_wait_timeout(&r.ring, &cqe, 1, wait, nullptr);
+  // One clock read for the handlers of this batch (sys::LoopTime), not one per handler.
+  sys::LoopTime::Scope loopTime;
+  loopTime.set(sys::now());
   reap(r);
 }
 

@@ -387,6 +387,29 @@ TEST_P(HelloE2ETest, ClientThatNeverReadsIsBounded) {
   EXPECT_EQ(replies[0].greeting(), "Hello, other!");
 }
 
+// A client that reads late: the server stops at the output cap, and resumes as the client drains
+// its replies; every reply arrives, whole and in order (the proactive glues write straight from
+// the session's buffer while later replies are appended to it).
+TEST_P(HelloE2ETest, AClientThatReadsLateGetsEveryReplyInOrder) {
+  auto server = startServer({"--output-cap", "4096"});
+  RawClient c(server->port());
+  // ~1 MB of replies: more than the socket buffers take while the client does not read, and far
+  // more than the cap.
+  constexpr std::size_t kRequests = 20000;
+  const std::string name(40, 'n');
+  std::thread writer([&] { c.send(requests(kRequests, name, 1)); });
+  std::this_thread::sleep_for(200ms);  // the server fills the socket, pauses, and waits
+  std::string got;
+  c.read(got, framesAtLeast(kRequests), 30s);
+  writer.join();
+  const auto replies = parseReplies(got);
+  ASSERT_EQ(replies.size(), kRequests);
+  for (std::size_t i = 0; i < kRequests; ++i) {
+    ASSERT_EQ(replies[i].seq(), i + 1) << "reply " << i;
+    ASSERT_EQ(replies[i].greeting(), "Hello, " + name + "!") << "reply " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, HelloE2ETest, ::testing::ValuesIn(modes()),
                          [](const auto& info) { return info.param.name; });
 

@@ -10,10 +10,9 @@
 // - output cap: while more than outputCap reply bytes wait to be written, no further request is
 //   decoded and wantsRead() is false, so the glue stops reading: a client that does not read its
 //   replies is held back by TCP flow control instead of growing the server's memory. The bytes
-//   waiting are the session's own (reactive glue: consumeOutput() resumes at outputCap / 2), or,
-//   with setOutputBacklog(), also those the glue handed to a write queue of the framework
-//   (proactive glue: AsyncSocket water marks outputCap / 2 and outputCap; its writability
-//   notification calls resume()).
+//   waiting are the session's own (the nioxx glues write from nextOutput(), one write at a time:
+//   consumeOutput() resumes at outputCap / 2), or, with setOutputBacklog(), also those a glue
+//   handed to a write queue of its own (takeOutput(); resume() once that queue drained).
 //
 // Memory per connection is bounded by maxFrame + Framing::overhead() + kReadChunk of input and
 // outputCap + one reply of output. Input comes in two ways:
@@ -94,9 +93,6 @@ class FramedSession {
   }
   // Moves every reply waiting in the session out (for a write the glue hands to its queue).
   std::string takeOutput();
-  // The same, copied into a buffer to write; the session keeps its buffers' capacity (one
-  // allocation per write instead of three, for the proactive glue's hot path).
-  ByteBuffer takeOutputBuffer() { return out_.takeAllCopy(); }
   // n bytes of what takeOutput() returned were written by the glue's queue (statistics: bytes
   // sent, output bytes pending).
   void outputWritten(std::size_t n) noexcept;

@@ -10,8 +10,6 @@
 #include <span>
 #include <string>
 
-#include "nioxx/core/byte_buffer.h"
-
 namespace nioxx::server {
 
 class OutputBuffer {
@@ -42,21 +40,6 @@ class OutputBuffer {
       all = front_.substr(frontPos_) + back_;
       back_.clear();
     }
-    front_.clear();
-    frontPos_ = 0;
-    return all;
-  }
-
-  // Copies everything waiting into one new buffer (ready to write) and empties the buffers but
-  // keeps their capacity, so the next replies append without a malloc (takeAll() leaves none).
-  ByteBuffer takeAllCopy() {
-    ByteBuffer all;
-    if (frontPos_ == front_.size()) {
-      all = ByteBuffer::copyOf(std::string_view(back_));
-    } else {
-      all = ByteBuffer::copyOf(std::string_view(front_.substr(frontPos_) + back_));
-    }
-    back_.clear();
     front_.clear();
     frontPos_ = 0;
     return all;

@@ -249,13 +249,15 @@ void ProactiveConnection::startRead() {
 // Every reply produced so far goes out as one write, straight from the session's buffer: it stays
 // in place until consumeOutput() in the completion (the handler's reference keeps the connection,
 // and so the buffer, alive until then, whatever the engine does meanwhile). Replies produced
-// while it is in flight go out with the next one.
+// while it is in flight go out with the next one. A write, not a writeAll: it completes at each
+// progress, so its timeout means "no progress for --idle-timeout" (a long reply to a slow reader
+// is not cut), and each completion stamps the connection active.
 void ProactiveConnection::flushOutput() {
   if (writeInFlight_ || !session_.hasOutput()) return;
   writeInFlight_ = true;
   const std::span<const std::uint8_t> out = session_.nextOutput();
   const auto idle = server_.config().idleTimeout;
-  socket_.writeAll(
+  socket_.write(
       // A write only reads its buffer; ByteBuffer has no read-only view.
       ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}), NoAct{},
       [self = shared_from_this()](IoResult& r) { self->onWrite(r); },

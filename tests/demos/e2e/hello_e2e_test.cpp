@@ -350,6 +350,53 @@ TEST_P(HelloE2ETest, IdleTimeoutClosesSilentAndSlowConnections) {
   EXPECT_TRUE(closed) << "a slowloris connection must be closed by the idle timeout";
 }
 
+// A client that reads a long reply slowly but steadily is not idle: the idle timeout means no
+// progress in either direction, and each write that moves bytes is progress (a reply is not cut
+// because writing all of it takes longer than the timeout).
+TEST_P(HelloE2ETest, ASlowButSteadyReaderGetsAWholeLongReply) {
+  // ~2.5 s each: one mode per glue and engine is enough.
+  const std::string& mode = GetParam().name;
+  if (mode.find("post_reactive") != std::string::npos || mode == "proactor_pool" ||
+      mode == "coroutine_uring_pool") {
+    GTEST_SKIP() << "covered by the other modes of the same glue";
+  }
+  auto server = startServer({"--idle-timeout", "0.8", "--max-frame", "16777216"});
+  RawClient c(server->port());
+  const int small = 16 * 1024;
+  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  // Far more than the server's socket send buffer takes (it grows to 4 MiB): writing it all lasts
+  // until the client has read most of it (> 1.2 s), while no single step waits for long (TCP
+  // wakes the writer once a third of the buffer is free: ~0.2 s at this pace). The reply stays
+  // under the 16 MiB that completeFrames() decodes.
+  const std::string name(12 << 20, 'L');
+  c.send(requests(1, name));
+  // At most 32 KiB per 5 ms: ~2 s for the reply.
+  std::string got;
+  const auto start = Clock::now();
+  while (completeFrames(got) < 1 && Clock::now() - start < 30s) {
+    static char buf[32 * 1024];
+    const ssize_t n = ::recv(c.fd(), buf, sizeof buf, MSG_DONTWAIT);
+    ASSERT_NE(n, 0) << "closed after " << got.size() << " bytes";
+    if (n < 0) {
+      ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << "reset after " << got.size();
+    } else {
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GT(Clock::now() - start, 800ms) << "the reply came faster than the idle timeout";
+  std::size_t replies = 0;
+  FrameDecoder(1 << 24).scan(
+      std::span(reinterpret_cast<const std::uint8_t*>(got.data()), got.size()),
+      [&](std::span<const std::uint8_t> frame) {
+        hello::HelloReply reply;
+        ASSERT_TRUE(reply.ParseFromArray(frame.data(), static_cast<int>(frame.size())));
+        EXPECT_EQ(reply.greeting(), "Hello, " + name + "!");
+        ++replies;
+      });
+  EXPECT_EQ(replies, 1u);
+}
+
 // A client that never reads: the server stops reading it (memory stays bounded) and keeps
 // serving others.
 TEST_P(HelloE2ETest, ClientThatNeverReadsIsBounded) {

@@ -354,6 +354,11 @@ TEST_P(HelloE2ETest, IdleTimeoutClosesSilentAndSlowConnections) {
 // progress in either direction, and each write that moves bytes is progress (a reply is not cut
 // because writing all of it takes longer than the timeout).
 TEST_P(HelloE2ETest, ASlowButSteadyReaderGetsAWholeLongReply) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The 12 MiB request must reach a sanitized server within the idle timeout, which TSan's
+  // slowdown does not allow; the borrowed write's memory safety is covered by the other tests.
+  GTEST_SKIP() << "timing-bound: runs in the Release build";
+#endif
   // ~2.5 s each: one mode per glue and engine is enough.
   const std::string& mode = GetParam().name;
   if (mode.find("post_reactive") != std::string::npos || mode == "proactor_pool" ||

@@ -231,8 +231,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
 ConnectionIo CoroutineServer::nextIo(FramedSession& session) {
   using Kind = ConnectionIo::Kind;
   if (session.hasOutput()) {
-    const auto out = session.nextOutput();  // stable until consumeOutput()
-    return {Kind::write, ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()})};
+    return {Kind::write, session.nextOutputBuffer()};  // stable until consumeOutput()
   }
   if (!session.inputEmpty()) return {Kind::read_into, ByteBuffer::wrap(session.readSpace())};
   if (readGroup_) return {Kind::read_group, {}, nullptr, &readGroup_};

@@ -255,11 +255,9 @@ void ProactiveConnection::startRead() {
 void ProactiveConnection::flushOutput() {
   if (writeInFlight_ || !session_.hasOutput()) return;
   writeInFlight_ = true;
-  const std::span<const std::uint8_t> out = session_.nextOutput();
   const auto idle = server_.config().idleTimeout;
   socket_.write(
-      // A write only reads its buffer; ByteBuffer has no read-only view.
-      ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()}), NoAct{},
+      session_.nextOutputBuffer(), NoAct{},
       [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
       idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
 }

@@ -61,9 +61,10 @@ inline std::string drain(FramedSession& s) {
 }
 
 // Splits a byte stream of framed HelloReply messages; fails the test on a trailing fragment.
-inline std::vector<hello::HelloReply> parseReplies(std::string_view bytes) {
+inline std::vector<hello::HelloReply> parseReplies(std::string_view bytes,
+                                                   std::size_t maxFrame = 1 << 20) {
   std::vector<hello::HelloReply> replies;
-  FrameDecoder decoder(1 << 20);
+  FrameDecoder decoder(maxFrame);
   const auto scan = decoder.scan(
       std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
       [&](std::span<const std::uint8_t> frame) {

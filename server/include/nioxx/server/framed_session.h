@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "nioxx/core/byte_buffer.h"
 #include "nioxx/core/frame_codec.h"
 #include "nioxx/server/frame_service.h"
 #include "nioxx/server/framing.h"
@@ -81,6 +82,12 @@ class FramedSession {
   std::size_t pendingOutput() const noexcept { return out_.pending(); }
   // The next bytes to write; stays valid until consumeOutput(), even if replies are appended.
   std::span<const std::uint8_t> nextOutput() noexcept { return out_.next(); }
+  // The same bytes as a buffer for a proactive write (which only reads it: ByteBuffer has no
+  // read-only view), valid on the same terms.
+  ByteBuffer nextOutputBuffer() noexcept {
+    const auto out = out_.next();
+    return ByteBuffer::wrap({const_cast<std::uint8_t*>(out.data()), out.size()});
+  }
   // n bytes of nextOutput() were written. If this brings the backlog under the cap, decoding of
   // input already read resumes (so check wantsRead()/hasOutput() again afterwards).
   void consumeOutput(std::size_t n);

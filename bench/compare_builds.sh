@@ -5,12 +5,14 @@
 # ratio after/before (req/s and server CPU us/req).
 #
 # Usage: bench/compare_builds.sh BEFORE_BIN_DIR AFTER_BIN_DIR [--rounds N] [--duration S]
-#                                [--warmup S]
+#                                [--warmup S] [--only REGEX]
+# --only keeps the configurations whose name matches (reactor-1, proactor-call-through-1,
+# proactor-post-reactive-1, proactor-pool-2, uring-call-through-1).
 # e.g. git worktree add /tmp/nioxx-before <commit> && cmake -S /tmp/nioxx-before -B /tmp/nb ... &&
 #      bench/compare_builds.sh /tmp/nb/bin build/bin
 set -euo pipefail
 
-[[ $# -ge 2 ]] || { sed -n '2,11p' "$0"; exit 2; }
+[[ $# -ge 2 ]] || { sed -n '2,13p' "$0"; exit 2; }
 BEFORE=$(cd "$1" && pwd)
 AFTER=$(cd "$2" && pwd)
 shift 2
@@ -19,12 +21,14 @@ DURATION=4
 WARMUP=1
 SERVER_CPU=0
 LOAD_CPU=1
+ONLY=""
 COMMAND="bench/compare_builds.sh $BEFORE $AFTER$(printf ' %q' "$@")"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
     *) echo "compare_builds.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,7 +47,15 @@ LOG="$OUT/server.log"
 CONFIGS=("reactor-1 1 --mode reactor --threads 1"
   "proactor-call-through-1 1 --mode proactor --dispatch call-through --threads 1"
   "proactor-post-reactive-1 1 --mode proactor --dispatch post-reactive --threads 1"
-  "proactor-pool-2 2 --mode proactor --dispatch pool --threads 2")
+  "proactor-pool-2 2 --mode proactor --dispatch pool --threads 2"
+  "uring-call-through-1 1 --mode proactor --engine uring --dispatch call-through --threads 1")
+if [[ -n "$ONLY" ]]; then
+  kept=()
+  for c in "${CONFIGS[@]}"; do
+    [[ "${c%% *}" =~ $ONLY ]] && kept+=("$c")
+  done
+  CONFIGS=("${kept[@]}")
+fi
 WORKLOADS=("64x1 64 1" "64x16 64 16" "1000x1 1000 1")
 
 # shellcheck source=bench/server_lib.sh

@@ -133,7 +133,7 @@ InetSocketAddress CoroutineServer::start() {
                                           : makeServerProactor(config_.threads, config_.dispatch,
                                                                {config_.ioMode, config_.speculative,
                                                                 config_.engine, config_.observer});
-  readGroup_ = makeReadGroup(*proactor_);
+  readGroup_ = makeReadGroup(*proactor_, config_.providedBufferReads);
   server_ = AsyncServerSocket::open(proactor_->proactor(), address->isIpv6());
   if (config_.reusePort) enableReusePort(server_.fd());
   if (auto ec = server_.bind(*address)) {

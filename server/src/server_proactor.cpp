@@ -128,8 +128,8 @@ std::unique_ptr<ServerProactor> makeServerProactor(std::size_t threads, std::str
   return makeServerProactor(threads, dispatch, ProcessorTuning{});
 }
 
-BufferGroup makeReadGroup(ServerProactor& proactor) {
-  if (std::string_view(proactor.engine()) != "uring") return {};
+BufferGroup makeReadGroup(ServerProactor& proactor, std::optional<bool> wanted) {
+  if (!wanted.value_or(std::string_view(proactor.engine()) == "uring")) return {};
   return proactor.proactor().provideBuffers(
       {.bufferSize = kReadBufferSize, .buffersPerThread = kReadBuffersPerThread});
 }

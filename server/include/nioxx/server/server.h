@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "nioxx/core/inet_socket_address.h"
@@ -53,6 +54,10 @@ struct ServerConfig {
   std::chrono::milliseconds lingerTimeout{1000};   // after our FIN, wait this long for the peer's
   std::chrono::milliseconds shutdownGrace{10000};  // graceful stop gives up after this
   OperationObserver* observer = nullptr;           // proactor/coroutine: ProactorOptions::observer
+  // proactor/coroutine: read into a group of the engine's provided buffers (the proactive glue:
+  // one multishot readEach per connection). Unset: on io_uring only, where the kernel picks the
+  // buffer; true elsewhere is for tests (the simulation covers that path on its engine).
+  std::optional<bool> providedBufferReads;
   // proactor and coroutine modes: run on this Proactor instead of making one (threads, dispatch,
   // ioMode, speculative, engine and observer are then its owner's business). Not owned: its
   // owner runs it (e.g. the deterministic simulation's scheduler, tests/sim) and shuts it down

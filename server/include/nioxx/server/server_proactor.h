@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,10 +68,11 @@ std::unique_ptr<ServerProactor> borrowServerProactor(Proactor& proactor);
 // buffers in ring order, so over time it touches (makes resident) every buffer's first bytes: the
 // group's resident cost is about buffers * size per thread (512 KiB; at 10,000 connections about
 // 52 bytes each, measured with 1024 x 2 KiB: 210). A frame longer than one buffer is read on into
-// the session's own buffer. Returns no group for the emulated engine, whose pooled reads already
-// take their chunk only at readiness (and whose pool grows instead of making reads wait).
+// the session's own buffer. Returns no group for the emulated engine unless `wanted` says so
+// (ServerConfig::providedBufferReads): its pooled reads already take their chunk only at
+// readiness (and its pool grows instead of making reads wait).
 inline constexpr std::size_t kReadBufferSize = 1024;
 inline constexpr std::size_t kReadBuffersPerThread = 512;
-BufferGroup makeReadGroup(ServerProactor& proactor);
+BufferGroup makeReadGroup(ServerProactor& proactor, std::optional<bool> wanted = std::nullopt);
 
 }  // namespace nioxx::server

@@ -2,9 +2,11 @@
 // exactly one last call (more() == false). The handler calls of one operation never overlap, come
 // in order, and never run inside an API call.
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api_scope.h"
@@ -137,6 +139,63 @@ TEST_P(ConformanceTest, ReadEachIdleTimeoutEndsTheStreamWithTimedOut) {
   EXPECT_EQ(log->more.load(), 1);
   ASSERT_EQ(log->finals.size(), 1u);
   EXPECT_EQ(log->finals[0], Error::timed_out) << log->finals[0].message();
+}
+
+// The idle timeout counts from the last arrival, not from the initiation: a sender that keeps
+// coming (every 30 ms, for two idle periods) is never timed out, and the stream ends with
+// timed_out only once it stops. Into a pool (one receive per arrival) and into provided buffers
+// (io_uring: one multishot receive, whose deadline the engine moves lazily, when the earlier one
+// comes due).
+void expectIdleTimeoutRestartsAtEveryArrival(Proactor& proactor, AsyncSocket& reader,
+                                             AsyncSocket& writer, bool provided) {
+  auto pool = std::make_shared<BufferPool>();
+  BufferGroup group;
+  if (provided) group = proactor.provideBuffers({.bufferSize = 64, .buffersPerThread = 8});
+  auto log = std::make_shared<StreamLog>();
+  constexpr auto kIdle = 200ms;
+  auto handler = [log, pool, group](IoResult& r) {
+    std::lock_guard lock(log->m);
+    if (r.more()) {
+      log->bytes.append(reinterpret_cast<const char*>(r.buffer().array()), r.bytesTransferred());
+      log->more.fetch_add(1);
+    } else {
+      log->finals.push_back(r.error());
+      log->done = true;
+    }
+  };
+  api([&] {
+    if (provided) {
+      reader.readEach(group, NoAct{}, handler, kIdle);
+    } else {
+      reader.readEach(*pool, NoAct{}, handler, kIdle);
+    }
+  });
+  std::string sent;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 2 * kIdle) {
+    sent += 'x';
+    api([&] { writer.writeAll(bufferOf("x"), [](IoResult&) {}); });
+    std::this_thread::sleep_for(30ms);
+    ASSERT_FALSE(log->done.load()) << "timed out while data kept arriving";
+  }
+  const auto lastWrite = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return log->done.load(); }));
+  const auto ended = std::chrono::steady_clock::now();
+  std::lock_guard lock(log->m);
+  EXPECT_EQ(log->bytes, sent);
+  ASSERT_EQ(log->finals.size(), 1u);
+  EXPECT_EQ(log->finals[0], Error::timed_out) << log->finals[0].message();
+  EXPECT_GE(ended - lastWrite, kIdle - 35ms);  // the last arrival came at most 30 ms before
+}
+
+TEST_P(ConformanceTest, ReadEachIdleTimeoutRestartsAtEveryArrival) {
+  auto [a, b] = socketPair();
+  expectIdleTimeoutRestartsAtEveryArrival(proactor(), b, a, false);
+}
+
+TEST_P(ConformanceTest, ReadEachIntoProvidedBuffersIdleTimeoutRestartsAtEveryArrival) {
+  auto [a, b] = socketPair();
+  expectIdleTimeoutRestartsAtEveryArrival(proactor(), b, a, true);
 }
 
 TEST_P(ConformanceTest, AcceptEachAcceptsEveryClientUntilClosed) {

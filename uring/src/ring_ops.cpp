@@ -523,13 +523,16 @@ void Engine::onResult(SocketState& s, int dir, int res, unsigned flags) noexcept
       return;
     case Next::result:
       sink_->completeMore(op);
-      disarmDeadline(s, dir);  // an idle timeout starts again with each result
-      if (!more && !aborting) {
-        if (!issue(s, dir, op)) return popAndFinish(s, dir);
-      } else if (!more) {
+      if (more) {
+        if (!aborting) restartDeadline(s, dir, op);  // an idle timeout starts again
+        return;
+      }
+      disarmDeadline(s, dir);
+      if (aborting) {
         resolve(*op, d.abortAs);
         return popAndFinish(s, dir);
       }
+      if (!issue(s, dir, op)) return popAndFinish(s, dir);
       armDeadline(s, dir, op);
       return;
     case Next::nobuffer:

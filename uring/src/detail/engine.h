@@ -76,6 +76,8 @@ class DeadlineHeap {
   void push(std::uint64_t due, SocketState& s, int dir);
   // Removes the deadline of s.dirs[dir], if it is in the heap.
   void erase(SocketState& s, int dir) noexcept;
+  // Moves the earliest entry to `due` (not earlier than it).
+  void postponeEarliest(std::uint64_t due) noexcept;
 
  private:
   struct Entry {
@@ -244,6 +246,7 @@ class Engine {
   // ring_timers.cpp
   static std::uint64_t nowNs() noexcept;
   void armDeadline(SocketState& s, int dir, Operation* op) noexcept;
+  void restartDeadline(SocketState& s, int dir, Operation* op) noexcept;  // multishot heads
   void disarmDeadline(SocketState& s, int dir) noexcept;
   void fireDue(Ring& r) noexcept;
   std::int64_t nextDueNs(Ring& r) noexcept;  // -1: none

@@ -192,8 +192,9 @@ class Operation : public detail::DispatchNode {
 
   // ---- processor scratch: free for the processor while the op is in its hands ----
   Operation* next = nullptr;
-  // One word, as a pointer or a number: an engine uses one of the two views (the emulated engine
-  // a deadline, the io_uring engine a transmission's state), never both.
+  // One word, as a pointer or a number: an engine uses one of the two views per operation (the
+  // emulated engine a deadline; the io_uring engine a transmission's state, or a multishot
+  // read's restarted idle deadline), never both.
   union {
     void* scratch = nullptr;
     std::uint64_t scratchTag;

@@ -327,8 +327,12 @@ void ProactiveConnection::onArrival(IoResult& r) {
 void ProactiveConnection::stopReadEachIfPaused() {
   if (!readEach_ || readEachCancelled_ || closed_) return;
   if (!lingering_ && session_.wantsRead()) return;
+  // Started by open() on the accepting thread, the read may deliver before its id is stored:
+  // then the next completion (a write's, or the next arrival's) asks again.
+  const OperationId id = readId_.load(std::memory_order_acquire);
+  if (id == 0) return;
   readEachCancelled_ = true;
-  socket_.cancel(readId_.load(std::memory_order_relaxed));
+  socket_.cancel(id);
 }
 
 void ProactiveConnection::onRead(IoResult& r, ReadInto into) {

@@ -74,6 +74,8 @@ class ProactiveConnection : public std::enable_shared_from_this<ProactiveConnect
   void onDiscard(IoResult& r);
   void closeFromHandler();  // marks the connection closed and closes the socket (handlers only)
   nanoseconds readTimeout(Clock::time_point now) const;
+  // --idle-timeout as an operation's timeout (zero: none).
+  nanoseconds idleTimeout() const;
 
   ProactiveServer& server_;
   AsyncSocket socket_;
@@ -263,14 +265,17 @@ void ProactiveConnection::startRead() {
 // while it is in flight go out with the next one. A write, not a writeAll: it completes at each
 // progress, so its timeout means "no progress for --idle-timeout" (a long reply to a slow reader
 // is not cut), and each completion stamps the connection active.
+nanoseconds ProactiveConnection::idleTimeout() const {
+  const auto idle = server_.config().idleTimeout;
+  return idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero();
+}
+
 void ProactiveConnection::flushOutput() {
   if (writeInFlight_ || !session_.hasOutput()) return;
   writeInFlight_ = true;
-  const auto idle = server_.config().idleTimeout;
   socket_.write(
       session_.nextOutputBuffer(), NoAct{},
-      [self = shared_from_this()](IoResult& r) { self->onWrite(r); },
-      idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero());
+      [self = shared_from_this()](IoResult& r) { self->onWrite(r); }, idleTimeout());
 }
 
 void ProactiveConnection::startDiscard() {
@@ -290,14 +295,12 @@ void ProactiveConnection::startReadEach() {
   readInFlight_ = true;
   readEach_ = true;
   readEachCancelled_ = false;
-  const auto idle = server_.config().idleTimeout;
   auto handler = [self = shared_from_this()](IoResult& r) {
     if (r.more()) return self->onArrival(r);
     self->readEach_ = false;
     self->onRead(r, ReadInto::pool);
   };
-  readId_.store(socket_.readEach(server_.readGroup(), NoAct{}, std::move(handler),
-                                 idle.count() > 0 ? nanoseconds(idle) : nanoseconds::zero()),
+  readId_.store(socket_.readEach(server_.readGroup(), NoAct{}, std::move(handler), idleTimeout()),
                 std::memory_order_release);
 }
 

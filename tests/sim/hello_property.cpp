@@ -147,7 +147,8 @@ void helloPropertyIn(HelloMode mode, World& world, Check& check) {
     // Half the worlds read into provided buffers, the glues' io_uring path (the proactive one
     // with one multishot read per connection, cancelled and restarted around the output cap).
     if (mode != HelloMode::reactor && rng.below(2) == 0) config.providedBufferReads = true;
-    world.trace(config.providedBufferReads ? "provided-buffer reads" : "pooled reads");
+    world.trace(config.providedBufferReads.value_or(false) ? "provided-buffer reads"
+                                                           : "pooled reads");
     const auto factory = [] { return HelloService::create(); };
     auto server = mode == HelloMode::reactor    ? server::makeReactiveServer(config, factory)
                   : mode == HelloMode::proactor ? server::makeProactiveServer(config, factory)

@@ -172,20 +172,24 @@ void expectIdleTimeoutRestartsAtEveryArrival(Proactor& proactor, AsyncSocket& re
   });
   std::string sent;
   const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < 2 * kIdle) {
+  auto lastWrite = start;
+  while (lastWrite - start < 2 * kIdle) {
     sent += 'x';
+    lastWrite = std::chrono::steady_clock::now();  // the arrival, hence its deadline, is later
     api([&] { writer.writeAll(bufferOf("x"), [](IoResult&) {}); });
     std::this_thread::sleep_for(30ms);
+    // A test thread descheduled for most of an idle period (a loaded sanitizer run) lets the
+    // stream time out rightly: only a gap well inside the period proves a wrong timeout.
+    if (std::chrono::steady_clock::now() - lastWrite > kIdle / 2) GTEST_SKIP() << "descheduled";
     ASSERT_FALSE(log->done.load()) << "timed out while data kept arriving";
   }
-  const auto lastWrite = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return log->done.load(); }));
   const auto ended = std::chrono::steady_clock::now();
   std::lock_guard lock(log->m);
   EXPECT_EQ(log->bytes, sent);
   ASSERT_EQ(log->finals.size(), 1u);
   EXPECT_EQ(log->finals[0], Error::timed_out) << log->finals[0].message();
-  EXPECT_GE(ended - lastWrite, kIdle - 35ms);  // the last arrival came at most 30 ms before
+  EXPECT_GE(ended - lastWrite, kIdle - 5ms);  // never before an idle period after the last write
 }
 
 TEST_P(ConformanceTest, ReadEachIdleTimeoutRestartsAtEveryArrival) {

@@ -7,7 +7,7 @@
 # Usage: bench/compare_builds.sh BEFORE_BIN_DIR AFTER_BIN_DIR [--rounds N] [--duration S]
 #                                [--warmup S] [--only REGEX]
 # --only keeps the configurations whose name matches (reactor-1, proactor-call-through-1,
-# proactor-post-reactive-1, proactor-pool-2, uring-call-through-1).
+# proactor-post-reactive-1, proactor-pool-2, uring-call-through-1, coroutine-uring-call-through-1).
 # e.g. git worktree add /tmp/nioxx-before <commit> && cmake -S /tmp/nioxx-before -B /tmp/nb ... &&
 #      bench/compare_builds.sh /tmp/nb/bin build/bin
 set -euo pipefail
@@ -48,7 +48,8 @@ CONFIGS=("reactor-1 1 --mode reactor --threads 1"
   "proactor-call-through-1 1 --mode proactor --dispatch call-through --threads 1"
   "proactor-post-reactive-1 1 --mode proactor --dispatch post-reactive --threads 1"
   "proactor-pool-2 2 --mode proactor --dispatch pool --threads 2"
-  "uring-call-through-1 1 --mode proactor --engine uring --dispatch call-through --threads 1")
+  "uring-call-through-1 1 --mode proactor --engine uring --dispatch call-through --threads 1"
+  "coroutine-uring-call-through-1 1 --mode coroutine --engine uring --dispatch call-through --threads 1")
 if [[ -n "$ONLY" ]]; then
   kept=()
   for c in "${CONFIGS[@]}"; do

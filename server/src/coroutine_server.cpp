@@ -17,6 +17,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "nioxx/core/buffer_pool.h"
@@ -32,6 +33,11 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
+using Arrivals = coro::Stream<IoResult, AsyncSocket>;
+
+// Arrivals a connection's multishot read may hold while its coroutine writes (up to 1 KiB each
+// with the server's provided buffers): past that it is cancelled, and TCP holds the client back.
+constexpr std::size_t kMaxWaitingArrivals = 16;
 
 // A connection's next operation as one initiation type (coro::socketOp): the replies the session
 // produced, else a read into the session (behind a partial frame) or into a buffer taken only
@@ -177,6 +183,14 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
   if (rejected) session.reject(tooManyConnectionsReason(config_.maxConnections));
   bool shutRd = false;  // the stop was applied: SHUT_RD, then read what is left
   auto lastActive = sys::now();
+  // io_uring: one multishot read into the provided buffers while the session wants input, not
+  // one receive per arrival (each of those arms a poll on the socket: cycles, and a lock the
+  // client's CPU takes too). Cancelled past the output cap; what it delivered meanwhile waits in
+  // the stream (copied out of the ring; kMaxWaitingArrivals of them cancel it while a write is
+  // pending) and is fed before the next stream starts. After the stop, one-shot reads: they must
+  // not take the stop token.
+  std::optional<Arrivals> arrivals;
+  bool arrivalsCancelled = false;
 
   while (!session.shouldClose()) {
     if (!shutRd && stop.stop_requested()) {
@@ -185,37 +199,71 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
       // end of stream, so nothing waits for a client that sends nothing.
       socket.shutdownInput();
     }
+    if (arrivals && !arrivalsCancelled && !session.wantsRead()) {
+      arrivals->cancel();
+      arrivalsCancelled = true;
+    }
     const bool writing = session.hasOutput();
     if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
-    nanoseconds timeout = idle();
-    if (!writing && idle().count() > 0) {
-      timeout =
-          std::max<nanoseconds>(milliseconds(1), idle() - (sys::LoopTime::now() - lastActive));
-    }
-    // Writes never take the token; reads after the stop must not be cancelled either.
-    const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
-    const bool fresh = !writing && session.inputEmpty();  // into a buffer of the read's own
     const auto before = session.requests();
-    IoResult r = co_await coro::socketOp<IoResult>(socket, nextIo(session), "connection I/O")
-                     .timeout(timeout)
-                     .stopToken(token);
-    const std::size_t n = r.bytesTransferred();
-    if (writing) {
-      if (n > 0) {
-        session.consumeOutput(n);
-        lastActive = sys::LoopTime::now();
+    IoResult r;
+    if (!writing && (arrivals || (readGroup_ && !shutRd))) {
+      if (!arrivals) {
+        arrivals.emplace(coro::readEach(socket, readGroup_, idle(), kMaxWaitingArrivals));
+        arrivalsCancelled = false;
       }
-      if (r.success()) continue;
-      if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
-      co_return;                                                 // reset by peer, closed hard, idle
+      std::optional<IoResult> arrival = co_await arrivals->next();
+      if (!arrival) {  // its last result was taken already
+        arrivals.reset();
+        continue;
+      }
+      r = std::move(*arrival);
+      if (!r.more()) arrivals.reset();
+      if (const std::size_t n = r.bytesTransferred(); n > 0) {
+        session.feed({r.buffer().array(), n});
+        r.buffer() = ByteBuffer();  // back to the ring now
+      }
+      const auto now = sys::LoopTime::now();
+      if (session.requests() != before) lastActive = now;
+      if (r.more()) {
+        // The stream's idle timeout restarts at every arrival; the connection's counts from
+        // its last request: bytes, but no request within the limit, close it here.
+        if (idle().count() > 0 && session.requests() == before && now - lastActive >= idle()) {
+          ServerStats::add(stats_.idleClosed, 1);
+          co_return;
+        }
+        continue;
+      }
+    } else {
+      nanoseconds timeout = idle();
+      if (!writing && idle().count() > 0) {
+        timeout =
+            std::max<nanoseconds>(milliseconds(1), idle() - (sys::LoopTime::now() - lastActive));
+      }
+      // Writes never take the token; reads after the stop must not be cancelled either.
+      const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
+      const bool fresh = !writing && session.inputEmpty();  // into a buffer of the read's own
+      r = co_await coro::socketOp<IoResult>(socket, nextIo(session), "connection I/O")
+              .timeout(timeout)
+              .stopToken(token);
+      const std::size_t n = r.bytesTransferred();
+      if (writing) {
+        if (n > 0) {
+          session.consumeOutput(n);
+          lastActive = sys::LoopTime::now();
+        }
+        if (r.success()) continue;
+        if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);  // the client stopped reading
+        co_return;  // reset by peer, closed hard, idle
+      }
+      if (n > 0 && fresh) {
+        session.feed({r.buffer().array(), n});
+        r.buffer() = ByteBuffer();  // the buffer goes back to its pool or group now
+      } else if (n > 0) {
+        session.commitRead(n);
+      }
+      if (session.requests() != before) lastActive = sys::LoopTime::now();
     }
-    if (n > 0 && fresh) {
-      session.feed({r.buffer().array(), n});
-      r.buffer() = ByteBuffer();  // the buffer goes back to its pool or group now
-    } else if (n > 0) {
-      session.commitRead(n);
-    }
-    if (session.requests() != before) lastActive = sys::LoopTime::now();
     if (r.success() || r.aborted()) continue;
     if (r.endOfStream()) {
       session.endOfInput(/*truncatedIsError=*/!shutRd);
@@ -224,6 +272,12 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (r.timedOut() && sys::now() - lastActive < idle()) continue;  // writes kept it alive
     if (r.timedOut()) ServerStats::add(stats_.idleClosed, 1);
     co_return;  // reset by peer & co
+  }
+  if (arrivals) {  // input from here on is discarded; its last result first (see lingeringClose)
+    arrivals->cancel();
+    while (co_await arrivals->next()) {
+    }
+    arrivals.reset();
   }
   co_await lingeringClose(socket);
 }

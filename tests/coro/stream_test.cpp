@@ -72,6 +72,67 @@ TEST_P(CoroTest, ReadEachFromAProvidedBufferGroupStreamsEveryByte) {
   EXPECT_EQ(result.get(), "0123456789abcdefghij|eof");
 }
 
+// A coroutine busy elsewhere does not hold the ring's buffers: results that wait in a stream over
+// a provided-buffer group keep a copy of their bytes, and the group's buffers go back at once (with
+// a 2-buffer group, the third arrival would otherwise find the ring dry).
+TEST_P(CoroTest, ResultsWaitingInAGroupStreamHoldNoBuffer) {
+  auto [a, peer] = socketAndPeer();
+  BufferGroup group = proactor().provideBuffers({.bufferSize = 8, .buffersPerThread = 2});
+  auto body = [](Proactor& p, AsyncSocket s, BufferGroup group) -> coro::Task<std::string> {
+    auto arrivals = coro::readEach(s, group);
+    co_await coro::sleep(p, 300ms);  // the writes below arrive meanwhile
+    std::string got = "held " + std::to_string(group.outstanding()) + ":";
+    while (auto r = co_await arrivals.next()) {
+      got += filledPart(r->buffer());
+      if (!r->more()) co_return got + (r->endOfStream() ? "|eof" : "|" + r->error().message());
+    }
+    co_return got + "|no last result";
+  };
+  auto result =
+      std::async(std::launch::async, [&, &a = a] { return run(body(proactor(), a, group)); });
+  for (const char* chunk : {"ab", "cd", "ef", "gh", "ij"}) {
+    ASSERT_TRUE(writePeer(peer.get(), chunk));
+    std::this_thread::sleep_for(20ms);  // separate arrivals
+  }
+  std::this_thread::sleep_for(200ms);
+  peer.reset();
+  EXPECT_EQ(result.get(), "held 0:abcdefghij|eof");
+}
+
+// maxWaiting: a coroutine that does not take its results (busy with a write to a client that does
+// not read, say) holds a bounded number of them: the result that reaches the bound cancels the
+// operation. Nothing is lost: what arrived is in the stream, the rest stays in the socket for the
+// next stream.
+TEST_P(CoroTest, ReadEachWithMaxWaitingCancelsAtTheBoundAndLosesNothing) {
+  auto [a, peer] = socketAndPeer();
+  BufferGroup group = proactor().provideBuffers({.bufferSize = 8, .buffersPerThread = 16});
+  auto body = [](Proactor& p, AsyncSocket s, BufferGroup group) -> coro::Task<std::string> {
+    auto arrivals = coro::readEach(s, group, coro::Nanos::zero(), /*maxWaiting=*/2);
+    co_await coro::sleep(p, 300ms);  // the writes below arrive meanwhile
+    std::string got;
+    std::string firstEnded = "no last result";
+    while (auto r = co_await arrivals.next()) {
+      got += filledPart(r->buffer());
+      if (!r->more()) firstEnded = r->aborted() ? "aborted" : r->error().message();
+    }
+    auto rest = coro::readEach(s, group);
+    while (auto r = co_await rest.next()) {
+      got += filledPart(r->buffer());
+      if (!r->more()) co_return firstEnded + ":" + got + (r->endOfStream() ? "|eof" : "|error");
+    }
+    co_return firstEnded + ":" + got + "|no last result";
+  };
+  auto result =
+      std::async(std::launch::async, [&, &a = a] { return run(body(proactor(), a, group)); });
+  for (const char* chunk : {"a", "b", "c", "d", "e"}) {
+    ASSERT_TRUE(writePeer(peer.get(), chunk));
+    std::this_thread::sleep_for(20ms);  // separate arrivals
+  }
+  std::this_thread::sleep_for(200ms);
+  peer.reset();
+  EXPECT_EQ(result.get(), "aborted:abcde|eof");
+}
+
 TEST_P(CoroTest, StopWhileWaitingOnAStreamEndsItsOperation) {
   auto [a, peer] = socketAndPeer();
   BufferPool pool({.chunkSize = 256, .maxCached = 4});

@@ -5,7 +5,9 @@
 // server::Server::readBuffersHeld() counts pooled chunks taken and group buffers not given back.
 // The emulated engine keeps one pooled chunk staged per I/O thread (bridge/src/perform.cpp): a cost
 // per thread, not per connection, so the bound below is the server's thread count.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <memory>
@@ -109,6 +111,59 @@ TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
   }
   EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound);
   clients.clear();
+  server->stop();
+}
+
+// A client that sends and never reads: the server's write waits, and the coroutine glue, busy
+// with it, does not take what its multishot read delivers. Held in the ring's buffers, those
+// arrivals would drain the ring (512 per thread) that every other connection of the thread reads
+// into; the stream copies them out (and the glue's maxWaiting bounds how many it keeps).
+TEST_P(IdleReadBuffersTest, AClientThatNeverReadsHoldsFewReadBuffers) {
+  const Case& c = GetParam();
+  if (c.engine == "uring" && !UringProcessor::probe().available) {
+    GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
+  }
+  ServerConfig config;
+  config.mode = c.mode;
+  config.port = 0;
+  config.threads = 1;
+  config.engine = c.engine;
+  config.dispatch = c.dispatch;
+  config.shutdownGrace = 100ms;  // the hog's write never ends: stop() closes it
+  auto server = c.mode == "coroutine" ? makeCoroutineServer(config, HelloService::create)
+                                      : makeProactiveServer(config, HelloService::create);
+  const InetSocketAddress address = server->start();
+
+  test::BlockingClient hog(address);
+  const int small = 16 * 1024;
+  ::setsockopt(hog.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ::fcntl(hog.fd(), F_SETFL, ::fcntl(hog.fd(), F_GETFL) | O_NONBLOCK);
+  std::string batch;
+  for (int i = 0; i < 20; ++i)
+    HelloService::appendRequest(std::string(40, 'h'), i + 1, batch);
+  // Until the server stops taking them (each 1 KiB is an arrival of the multishot read).
+  auto lastProgress = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  while (std::chrono::steady_clock::now() - lastProgress < 300ms && sent < (64u << 20)) {
+    const ssize_t n = ::send(hog.fd(), batch.data(), batch.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      lastProgress = std::chrono::steady_clock::now();
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  // io_uring: none (what waits in a coroutine's stream is copied out of the ring).
+  const std::size_t bound = c.engine == "uring" ? 0 : config.threads;
+  EXPECT_LE(settlesTo(bound, [&] { return server->readBuffersHeld(); }), bound)
+      << sent << " bytes sent by a client that never reads";
+
+  // Others are still served: the thread's reads have buffers.
+  test::BlockingClient other(address);
+  std::string request;
+  HelloService::appendRequest("other", 1, request);
+  ASSERT_TRUE(other.send(request));
+  EXPECT_EQ(other.readExactly(expectedReply(request).size()), expectedReply(request));
   server->stop();
 }
 

@@ -9,7 +9,12 @@
 // - Results arrive in the operation's handler (the channel's thread / strand); next() returns the
 //   oldest one not taken yet, or suspends until one arrives and resumes in that handler, where a
 //   callback would have run. After the last result (more() == false), next() gives nullopt.
-// - Results not taken yet wait in the stream (unbounded: for readEach, the pool's buffers).
+// - Results not taken yet wait in the stream. A readEach over a provided-buffer group copies a
+//   waiting result's bytes out, so its buffer goes back to the ring at once: a coroutine busy
+//   elsewhere does not starve the other reads of its thread. Unbounded by default; with
+//   maxWaiting > 0, the result that makes maxWaiting wait cancels the operation (the ones the
+//   kernel delivered meanwhile still come, then the last, operation_aborted): a coroutine writing
+//   to a client that does not read holds a bounded amount. Start a new stream after taking them.
 // - Cancellation: cancel() (any thread), the coroutine's stop token while it waits in next(), or
 //   destroying the stream end the operation (its last result is operation_aborted).
 //
@@ -18,6 +23,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstddef>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -38,8 +44,12 @@ class Stream {
     std::coroutine_handle<> waiter;
     std::optional<Result>* slot = nullptr;  // where the waiter wants its result
     Target target;
-    std::atomic<OperationId> id{0};  // set once the initiation returned (handlers may run first)
-    explicit State(const Target& t) : target(t) {}
+    std::atomic<OperationId> id{0};   // set once the initiation returned (handlers may run first)
+    std::size_t maxWaiting = 0;       // 0: unbounded
+    void (*park)(Result&) = nullptr;  // applied to a result that waits
+    bool capCancelled = false;        // maxWaiting was reached and the cancel asked
+    State(const Target& t, std::size_t max, void (*p)(Result&))
+        : target(t), maxWaiting(max), park(p) {}
   };
   struct RequestCancel {
     State* state;
@@ -55,8 +65,11 @@ class Stream {
 
  public:
   // Starts the multishot operation: start(target, handler) -> OperationId.
+  // park(result), if given, runs on each result that has to wait (before it is stored).
   template <class Start>
-  Stream(const Target& target, Start start) : state_(std::make_shared<State>(target)) {
+  Stream(const Target& target, Start start, std::size_t maxWaiting = 0,
+         void (*park)(Result&) = nullptr)
+      : state_(std::make_shared<State>(target, maxWaiting, park)) {
     state_->id.store(start(state_->target, Deliver{state_}), std::memory_order_release);
   }
   Stream(Stream&&) noexcept = default;
@@ -114,6 +127,7 @@ class Stream {
     std::shared_ptr<State> state;
     void operator()(Result& r) const {
       std::coroutine_handle<> resume;
+      bool cancel = false;
       {
         std::lock_guard lock(state->mutex);
         if (state->waiter) {
@@ -121,9 +135,16 @@ class Stream {
           state->slot->emplace(std::move(r));
           resume = std::exchange(state->waiter, {});
         } else {
+          const bool more = r.more();
+          if (state->park) state->park(r);
           state->ready.push_back(std::move(r));
+          // Before the initiation returned (id 0), the next result asks again.
+          cancel = more && state->maxWaiting > 0 && state->ready.size() >= state->maxWaiting &&
+                   !state->capCancelled && state->id.load(std::memory_order_acquire) != 0;
+          if (cancel) state->capCancelled = true;
         }
       }
+      if (cancel) RequestCancel{state.get()}();  // completes later, never inside this call
       if (resume) resume.resume();  // where a callback of this operation would have run
     }
   };
@@ -136,20 +157,38 @@ inline Stream<AcceptResult, AsyncServerSocket> acceptEach(AsyncServerSocket& ser
   return {server, [](AsyncServerSocket& s, auto h) { return s.acceptEach(NoAct{}, std::move(h)); }};
 }
 // readEach as a stream of IoResults (each buffer from pool, bytes in [0, position)); the pool must
-// outlive the stream's operation. idleTimeout: timed_out after that long without data.
+// outlive the stream's operation. idleTimeout: timed_out after that long without data;
+// maxWaiting: see above (0: unbounded).
 inline Stream<IoResult, AsyncSocket> readEach(AsyncSocket& socket, BufferPool& pool,
-                                              Nanos idleTimeout = Nanos::zero()) {
-  return {socket, [&pool, idleTimeout](AsyncSocket& s, auto h) {
+                                              Nanos idleTimeout = Nanos::zero(),
+                                              std::size_t maxWaiting = 0) {
+  return {socket,
+          [&pool, idleTimeout](AsyncSocket& s, auto h) {
             return s.readEach(pool, NoAct{}, std::move(h), idleTimeout);
-          }};
+          },
+          maxWaiting};
 }
 
-// The same with the engine's provided buffers: each result holds one of the group's buffers until
-// it is dropped (results waiting in the stream hold theirs too, so take them out promptly).
+// The same with the engine's provided buffers: a result handed to a waiting coroutine holds one of
+// the group's buffers until it is dropped; one that has to wait holds a copy of its bytes instead.
 inline Stream<IoResult, AsyncSocket> readEach(AsyncSocket& socket, const BufferGroup& group,
-                                              Nanos idleTimeout = Nanos::zero()) {
-  return {socket, [group, idleTimeout](AsyncSocket& s, auto h) {
+                                              Nanos idleTimeout = Nanos::zero(),
+                                              std::size_t maxWaiting = 0) {
+  return {socket,
+          [group, idleTimeout](AsyncSocket& s, auto h) {
             return s.readEach(group, NoAct{}, std::move(h), idleTimeout);
+          },
+          maxWaiting,
+          [](IoResult& r) {
+            const std::size_t n = r.bytesTransferred();
+            if (n == 0) {
+              r.buffer() = ByteBuffer();
+              return;
+            }
+            ByteBuffer copy =
+                ByteBuffer::copyOf(std::span<const std::uint8_t>(r.buffer().array(), n));
+            copy.position(n);              // a read's bytes are [0, position)
+            r.buffer() = std::move(copy);  // the group's buffer goes back to the ring here
           }};
 }
 

@@ -5,10 +5,10 @@
 // Two steps, one request in the kernel at a time like every head of a socket's write queue:
 // fill the empty pipe from the file at offset + transferred (at most the pipe's capacity), then
 // drain it into the socket, again after a short splice; then fill it again. A socket that is full
-// answers EAGAIN (its descriptor is non-blocking): ring_ops.cpp then waits with a readiness poll
-// and issues the same step again, as for a send. Not linked SQEs: a short splice into the socket
-// would break the chain (the rest of the chain fails), so each step is issued when the previous
-// one came back, which also keeps cancellation and timeouts the ones of any other head.
+// answers EAGAIN (its descriptor is non-blocking): ring_completions.cpp then waits with a readiness
+// poll and issues the same step again, as for a send. Not linked SQEs: a short splice into the
+// socket would break the chain (the rest of the chain fails), so each step is issued when the
+// previous one came back, which also keeps cancellation and timeouts the ones of any other head.
 //
 // The pipe is the operation's own while it runs (a transmission waiting for a slow peer holds
 // the file's pages in it, no other could use it); an empty one is kept for the ring thread's next

@@ -2,8 +2,8 @@
 // Ring: one io_uring, its thread, inbox, request slots, deadlines, timers and buffer rings; a
 // Ring thread owns everything of its sockets. Members are defined by concern: engine.cpp (SPI
 // calls, routing), ring_loop.cpp (ring setup, the loop, inbox, shutdown), ring_ops.cpp (a
-// socket's queues: issuing requests and their completions), ring_timers.cpp (deadlines, timers),
-// buffer_rings.cpp (provided buffers).
+// socket's queues: issuing and cancelling requests), ring_completions.cpp (their completions),
+// ring_timers.cpp (deadlines, timers), buffer_rings.cpp (provided buffers).
 #pragma once
 
 #include <liburing.h>
@@ -233,15 +233,17 @@ class Engine {
   void startHead(SocketState& s, int dir) noexcept;
   bool issue(SocketState& s, int dir, Operation* op) noexcept;  // false: completed at once
   void issuePoll(SocketState& s, int dir, Operation* op) noexcept;
-  void onCqe(Ring& r, std::uint64_t userData, int res, unsigned flags) noexcept;
-  void onResult(SocketState& s, int dir, int res, unsigned flags) noexcept;
-  void popAndFinish(SocketState& s, int dir) noexcept;
-  void finishOp(Operation* op) noexcept;
   void requestAbort(SocketState& s, int dir, OpState as) noexcept;
   void cancelSocket(SocketState& s, bool close) noexcept;
   void cancelSocketOp(SocketState& s, std::uint64_t id) noexcept;
   void destroySocket(SocketState& s) noexcept;
   void maybeFree(SocketState& s) noexcept;  // after a request left the kernel
+
+  // ring_completions.cpp
+  void onCqe(Ring& r, std::uint64_t userData, int res, unsigned flags) noexcept;
+  void onResult(SocketState& s, int dir, int res, unsigned flags) noexcept;
+  void popAndFinish(SocketState& s, int dir) noexcept;
+  void finishOp(Operation* op) noexcept;
 
   // ring_timers.cpp
   static std::uint64_t nowNs() noexcept;

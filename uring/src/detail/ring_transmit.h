@@ -1,5 +1,5 @@
 // transmit_file on io_uring (ring_transmit.cpp): the steps of one transmission, for issue() and
-// onResult() in ring_ops.cpp. Ring thread only.
+// onResult() in ring_completions.cpp. Ring thread only.
 #pragma once
 
 #include <liburing.h>

@@ -206,10 +206,17 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     const bool writing = session.hasOutput();
     if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
     const auto before = session.requests();
+    // A read's timeout is what is left of the idle period since the last activity (a multishot
+    // read's then restarts at each arrival); a write's is the whole period, for its progress.
+    nanoseconds timeout = idle();
+    if (!writing && idle().count() > 0) {
+      timeout =
+          std::max<nanoseconds>(milliseconds(1), idle() - (sys::LoopTime::now() - lastActive));
+    }
     IoResult r;
     if (!writing && (arrivals || (readGroup_ && !shutRd))) {
       if (!arrivals) {
-        arrivals.emplace(coro::readEach(socket, readGroup_, idle(), kMaxWaitingArrivals));
+        arrivals.emplace(coro::readEach(socket, readGroup_, timeout, kMaxWaitingArrivals));
         arrivalsCancelled = false;
       }
       std::optional<IoResult> arrival = co_await arrivals->next();
@@ -235,11 +242,6 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
         continue;
       }
     } else {
-      nanoseconds timeout = idle();
-      if (!writing && idle().count() > 0) {
-        timeout =
-            std::max<nanoseconds>(milliseconds(1), idle() - (sys::LoopTime::now() - lastActive));
-      }
       // Writes never take the token; reads after the stop must not be cancelled either.
       const std::stop_token token = writing || shutRd ? std::stop_token() : stop;
       const bool fresh = !writing && session.inputEmpty();  // into a buffer of the read's own

@@ -300,7 +300,9 @@ void ProactiveConnection::startReadEach() {
     self->readEach_ = false;
     self->onRead(r, ReadInto::pool);
   };
-  readId_.store(socket_.readEach(server_.readGroup(), NoAct{}, std::move(handler), idleTimeout()),
+  // What is left of the idle period (after a timeout that writes outlived, not a whole new one).
+  const auto timeout = readTimeout(sys::LoopTime::now());
+  readId_.store(socket_.readEach(server_.readGroup(), NoAct{}, std::move(handler), timeout),
                 std::memory_order_release);
 }
 

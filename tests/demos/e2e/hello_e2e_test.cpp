@@ -350,6 +350,29 @@ TEST_P(HelloE2ETest, IdleTimeoutClosesSilentAndSlowConnections) {
   EXPECT_TRUE(closed) << "a slowloris connection must be closed by the idle timeout";
 }
 
+// The idle timeout counts from the last activity, not from a read's start: a client that goes
+// quiet after its reply is closed one idle period later (a glue that restarted its read with the
+// whole period after the reply's write closed it at about twice that).
+TEST_P(HelloE2ETest, IdleTimeoutCountsFromTheLastReply) {
+  const std::string& mode = GetParam().name;
+  if (mode.find("post_reactive") != std::string::npos || mode == "proactor_pool") {
+    GTEST_SKIP() << "covered by the other modes of the same glue";
+  }
+  auto server = startServer({"--idle-timeout", "1"});
+  RawClient quiet(server->port());
+  quiet.send(requests(1));
+  std::string got;
+  quiet.read(got, framesAtLeast(1));
+  ASSERT_EQ(parseReplies(got).size(), 1u);
+  const auto replied = Clock::now();
+  EXPECT_EQ(quiet.readToEnd(got, 20s), RawClient::End::eof);
+  const auto quietFor = Clock::now() - replied;
+  EXPECT_GT(quietFor, 900ms);
+  EXPECT_LT(quietFor, 1600ms)
+      << "closed " << std::chrono::duration_cast<std::chrono::milliseconds>(quietFor).count()
+      << " ms after the reply, with --idle-timeout 1";
+}
+
 // A client that reads a long reply slowly but steadily is not idle: the idle timeout means no
 // progress in either direction, and each write that moves bytes is progress (a reply is not cut
 // because writing all of it takes longer than the timeout).

@@ -78,7 +78,12 @@ class Stream {
 
   // Ends the operation (its last result is operation_aborted, unless it ended first).
   void cancel() noexcept {
-    if (state_) RequestCancel{state_.get()}();
+    if (!state_) return;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (state_->ended) return;  // its last result was taken: nothing left to cancel
+    }
+    RequestCancel{state_.get()}();
   }
 
   class NextAwaiter {

@@ -68,21 +68,33 @@ std::size_t settlesTo(std::size_t bound, F held) {
   return n;
 }
 
-class IdleReadBuffersTest : public ::testing::TestWithParam<Case> {};
+class IdleReadBuffersTest : public ::testing::TestWithParam<Case> {
+ protected:
+  void SetUp() override {
+    if (GetParam().engine == "uring" && !UringProcessor::probe().available) {
+      GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
+    }
+  }
+  // One thread of the case's glue, engine and dispatch strategy.
+  static ServerConfig configFor(const Case& c) {
+    ServerConfig config;
+    config.mode = c.mode;
+    config.port = 0;
+    config.threads = 1;
+    config.engine = c.engine;
+    config.dispatch = c.dispatch;
+    return config;
+  }
+  static std::unique_ptr<server::Server> make(const ServerConfig& config) {
+    return config.mode == "coroutine" ? makeCoroutineServer(config, HelloService::create)
+                                      : makeProactiveServer(config, HelloService::create);
+  }
+};
 
 TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
   const Case& c = GetParam();
-  if (c.engine == "uring" && !UringProcessor::probe().available) {
-    GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
-  }
-  ServerConfig config;
-  config.mode = c.mode;
-  config.port = 0;
-  config.threads = 1;
-  config.engine = c.engine;
-  config.dispatch = c.dispatch;
-  auto server = c.mode == "coroutine" ? makeCoroutineServer(config, HelloService::create)
-                                      : makeProactiveServer(config, HelloService::create);
+  const ServerConfig config = configFor(c);
+  auto server = make(config);
   const InetSocketAddress address = server->start();
   EXPECT_EQ(server->engine(), c.engine);  // the engine asked for is the one serving
 
@@ -120,18 +132,9 @@ TEST_P(IdleReadBuffersTest, IdleConnectionsHoldNoReadBuffer) {
 // into; the stream copies them out (and the glue's maxWaiting bounds how many it keeps).
 TEST_P(IdleReadBuffersTest, AClientThatNeverReadsHoldsFewReadBuffers) {
   const Case& c = GetParam();
-  if (c.engine == "uring" && !UringProcessor::probe().available) {
-    GTEST_SKIP() << "io_uring unavailable: " << UringProcessor::probe().reason;
-  }
-  ServerConfig config;
-  config.mode = c.mode;
-  config.port = 0;
-  config.threads = 1;
-  config.engine = c.engine;
-  config.dispatch = c.dispatch;
+  ServerConfig config = configFor(c);
   config.shutdownGrace = 100ms;  // the hog's write never ends: stop() closes it
-  auto server = c.mode == "coroutine" ? makeCoroutineServer(config, HelloService::create)
-                                      : makeProactiveServer(config, HelloService::create);
+  auto server = make(config);
   const InetSocketAddress address = server->start();
 
   test::BlockingClient hog(address);

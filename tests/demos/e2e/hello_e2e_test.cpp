@@ -351,8 +351,8 @@ TEST_P(HelloE2ETest, IdleTimeoutClosesSilentAndSlowConnections) {
 }
 
 // The idle timeout counts from the last activity, not from a read's start: a client that goes
-// quiet after its reply is closed one idle period later (a glue that restarted its read with the
-// whole period after the reply's write closed it at about twice that).
+// quiet after its reply is closed one idle period later (the reactive glue's sweep may add a
+// quarter period; a glue that restarted its read with the whole period could close at twice it).
 TEST_P(HelloE2ETest, IdleTimeoutCountsFromTheLastReply) {
   const std::string& mode = GetParam().name;
   if (mode.find("post_reactive") != std::string::npos || mode == "proactor_pool") {
@@ -368,7 +368,7 @@ TEST_P(HelloE2ETest, IdleTimeoutCountsFromTheLastReply) {
   EXPECT_EQ(quiet.readToEnd(got, 20s), RawClient::End::eof);
   const auto quietFor = Clock::now() - replied;
   EXPECT_GT(quietFor, 900ms);
-  EXPECT_LT(quietFor, 1600ms)
+  EXPECT_LT(quietFor, 1800ms)
       << "closed " << std::chrono::duration_cast<std::chrono::milliseconds>(quietFor).count()
       << " ms after the reply, with --idle-timeout 1";
 }

@@ -190,7 +190,6 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
   // pending) and is fed before the next stream starts. After the stop, one-shot reads: they must
   // not take the stop token.
   std::optional<Arrivals> arrivals;
-  bool arrivalsCancelled = false;
 
   while (!session.shouldClose()) {
     if (!shutRd && stop.stop_requested()) {
@@ -199,10 +198,7 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
       // end of stream, so nothing waits for a client that sends nothing.
       socket.shutdownInput();
     }
-    if (arrivals && !arrivalsCancelled && !session.wantsRead()) {
-      arrivals->cancel();
-      arrivalsCancelled = true;
-    }
+    if (arrivals && !session.wantsRead()) arrivals->cancel();  // asks once
     const bool writing = session.hasOutput();
     if (!writing && !session.wantsRead()) break;  // nothing to write and nothing more to read
     const auto before = session.requests();
@@ -217,7 +213,6 @@ coro::Task<void> CoroutineServer::serve(AsyncSocket socket, bool rejected) {
     if (!writing && (arrivals || (readGroup_ && !shutRd))) {
       if (!arrivals) {
         arrivals.emplace(coro::readEach(socket, readGroup_, timeout, kMaxWaitingArrivals));
-        arrivalsCancelled = false;
       }
       std::optional<IoResult> arrival = co_await arrivals->next();
       if (!arrival) {  // its last result was taken already

@@ -1,5 +1,7 @@
 // Multishot operations as streams: every result in order, the last one ends the stream, and a
 // stop while waiting ends the operation.
+#include <initializer_list>
+
 #include "coro_fixture.h"
 
 namespace nioxx::conformance {
@@ -72,6 +74,16 @@ TEST_P(CoroTest, ReadEachFromAProvidedBufferGroupStreamsEveryByte) {
   EXPECT_EQ(result.get(), "0123456789abcdefghij|eof");
 }
 
+// Each chunk its own arrival (20 ms apart) while the coroutine sleeps; then the peer's FIN.
+void writeSeparatelyThenClose(UniqueFd& peer, std::initializer_list<const char*> chunks) {
+  for (const char* chunk : chunks) {
+    ASSERT_TRUE(writePeer(peer.get(), chunk));
+    std::this_thread::sleep_for(20ms);
+  }
+  std::this_thread::sleep_for(200ms);
+  peer.reset();
+}
+
 // A coroutine busy elsewhere does not hold the ring's buffers: results that wait in a stream over
 // a provided-buffer group keep a copy of their bytes, and the group's buffers go back at once (with
 // a 2-buffer group, the third arrival would otherwise find the ring dry).
@@ -90,12 +102,7 @@ TEST_P(CoroTest, ResultsWaitingInAGroupStreamHoldNoBuffer) {
   };
   auto result =
       std::async(std::launch::async, [&, &a = a] { return run(body(proactor(), a, group)); });
-  for (const char* chunk : {"ab", "cd", "ef", "gh", "ij"}) {
-    ASSERT_TRUE(writePeer(peer.get(), chunk));
-    std::this_thread::sleep_for(20ms);  // separate arrivals
-  }
-  std::this_thread::sleep_for(200ms);
-  peer.reset();
+  writeSeparatelyThenClose(peer, {"ab", "cd", "ef", "gh", "ij"});
   EXPECT_EQ(result.get(), "held 0:abcdefghij|eof");
 }
 
@@ -124,12 +131,7 @@ TEST_P(CoroTest, ReadEachWithMaxWaitingCancelsAtTheBoundAndLosesNothing) {
   };
   auto result =
       std::async(std::launch::async, [&, &a = a] { return run(body(proactor(), a, group)); });
-  for (const char* chunk : {"a", "b", "c", "d", "e"}) {
-    ASSERT_TRUE(writePeer(peer.get(), chunk));
-    std::this_thread::sleep_for(20ms);  // separate arrivals
-  }
-  std::this_thread::sleep_for(200ms);
-  peer.reset();
+  writeSeparatelyThenClose(peer, {"a", "b", "c", "d", "e"});
   EXPECT_EQ(result.get(), "aborted:abcde|eof");
 }
 

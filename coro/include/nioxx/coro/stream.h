@@ -47,7 +47,7 @@ class Stream {
     std::atomic<OperationId> id{0};   // set once the initiation returned (handlers may run first)
     std::size_t maxWaiting = 0;       // 0: unbounded
     void (*park)(Result&) = nullptr;  // applied to a result that waits
-    bool capCancelled = false;        // maxWaiting was reached and the cancel asked
+    bool cancelAsked = false;         // by cancel() or at maxWaiting: asked once
     State(const Target& t, std::size_t max, void (*p)(Result&))
         : target(t), maxWaiting(max), park(p) {}
   };
@@ -76,12 +76,14 @@ class Stream {
   Stream& operator=(Stream&&) noexcept = default;
   ~Stream() { cancel(); }  // the rest of the results are dropped with the state
 
-  // Ends the operation (its last result is operation_aborted, unless it ended first).
+  // Ends the operation (its last result is operation_aborted, unless it ended first). Idempotent:
+  // once asked (here or at maxWaiting), later calls do nothing.
   void cancel() noexcept {
     if (!state_) return;
     {
       std::lock_guard lock(state_->mutex);
-      if (state_->ended) return;  // its last result was taken: nothing left to cancel
+      // Its last result was taken (nothing left to cancel), or the cancel was asked already.
+      if (state_->ended || std::exchange(state_->cancelAsked, true)) return;
     }
     RequestCancel{state_.get()}();
   }
@@ -145,8 +147,8 @@ class Stream {
           state->ready.push_back(std::move(r));
           // Before the initiation returned (id 0), the next result asks again.
           cancel = more && state->maxWaiting > 0 && state->ready.size() >= state->maxWaiting &&
-                   !state->capCancelled && state->id.load(std::memory_order_acquire) != 0;
-          if (cancel) state->capCancelled = true;
+                   !state->cancelAsked && state->id.load(std::memory_order_acquire) != 0;
+          if (cancel) state->cancelAsked = true;
         }
       }
       if (cancel) RequestCancel{state.get()}();  // completes later, never inside this call

@@ -29,8 +29,11 @@ EPOLL_THREADS="1 2"
 # workload; its idle timeout is far longer than the idle hold; it prints the listening line on
 # stdout whatever the log level).
 NIOXX_EXTRA_ARGS="--max-connections 20000 --log-level warn"
-# Workloads: name connections pipeline (idle = hold connections idle, measure server RSS).
-WORKLOADS=("64x1 64 1" "1000x1 1000 1" "64x16 64 16" "idle10k 10000 idle")
+# Workloads: name connections pipeline [rate] (idle = hold connections idle, measure server RSS).
+# With a rate the load is open-loop at that many requests/s (hello_load --rate): at 1000x1 the
+# closed-loop load generator saturates its core before the servers do, so 1000x1@50k compares
+# the servers' CPU per request at a rate every 1-thread server here sustains.
+WORKLOADS=("64x1 64 1" "1000x1 1000 1" "1000x1@50k 1000 1 50000" "64x16 64 16" "idle10k 10000 idle")
 ROUNDS=3
 DURATION=4      # measured seconds per load run
 WARMUP=1        # unmeasured seconds before each load run
@@ -153,7 +156,7 @@ echo "== ${#ACTIVE[@]} configurations x ${#WORKLOADS[@]} workloads x $ROUNDS rou
 
 n=${#ACTIVE[@]}
 for w in "${WORKLOADS[@]}"; do
-  read -r wname conns depth <<<"$w"
+  read -r wname conns depth rate <<<"$w"
   rounds=$ROUNDS
   [[ $depth = idle ]] && rounds=$((IDLE_ROUNDS < ROUNDS ? IDLE_ROUNDS : ROUNDS))
   for ((r = 1; r <= rounds; r++)); do
@@ -171,6 +174,7 @@ for w in "${WORKLOADS[@]}"; do
         lg=(--idle --connections "$conns" --duration "$IDLE_HOLD")
       else
         lg=(--connections "$conns" --pipeline "$depth" --duration "$DURATION" --warmup "$WARMUP")
+        [[ -n $rate ]] && lg+=(--rate "$rate")
       fi
       set +e
       out=$(timeout 120 taskset -c "$LOAD_CPU" "$BIN/hello_load" --port "$PORT" "${lg[@]}" \

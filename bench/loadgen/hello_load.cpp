@@ -2,12 +2,16 @@
 // so it measures the server rather than itself).
 //
 // Load mode: C connections, each keeping D requests in flight (a reply triggers the next
-// request). Every reply is checked (greeting text, seq, in order, no error). After --warmup
-// seconds the counters restart; after --duration more seconds no new requests are sent and the
-// in-flight ones are drained (unanswered ones count as lost).
-// Idle mode (--idle): C connections, one round trip each, then held idle for --duration seconds;
-// with --server-pid it reports the server's RSS before and with the connections.
-// With --server-pid the server's CPU time (utime + stime) over the measured window is reported.
+// request). With --rate R the load is open-loop instead: R requests per second in all, paced every
+// millisecond, each sent on a connection with fewer than D in flight; a request that finds no such
+// connection is skipped and counted (the server, or this generator, is not keeping up). At a rate
+// both sides sustain, the server's CPU per request compares servers without either side saturated.
+// Every reply is checked (greeting text, seq, in order, no error). After --warmup seconds the
+// counters restart; after --duration more seconds no new requests are sent and the in-flight ones
+// are drained (unanswered ones count as lost). Idle mode (--idle): C connections, one round trip
+// each, then held idle for --duration seconds; with --server-pid it reports the server's RSS before
+// and with the connections. With --server-pid the server's CPU time (utime + stime) over the
+// measured window is reported.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -66,6 +70,7 @@ struct Stats {
   std::uint64_t wrong = 0;
   std::uint64_t lost = 0;
   std::uint64_t connErrors = 0;
+  std::uint64_t skipped = 0;  // --rate: due, but every connection had D requests in flight
 };
 
 std::int64_t nowNs() {
@@ -75,11 +80,12 @@ std::int64_t nowNs() {
 
 class Worker {
  public:
-  Worker(std::vector<Conn*> conns, int pipeline, bool idle, bool spin)
+  Worker(std::vector<Conn*> conns, int pipeline, bool idle, bool spin, double rate)
       : conns_(std::move(conns)),
         pipeline_(pipeline),
         idle_(idle),
         spin_(spin && !idle),
+        rate_(idle ? 0 : rate),
         ep_(::epoll_create1(0)) {}
   ~Worker() { ::close(ep_); }
 
@@ -93,12 +99,18 @@ class Worker {
       ev.data.ptr = c;
       ::epoll_ctl(ep_, EPOLL_CTL_ADD, c->fd, &ev);
       const int first = idle_ ? 1 : pipeline_;
+      if (rate_ > 0) {
+        for (int i = 0; i < first; ++i)
+          free_.push_back(c);  // the pacer sends
+        continue;
+      }
       std::int64_t t = nowNs();
       for (int i = 0; i < first; ++i)
         queueRequest(*c, t);
       flush(*c);
       inFlight_ += static_cast<std::uint64_t>(first);
     }
+    paceStart_ = nowNs();
     bool recording = false;
     std::vector<epoll_event> events(512);
     for (;;) {
@@ -113,7 +125,9 @@ class Worker {
       if (idle_ && inFlight_ == 0) roundTripsDone.store(true, std::memory_order_release);
       // Spinning (timeout 0) keeps the load thread off the scheduler: no sleep/wake-up cost on
       // either side of the loopback, for a load generator that has a CPU of its own.
-      int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), spin_ ? 0 : 10);
+      if (rate_ > 0 && sending_) pace();
+      const int timeoutMs = spin_ ? 0 : rate_ > 0 ? 1 : 10;
+      int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeoutMs);
       for (int i = 0; i < n; ++i) {
         auto* c = static_cast<Conn*>(events[i].data.ptr);
         if (events[i].events & EPOLLOUT) flush(*c);
@@ -132,6 +146,29 @@ class Worker {
     stats.lost += pending;
     inFlight_ -= pending;
     ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+  }
+
+  // --rate: sends what is due by now, each on the oldest free connection slot.
+  void pace() {
+    const std::int64_t t = nowNs();
+    const auto due = static_cast<std::uint64_t>(static_cast<double>(t - paceStart_) * rate_ / 1e9);
+    while (paced_ < due) {
+      if (freeHead_ == free_.size()) {
+        if (recording_) stats.skipped += due - paced_;
+        paced_ = due;
+        break;
+      }
+      Conn* c = free_[freeHead_++];
+      if (c->failed) continue;
+      queueRequest(*c, t);
+      ++inFlight_;
+      ++paced_;
+      flush(*c);
+    }
+    if (freeHead_ == free_.size()) {
+      free_.clear();
+      freeHead_ = 0;
+    }
   }
 
   void queueRequest(Conn& c, std::int64_t t) {
@@ -188,7 +225,10 @@ class Worker {
       c.inUsed -= pos;
     }
     inFlight_ -= static_cast<std::uint64_t>(answered);
-    if (sending_ && answered) {
+    if (sending_ && answered && rate_ > 0) {
+      for (int i = 0; i < answered; ++i)
+        free_.push_back(&c);
+    } else if (sending_ && answered) {
       for (int i = 0; i < answered; ++i)
         queueRequest(c, t);
       inFlight_ += static_cast<std::uint64_t>(answered);
@@ -200,7 +240,12 @@ class Worker {
   int pipeline_;
   bool idle_;
   bool spin_;
+  double rate_;  // requests per second from this worker; 0: closed loop
   int ep_;
+  std::vector<Conn*> free_;  // --rate: a connection once per request it may still take (FIFO)
+  std::size_t freeHead_ = 0;
+  std::int64_t paceStart_ = 0;
+  std::uint64_t paced_ = 0;
   bool recording_ = false;
   bool sending_ = true;
   std::uint64_t inFlight_ = 0;
@@ -269,7 +314,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Validating load generator for the hello protocol"};
   std::string host = "127.0.0.1";
   int port = 7070, connections = 64, pipeline = 1, threads = 1, serverPid = 0;
-  double duration = 10, warmup = 2;
+  double duration = 10, warmup = 2, rate = 0;
   bool idle = false, json = false, spin = false;
   app.add_option("--host", host, "server IPv4 address");
   app.add_option("--port", port, "server port")->required();
@@ -280,6 +325,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "unmeasured seconds before the measurement");
   app.add_option("--threads", threads, "load threads")->check(CLI::Range(1, 64));
   app.add_option("--server-pid", serverPid, "report this process's CPU time and RSS");
+  app.add_option("--rate", rate, "open loop: requests per second in all (0: closed loop)")
+      ->check(CLI::Range(0.0, 1e8));
   app.add_flag("--idle", idle, "one round trip per connection, then hold them idle");
   app.add_flag("--spin", spin, "busy-poll (epoll_wait timeout 0): only with a CPU of its own");
   app.add_flag("--json", json, "print one JSON object on stdout (the summary goes to stderr)");
@@ -317,7 +364,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = static_cast<std::size_t>(t); i < conns.size(); i += threads) {
       if (!conns[i].failed) mine.push_back(&conns[i]);
     }
-    workers.push_back(std::make_unique<Worker>(std::move(mine), pipeline, idle, spin));
+    workers.push_back(
+        std::make_unique<Worker>(std::move(mine), pipeline, idle, spin, rate / threads));
   }
   std::vector<std::thread> running;
   for (auto& w : workers)
@@ -366,6 +414,7 @@ int main(int argc, char** argv) {
     total.wrong += w->stats.wrong;
     total.lost += w->stats.lost;
     total.connErrors += w->stats.connErrors;
+    total.skipped += w->stats.skipped;
   }
   total.connErrors += connectErrors;
   for (Conn& c : conns) {
@@ -415,6 +464,11 @@ int main(int argc, char** argv) {
                   clientKernelShare * 100, clientCpuPerReq, perRead, perSend);
   }
   std::fputs(summary, json ? stderr : stdout);
+  if (rate > 0 && !idle) {
+    std::fprintf(json ? stderr : stdout,
+                 "open loop: %.0f req/s asked, %llu skipped (no free slot)\n", rate,
+                 static_cast<unsigned long long>(total.skipped));
+  }
   if (json) {
     std::printf(
         "{\"mode\":\"%s\",\"connections\":%d,\"pipeline\":%d,\"duration_s\":%.3f,"
@@ -422,14 +476,16 @@ int main(int argc, char** argv) {
         "\"p999_us\":%.2f,\"max_us\":%.2f,\"wrong\":%llu,\"lost\":%llu,\"conn_errors\":%llu,"
         "\"server_cpu_s\":%.4f,\"server_cpu_us_per_req\":%.4f,\"rss_before_kib\":%ld,"
         "\"rss_idle_kib\":%ld,\"rss_per_conn_kib\":%.4f,\"replies_per_read\":%.2f,\"client_cpu_us_"
-        "per_req\":%.4f,\"client_cpu_util\":%.3f,\"client_kernel_share\":%.3f}\n",
+        "per_req\":%.4f,\"client_cpu_util\":%.3f,\"client_kernel_share\":%.3f,\"rate\":%.1f,"
+        "\"skipped\":%llu}\n",
         idle ? "idle" : "load", connections, pipeline, elapsed,
         static_cast<unsigned long long>(total.requests), rps, us(0.5), us(0.9), us(0.99), us(0.999),
         static_cast<double>(total.latency.max()) / 1000.0,
         static_cast<unsigned long long>(total.wrong), static_cast<unsigned long long>(total.lost),
         static_cast<unsigned long long>(total.connErrors), cpu, cpuPerReq, rssBefore, rssIdle,
         rssPerConn, perRead, clientCpuPerReq, idle ? 0 : clientCpu / elapsed,
-        idle ? 0 : clientKernelShare);
+        idle ? 0 : clientKernelShare, idle ? 0 : rate,
+        static_cast<unsigned long long>(total.skipped));
   }
   return total.wrong || total.lost || total.connErrors ? 1 : 0;
 }

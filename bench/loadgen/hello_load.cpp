@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -153,21 +154,18 @@ class Worker {
     const std::int64_t t = nowNs();
     const auto due = static_cast<std::uint64_t>(static_cast<double>(t - paceStart_) * rate_ / 1e9);
     while (paced_ < due) {
-      if (freeHead_ == free_.size()) {
+      if (free_.empty()) {
         if (recording_) stats.skipped += due - paced_;
         paced_ = due;
         break;
       }
-      Conn* c = free_[freeHead_++];
+      Conn* c = free_.front();
+      free_.pop_front();
       if (c->failed) continue;
       queueRequest(*c, t);
       ++inFlight_;
       ++paced_;
       flush(*c);
-    }
-    if (freeHead_ == free_.size()) {
-      free_.clear();
-      freeHead_ = 0;
     }
   }
 
@@ -242,8 +240,7 @@ class Worker {
   bool spin_;
   double rate_;  // requests per second from this worker; 0: closed loop
   int ep_;
-  std::vector<Conn*> free_;  // --rate: a connection once per request it may still take (FIFO)
-  std::size_t freeHead_ = 0;
+  std::deque<Conn*> free_;  // --rate: a connection once per request it may still take (FIFO)
   std::int64_t paceStart_ = 0;
   std::uint64_t paced_ = 0;
   bool recording_ = false;

@@ -32,7 +32,7 @@ NIOXX_EXTRA_ARGS="--max-connections 20000 --log-level warn"
 # Workloads: name connections pipeline [rate] (idle = hold connections idle, measure server RSS).
 # With a rate the load is open-loop at that many requests/s (hello_load --rate): at 1000x1 the
 # closed-loop load generator saturates its core before the servers do, so 1000x1@50k compares
-# the servers' CPU per request at a rate every 1-thread server here sustains.
+# the servers' CPU per request at one offered rate (one that falls behind shows skipped requests).
 WORKLOADS=("64x1 64 1" "1000x1 1000 1" "1000x1@50k 1000 1 50000" "64x16 64 16" "idle10k 10000 idle")
 ROUNDS=3
 DURATION=4      # measured seconds per load run
